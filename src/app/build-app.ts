@@ -1,0 +1,38 @@
+/**
+ * Builds the Fastify application around a ServiceBroker without listening (tests use `inject`; main.ts
+ * listens). Request ids come from X-Broker-API-Request-Identity when the platform sends one.
+ */
+import { randomUUID } from 'node:crypto'
+import { type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import { type Logger } from 'pino'
+import { registerErrorHandling } from '../adapters/http/error-handler.js'
+import { type BrokerCredentials, REQUEST_IDENTITY_HEADER, registerOsbHooks } from '../adapters/http/osb-hooks.js'
+import { osbRoutes } from '../adapters/http/osb-routes.js'
+import { type ServiceBroker } from '../ports/service-broker.js'
+
+export interface BuildAppOptions {
+  broker: ServiceBroker
+  credentials: BrokerCredentials
+  logger: Logger
+  /** Largest accepted request body in bytes (413 above it). */
+  bodyLimit?: number
+}
+
+export async function buildApp (options: BuildAppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    requestIdHeader: REQUEST_IDENTITY_HEADER,
+    genReqId: () => randomUUID(),
+    requestTimeout: 58_000,
+    // Coercion off: a wrong JSON type is a 400, not silently converted. Never removeAdditional: 'all' (it
+    // would empty OSB's free-form `parameters`); `true` only strips where a schema forbids extra fields.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: true, allErrors: false } }
+  })
+
+  registerErrorHandling(app)
+  await registerOsbHooks(app, options.credentials)
+  await app.withTypeProvider<TypeBoxTypeProvider>().register(osbRoutes, { broker: options.broker })
+  return app
+}

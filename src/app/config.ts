@@ -1,0 +1,178 @@
+/**
+ * Configuration: one TypeBox schema over environment variables, parsed once at start-up. Nothing else in
+ * the broker reads `process.env`. The seed's secrets file (`{"atlas": {...}, "mongo": {...}}`) may supply
+ * the Atlas and MongoDB settings (SECRETS_FILE); environment variables win over it.
+ * Every problem is reported at once, each naming its variable.
+ */
+import { readFileSync } from 'node:fs'
+import { type Static, Type } from 'typebox'
+import { Value } from 'typebox/value'
+
+/** Environment variables the broker reads; `description` feeds the README's configuration table. */
+export const ConfigSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'TCP port the broker listens on.' }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address the broker listens on (use 0.0.0.0 in a container).' }),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info', description: 'pino log level.' }),
+  BROKER_USERNAME: Type.Optional(Type.String({ minLength: 1, description: 'Basic-auth username platforms use. Required unless in local mode (generated there).' })),
+  BROKER_PASSWORD: Type.Optional(Type.String({ minLength: 12, description: 'Basic-auth password (12+ characters). Required unless in local mode (generated there).' })),
+  CREDENTIALS_SECRET: Type.Optional(Type.String({ minLength: 32, description: 'Secret (32+ characters) from which binding passwords are derived and sealed. Required unless in local mode. Changing it changes the passwords of new binds only.' })),
+  SECRETS_FILE: Type.Optional(Type.String({ minLength: 1, description: "Path of a python-atlasbroker secrets JSON file ({\"atlas\": {user, password, group}, \"mongo\": {uri, db, timeoutms, collection}}); environment variables win over it." })),
+  POLICIES_DIR: Type.String({ minLength: 1, default: 'policies', description: 'Folder whose *.ts policy files are loaded at start-up, in name order.' }),
+  CATALOG_FILE: Type.Optional(Type.String({ minLength: 1, description: 'JSON file with the catalog to serve instead of the built-in one.' })),
+  ATLAS_BASE_URL: Type.String({ format: 'uri', default: 'https://cloud.mongodb.com', description: 'Atlas Administration API base URL (point it at a separately started simulator to test).' }),
+  ATLAS_PROJECT_ID: Type.Optional(Type.String({ pattern: '^[a-f0-9]{24}$', description: 'Atlas project (group) id, 24 hex characters.' })),
+  ATLAS_PUBLIC_KEY: Type.Optional(Type.String({ minLength: 1, description: 'Programmatic API key, public part (HTTP Digest).' })),
+  ATLAS_PRIVATE_KEY: Type.Optional(Type.String({ minLength: 1, description: 'Programmatic API key, private part.' })),
+  ATLAS_CLIENT_ID: Type.Optional(Type.String({ minLength: 1, description: 'Service account client id (OAuth2), instead of an API key.' })),
+  ATLAS_CLIENT_SECRET: Type.Optional(Type.String({ minLength: 1, description: 'Service account client secret.' })),
+  ATLAS_DEFAULT_CLUSTER: Type.Optional(Type.String({ pattern: '^[a-zA-Z0-9][a-zA-Z0-9-]*$', description: 'Cluster used by shared-cluster provisions that give no `cluster` parameter.' })),
+  ATLAS_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10000, description: 'Timeout of one Atlas HTTP request.' }),
+  ATLAS_MAX_RETRIES: Type.Integer({ minimum: 0, maximum: 10, default: 4, description: 'Retries of an idempotent Atlas call on 429, 5xx or connection errors.' }),
+  OPERATION_BUDGET_MS: Type.Integer({ minimum: 1000, maximum: 55000, default: 45000, description: 'Longest time one OSB request may spend on Atlas (keeps answers under the platforms\' 60 s).' }),
+  USER_PROPAGATION_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 40000, description: 'Longest wait for a new database user to be APPLIED on its cluster before bind answers.' }),
+  USER_PROPAGATION_POLL_MS: Type.Integer({ minimum: 10, default: 1000, description: 'Interval between cluster status checks while waiting.' }),
+  MONGODB_URI: Type.Optional(Type.String({ pattern: '^mongodb(\\+srv)?://', description: 'MongoDB connection string for the broker\'s state (MongoDB storage adapter; not yet available in this version).' })),
+  MONGODB_DATABASE: Type.String({ minLength: 1, default: 'atlas_broker', description: 'Database of the broker\'s state.' }),
+  MONGODB_COLLECTION: Type.String({ minLength: 1, default: 'broker', description: 'Collection prefix of the broker\'s state.' }),
+  MONGODB_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 5000, description: 'Bound of every MongoDB call (server selection, socket, operation).' }),
+  LOCAL_SIM_CREATE_SECONDS: Type.Number({ minimum: 0, default: 20, description: 'Local mode: simulated cluster creation time.' }),
+  LOCAL_SIM_PROPAGATION_SECONDS: Type.Number({ minimum: 0, default: 2, description: 'Local mode: simulated database user propagation time.' })
+}, { additionalProperties: true })
+
+type Env = Static<typeof ConfigSchema>
+
+export type AtlasAuthConfig =
+  | { kind: 'digest', publicKey: string, privateKey: string }
+  | { kind: 'service-account', clientId: string, clientSecret: string }
+
+export interface Config {
+  port: number
+  host: string
+  logLevel: string
+  /** Local mode: no Atlas credentials configured; the simulator and the in-memory store are used. */
+  localMode: boolean
+  broker: { username?: string, password?: string }
+  credentialsSecret?: string
+  policiesDir: string
+  catalogFile?: string
+  atlas: {
+    baseUrl: string
+    projectId?: string
+    auth?: AtlasAuthConfig
+    defaultCluster?: string
+    requestTimeoutMs: number
+    maxRetries: number
+  }
+  operationBudgetMs: number
+  userPropagationTimeoutMs: number
+  userPropagationPollMs: number
+  mongo?: { uri: string, database: string, collection: string, timeoutMs: number }
+  localSim: { createSeconds: number, propagationSeconds: number }
+}
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_ERROR'
+  readonly problems: string[]
+  constructor (problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`)
+    this.problems = problems
+    this.name = 'ConfigError'
+  }
+}
+
+/** The seed's secrets file, mapped onto our variable names. */
+function readSecretsFile (file: string, readFile: (path: string) => string): Record<string, string> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(readFile(file))
+  } catch (err) {
+    throw new ConfigError([`SECRETS_FILE: cannot read ${file} as JSON (${err instanceof Error ? err.message : String(err)})`])
+  }
+  const root = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, Record<string, unknown> | undefined>
+  const out: Record<string, string> = {}
+  const put = (name: string, value: unknown): void => {
+    if (value !== undefined && value !== null && value !== '') out[name] = String(value)
+  }
+  put('ATLAS_PUBLIC_KEY', root.atlas?.user)
+  put('ATLAS_PRIVATE_KEY', root.atlas?.password)
+  put('ATLAS_PROJECT_ID', root.atlas?.group)
+  put('MONGODB_URI', root.mongo?.uri)
+  put('MONGODB_DATABASE', root.mongo?.db)
+  put('MONGODB_TIMEOUT_MS', root.mongo?.timeoutms)
+  put('MONGODB_COLLECTION', root.mongo?.collection)
+  return out
+}
+
+export function loadConfig (
+  env: Record<string, string | undefined>,
+  readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')
+): Config {
+  const given: Record<string, string> = {}
+  for (const [key, value] of Object.entries(env)) {
+    if (key in ConfigSchema.properties && value !== undefined && value !== '') given[key] = value
+  }
+  const fromFile = given.SECRETS_FILE === undefined ? {} : readSecretsFile(given.SECRETS_FILE, readFile)
+  const raw = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, { ...fromFile, ...given }))
+  const problems = [...Value.Errors(ConfigSchema, raw)].map(e => {
+    const name = e.instancePath.replace(/^\//, '') || 'configuration'
+    const shown = /KEY|SECRET|PASSWORD/.test(name) ? '' : ` (got ${JSON.stringify((raw as Record<string, unknown>)[name])})`
+    return `${name}: ${e.message}${shown}`
+  })
+  if (problems.length > 0) throw new ConfigError(problems)
+  const c = raw as Env
+
+  const hasDigest = c.ATLAS_PUBLIC_KEY !== undefined || c.ATLAS_PRIVATE_KEY !== undefined
+  const hasOauth = c.ATLAS_CLIENT_ID !== undefined || c.ATLAS_CLIENT_SECRET !== undefined
+  let auth: AtlasAuthConfig | undefined
+  if (hasDigest && hasOauth) problems.push('ATLAS_PUBLIC_KEY/ATLAS_CLIENT_ID: configure an API key or a service account, not both')
+  if (hasDigest) {
+    if (c.ATLAS_PUBLIC_KEY === undefined) problems.push('ATLAS_PUBLIC_KEY: required with ATLAS_PRIVATE_KEY')
+    if (c.ATLAS_PRIVATE_KEY === undefined) problems.push('ATLAS_PRIVATE_KEY: required with ATLAS_PUBLIC_KEY')
+    if (c.ATLAS_PUBLIC_KEY !== undefined && c.ATLAS_PRIVATE_KEY !== undefined) {
+      auth = { kind: 'digest', publicKey: c.ATLAS_PUBLIC_KEY, privateKey: c.ATLAS_PRIVATE_KEY }
+    }
+  } else if (hasOauth) {
+    if (c.ATLAS_CLIENT_ID === undefined) problems.push('ATLAS_CLIENT_ID: required with ATLAS_CLIENT_SECRET')
+    if (c.ATLAS_CLIENT_SECRET === undefined) problems.push('ATLAS_CLIENT_SECRET: required with ATLAS_CLIENT_ID')
+    if (c.ATLAS_CLIENT_ID !== undefined && c.ATLAS_CLIENT_SECRET !== undefined) {
+      auth = { kind: 'service-account', clientId: c.ATLAS_CLIENT_ID, clientSecret: c.ATLAS_CLIENT_SECRET }
+    }
+  }
+  const localMode = !hasDigest && !hasOauth
+  if (!localMode) {
+    if (c.ATLAS_PROJECT_ID === undefined) problems.push('ATLAS_PROJECT_ID: required when Atlas credentials are configured')
+    if (c.BROKER_USERNAME === undefined) problems.push('BROKER_USERNAME: required outside local mode')
+    if (c.BROKER_PASSWORD === undefined) problems.push('BROKER_PASSWORD: required outside local mode')
+    if (c.CREDENTIALS_SECRET === undefined) problems.push('CREDENTIALS_SECRET: required outside local mode (32+ characters)')
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+
+  return {
+    port: c.PORT,
+    host: c.HOST,
+    logLevel: c.LOG_LEVEL,
+    localMode,
+    broker: {
+      ...(c.BROKER_USERNAME === undefined ? {} : { username: c.BROKER_USERNAME }),
+      ...(c.BROKER_PASSWORD === undefined ? {} : { password: c.BROKER_PASSWORD })
+    },
+    ...(c.CREDENTIALS_SECRET === undefined ? {} : { credentialsSecret: c.CREDENTIALS_SECRET }),
+    policiesDir: c.POLICIES_DIR,
+    ...(c.CATALOG_FILE === undefined ? {} : { catalogFile: c.CATALOG_FILE }),
+    atlas: {
+      baseUrl: c.ATLAS_BASE_URL.replace(/\/+$/, ''),
+      ...(c.ATLAS_PROJECT_ID === undefined ? {} : { projectId: c.ATLAS_PROJECT_ID }),
+      ...(auth === undefined ? {} : { auth }),
+      ...(c.ATLAS_DEFAULT_CLUSTER === undefined ? {} : { defaultCluster: c.ATLAS_DEFAULT_CLUSTER }),
+      requestTimeoutMs: c.ATLAS_REQUEST_TIMEOUT_MS,
+      maxRetries: c.ATLAS_MAX_RETRIES
+    },
+    operationBudgetMs: c.OPERATION_BUDGET_MS,
+    userPropagationTimeoutMs: c.USER_PROPAGATION_TIMEOUT_MS,
+    userPropagationPollMs: c.USER_PROPAGATION_POLL_MS,
+    ...(c.MONGODB_URI === undefined
+      ? {}
+      : { mongo: { uri: c.MONGODB_URI, database: c.MONGODB_DATABASE, collection: c.MONGODB_COLLECTION, timeoutMs: c.MONGODB_TIMEOUT_MS } }),
+    localSim: { createSeconds: c.LOCAL_SIM_CREATE_SECONDS, propagationSeconds: c.LOCAL_SIM_PROPAGATION_SECONDS }
+  }
+}

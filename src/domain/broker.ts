@@ -1,0 +1,687 @@
+/**
+ * The broker's use cases: the ServiceBroker port implemented over AtlasPort, StoragePort and the policy.
+ *
+ * Consistency rules every method keeps:
+ * - a 4xx changes nothing (all checks run before the first write);
+ * - a record is claimed in storage (atomic create-if-absent, or a conditional update) before Atlas is
+ *   touched, so concurrent identical requests cause one Atlas side effect;
+ * - when Atlas or storage fails half-way, the broker undoes what it did, and whatever it could not undo is
+ *   left in a state that the platform's retry (or DELETE) finishes.
+ */
+import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import {
+  type AtlasCluster, type AtlasPort, ClusterNotFoundError, DatabaseUserExistsError, DatabaseUserNotFoundError
+} from '../ports/atlas-port.js'
+import { type LoggerPort } from '../ports/logger-port.js'
+import { type ParameterValidator } from '../ports/parameter-validator-port.js'
+import {
+  type BindingFacts, type InstanceFacts, type Policy, type PolicyHook, PolicyError
+} from '../ports/policy-port.js'
+import {
+  type BindDetails, type BindingSpec, type Catalog, type DeprovisionDetails, type DeprovisionServiceSpec,
+  type FetchBindingDetails, type FetchedBindingSpec, type FetchInstanceDetails, type InstanceSpec, type JsonObject,
+  type LastOperation, type MaintenanceInfo, type PollDetails, type ProvisionDetails, type ProvisionedInstanceSpec,
+  type RequestMeta, type ServiceBroker, type UnbindDetails, type UnbindSpec, type UpdateDetails, type UpdateServiceSpec,
+  BadRequestError, BindingConflictError, BindingGoneError, BindingNotFoundError, ConcurrencyError, InstanceConflictError,
+  InstanceGoneError, InstanceNotFoundError, MaintenanceInfoConflictError, ServiceUnavailableError, UnprocessableError
+} from '../ports/service-broker.js'
+import {
+  type BindingRecord, type InstanceRecord, type NewRecord, type OperationKind, type OperationRecord, type StoragePort,
+  RecordExistsError, VersionConflictError
+} from '../ports/storage-port.js'
+import {
+  type BrokerCatalog, type ResolvedPlan, isBindable, isPlanUpdateable, resolvePlan, servedCatalog
+} from './catalog.js'
+import { connectionUri, derivePassword, endpointsOf, seal, unseal } from './credentials.js'
+import { jsonEqual } from './equality.js'
+import { toBrokerError } from './errors.js'
+
+export interface BrokerSettings {
+  /** Secret behind derived passwords and sealed values. */
+  credentialsSecret: string
+  /** Cluster used by shared-cluster provisions that name none. */
+  defaultCluster?: string
+  /** Longest wait for a new database user to reach its cluster (APPLIED) before bind answers. */
+  userPropagationTimeoutMs: number
+  userPropagationPollMs: number
+  /** Total time one OSB call may spend on Atlas, retries and waits included (keep well under 60 s). */
+  operationBudgetMs: number
+  /** How long an in-progress claim protects a record before another request may take it over. */
+  leaseMs: number
+}
+
+export interface BrokerDeps {
+  catalog: BrokerCatalog
+  atlas: AtlasPort
+  storage: StoragePort
+  policy: Policy
+  validator: ParameterValidator
+  logger: LoggerPort
+  settings: BrokerSettings
+  now?: () => number
+}
+
+/** Label that marks an Atlas database user as owned by a binding. */
+export const BINDING_LABEL = 'osb-binding-id'
+export const INSTANCE_LABEL = 'osb-instance-id'
+const MANAGED_BY_LABEL = 'managed-by'
+const MANAGED_BY = 'atlas-broker'
+
+/** MongoDB database name rules (Atlas): 1–63 bytes, none of / \ . " $ * < > : | ? or whitespace. */
+const DATABASE_NAME = /^[^/\\."$*<>:|?\s]{1,63}$/
+
+export class AtlasBroker implements ServiceBroker {
+  private readonly deps: BrokerDeps
+  private readonly now: () => number
+
+  constructor (deps: BrokerDeps) {
+    this.deps = deps
+    this.now = deps.now ?? Date.now
+  }
+
+  catalog (): Catalog {
+    return servedCatalog(this.deps.catalog)
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Instances
+
+  async provision (instanceId: string, details: ProvisionDetails, _asyncAllowed: boolean, meta: RequestMeta): Promise<ProvisionedInstanceSpec> {
+    return this.guard(async () => {
+      const resolved = resolvePlan(this.deps.catalog, details.serviceId, details.planId)
+      checkMaintenanceInfo(resolved, details.maintenanceInfo)
+      const parameters = details.parameters ?? {}
+      this.validateParameters(resolved.plan.schemas?.service_instance?.create?.parameters, parameters, 'parameters')
+
+      const existing = await this.deps.storage.getInstance(instanceId)
+      if (existing !== undefined && existing.state !== 'deleted') return answerExistingInstance(existing, details)
+
+      const clusterName = stringParam(parameters, 'cluster') ?? this.deps.settings.defaultCluster
+      if (clusterName === undefined) {
+        throw new BadRequestError("parameter 'cluster' is required: name an existing cluster of the Atlas project")
+      }
+      const deadline = this.deadline()
+      await this.requireCluster(clusterName, deadline)
+      const facts = instanceFacts(instanceId, details)
+      const database = stringParam(parameters, 'database') ?? this.callPolicy('databaseName', () => this.deps.policy.databaseName(facts))
+      if (!DATABASE_NAME.test(database)) {
+        throw new BadRequestError(`database name '${database}' is not valid for MongoDB (1-63 characters, none of / \\ . " $ * < > : | ? or spaces)`)
+      }
+
+      const record: NewRecord<InstanceRecord> = {
+        id: instanceId,
+        state: 'ready',
+        lastOperation: this.operation('provision', 'succeeded'),
+        serviceId: details.serviceId,
+        planId: details.planId,
+        organizationGuid: details.organizationGuid,
+        spaceGuid: details.spaceGuid,
+        ...(details.context === undefined ? {} : { context: details.context }),
+        parameters,
+        ...(details.maintenanceInfo?.version === undefined ? {} : { maintenanceVersion: details.maintenanceInfo.version }),
+        cluster: clusterName,
+        database
+      }
+      try {
+        if (existing === undefined) {
+          await this.deps.storage.createInstance(record)
+        } else {
+          // The id belonged to a deleted instance: its tombstone is replaced, if nobody else did first.
+          await this.deps.storage.updateInstance(instanceId, existing.version, { ...record, leaseUntil: undefined })
+        }
+      } catch (err) {
+        if (!(err instanceof RecordExistsError) && !(err instanceof VersionConflictError)) throw err
+        const winner = await this.deps.storage.getInstance(instanceId)
+        if (winner === undefined || winner.state === 'deleted') throw new ConcurrencyError('instance is being changed by another request; retry')
+        return answerExistingInstance(winner, details)
+      }
+      this.deps.logger.info({ instanceId, cluster: clusterName, database, originatingIdentity: meta.originatingIdentity }, 'instance provisioned')
+      return { alreadyExists: false, isAsync: false }
+    })
+  }
+
+  async update (instanceId: string, details: UpdateDetails, _asyncAllowed: boolean, meta: RequestMeta): Promise<UpdateServiceSpec> {
+    return this.guard(async () => {
+      const record = await this.deps.storage.getInstance(instanceId)
+      if (record === undefined || record.state === 'deleted') throw new InstanceNotFoundError(`instance ${instanceId} does not exist`)
+      if (details.serviceId !== record.serviceId) {
+        throw new BadRequestError(`service_id ${details.serviceId} is not the service of instance ${instanceId}`)
+      }
+      const targetPlanId = details.planId ?? record.planId
+      const target = resolvePlan(this.deps.catalog, details.serviceId, targetPlanId)
+      if (targetPlanId !== record.planId) {
+        const current = resolvePlan(this.deps.catalog, record.serviceId, record.planId)
+        if (!isPlanUpdateable(current)) {
+          throw new UnprocessableError(`plan ${current.plan.name} cannot be changed to another plan (plan_updateable is false)`)
+        }
+        throw new UnprocessableError(`a change from plan ${current.plan.name} to plan ${target.plan.name} is not supported`)
+      }
+      checkMaintenanceInfo(target, details.maintenanceInfo)
+      if (record.state !== 'ready') throw new ConcurrencyError(`instance ${instanceId} has an operation in progress`)
+
+      const changes: Partial<InstanceRecord> = {}
+      if (details.parameters !== undefined) {
+        const schema = target.plan.schemas?.service_instance?.update?.parameters
+        this.validateParameters(schema, details.parameters, 'parameters')
+        const merged = { ...record.parameters, ...details.parameters }
+        for (const [key, current] of [['cluster', record.cluster], ['database', record.database]] as const) {
+          const wanted = stringParam(merged, key)
+          if (wanted !== undefined && wanted !== current) {
+            throw new UnprocessableError(`parameter '${key}' cannot be changed on plan ${target.plan.name} (it is '${current}')`)
+          }
+        }
+        changes.parameters = merged
+      }
+      if (details.context !== undefined) changes.context = details.context
+      if (details.maintenanceInfo?.version !== undefined) changes.maintenanceVersion = details.maintenanceInfo.version
+      try {
+        await this.deps.storage.updateInstance(instanceId, record.version, {
+          ...changes, lastOperation: this.operation('update', 'succeeded')
+        })
+      } catch (err) {
+        if (err instanceof VersionConflictError) throw new ConcurrencyError(`instance ${instanceId} was changed by another request; retry`)
+        throw err
+      }
+      this.deps.logger.info({ instanceId, changed: Object.keys(changes), originatingIdentity: meta.originatingIdentity }, 'instance updated')
+      return { isAsync: false }
+    })
+  }
+
+  async deprovision (instanceId: string, details: DeprovisionDetails, _asyncAllowed: boolean, meta: RequestMeta): Promise<DeprovisionServiceSpec> {
+    return this.guard(async () => {
+      const record = await this.deps.storage.getInstance(instanceId)
+      if (record === undefined || record.state === 'deleted') throw new InstanceGoneError(`instance ${instanceId} does not exist`)
+      if (details.serviceId !== record.serviceId) {
+        throw new BadRequestError(`service_id ${details.serviceId} is not the service of instance ${instanceId}`)
+      }
+      resolvePlan(this.deps.catalog, details.serviceId, details.planId)
+      const claimed = await this.claimInstance(record, 'deprovision')
+      const deadline = this.deadline()
+      try {
+        for (const binding of await this.deps.storage.listBindings(instanceId)) {
+          await this.revokeBinding(binding, deadline)
+        }
+        await this.deps.storage.updateInstance(instanceId, claimed.version, {
+          state: 'deleted', leaseUntil: undefined, lastOperation: this.operation('deprovision', 'succeeded')
+        })
+      } catch (err) {
+        await this.releaseInstance(instanceId, 'deprovision', err)
+        throw err
+      }
+      this.deps.logger.info({ instanceId, originatingIdentity: meta.originatingIdentity }, 'instance deprovisioned')
+      return { isAsync: false }
+    })
+  }
+
+  async lastOperation (instanceId: string, _details: PollDetails): Promise<LastOperation> {
+    return this.guard(async () => {
+      const record = await this.deps.storage.getInstance(instanceId)
+      if (record === undefined) throw new InstanceNotFoundError(`instance ${instanceId} does not exist`)
+      return lastOperationOf(record.lastOperation)
+    })
+  }
+
+  async getInstance (instanceId: string, _details: FetchInstanceDetails): Promise<InstanceSpec> {
+    return this.guard(async () => {
+      const record = await this.deps.storage.getInstance(instanceId)
+      if (record === undefined || record.state === 'deleted' || record.state === 'creating') {
+        throw new InstanceNotFoundError(`instance ${instanceId} does not exist`)
+      }
+      if (record.state === 'updating') throw new ConcurrencyError(`instance ${instanceId} is being updated`)
+      const spec: InstanceSpec = { serviceId: record.serviceId, planId: record.planId, parameters: record.parameters }
+      const plan = resolvePlanOrUndefined(this.deps.catalog, record.serviceId, record.planId)
+      if (plan?.plan.maintenance_info !== undefined) spec.maintenanceInfo = plan.plan.maintenance_info
+      return spec
+    })
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Bindings
+
+  async bind (instanceId: string, bindingId: string, details: BindDetails, _asyncAllowed: boolean, meta: RequestMeta): Promise<BindingSpec> {
+    return this.guard(async () => {
+      const instance = await this.deps.storage.getInstance(instanceId)
+      if (instance === undefined || instance.state === 'deleted') throw new InstanceNotFoundError(`instance ${instanceId} does not exist`)
+      if (details.serviceId !== instance.serviceId) {
+        throw new BadRequestError(`service_id ${details.serviceId} is not the service of instance ${instanceId}`)
+      }
+      const resolved = resolvePlan(this.deps.catalog, details.serviceId, details.planId)
+      if (details.planId !== instance.planId) throw new BadRequestError(`plan_id ${details.planId} is not the plan of instance ${instanceId}`)
+      if (!isBindable(resolved)) throw new BadRequestError(`plan ${resolved.plan.name} is not bindable`)
+      const parameters = details.parameters ?? {}
+      this.validateParameters(resolved.plan.schemas?.service_binding?.create?.parameters, parameters, 'parameters')
+      if (instance.state !== 'ready') throw new ConcurrencyError(`instance ${instanceId} has an operation in progress`)
+
+      const deadline = this.deadline()
+      const facts = bindingFacts(instance, bindingId, details)
+      for (;;) {
+        const existing = await this.deps.storage.getBinding(bindingId)
+        if (existing !== undefined && existing.state !== 'deleted') {
+          if (existing.instanceId !== instanceId || !sameBinding(existing, details)) {
+            throw new BindingConflictError(`binding ${bindingId} already exists with different attributes`)
+          }
+          if (existing.state === 'ready') return await this.bindingSpec(existing, facts, true, deadline)
+          if (existing.state === 'deleting') throw new ConcurrencyError(`binding ${bindingId} is being deleted`)
+          if (this.leaseIsLive(existing)) {
+            if (this.now() + 250 > deadline) throw new ConcurrencyError(`binding ${bindingId} is being created by another request`)
+            await sleep(100)
+            continue
+          }
+          return await this.createBindingUser(instance, facts, details, existing, deadline, meta)
+        }
+        return await this.createBindingUser(instance, facts, details, existing, deadline, meta)
+      }
+    })
+  }
+
+  async unbind (instanceId: string, bindingId: string, details: UnbindDetails, _asyncAllowed: boolean, meta: RequestMeta): Promise<UnbindSpec> {
+    return this.guard(async () => {
+      const binding = await this.deps.storage.getBinding(bindingId)
+      if (binding === undefined || binding.state === 'deleted' || binding.instanceId !== instanceId) {
+        throw new BindingGoneError(`binding ${bindingId} does not exist`)
+      }
+      if (details.serviceId !== binding.serviceId) {
+        throw new BadRequestError(`service_id ${details.serviceId} is not the service of binding ${bindingId}`)
+      }
+      if (binding.state === 'creating' && this.leaseIsLive(binding)) {
+        throw new ConcurrencyError(`binding ${bindingId} is being created; retry`)
+      }
+      await this.revokeBinding(binding, this.deadline())
+      this.deps.logger.info({ instanceId, bindingId, originatingIdentity: meta.originatingIdentity }, 'binding deleted')
+      return { isAsync: false }
+    })
+  }
+
+  async lastBindingOperation (instanceId: string, bindingId: string, _details: PollDetails): Promise<LastOperation> {
+    return this.guard(async () => {
+      const binding = await this.deps.storage.getBinding(bindingId)
+      if (binding === undefined || binding.instanceId !== instanceId) throw new BindingNotFoundError(`binding ${bindingId} does not exist`)
+      return lastOperationOf(binding.lastOperation)
+    })
+  }
+
+  async getBinding (instanceId: string, bindingId: string, _details: FetchBindingDetails): Promise<FetchedBindingSpec> {
+    return this.guard(async () => {
+      const binding = await this.deps.storage.getBinding(bindingId)
+      if (binding === undefined || binding.instanceId !== instanceId || binding.state !== 'ready') {
+        throw new BindingNotFoundError(`binding ${bindingId} does not exist`)
+      }
+      const instance = await this.deps.storage.getInstance(instanceId)
+      if (instance === undefined || instance.state === 'deleted') throw new BindingNotFoundError(`binding ${bindingId} does not exist`)
+      const details: BindDetails = { serviceId: binding.serviceId, planId: binding.planId, parameters: binding.parameters }
+      const spec = await this.bindingSpec(binding, bindingFacts(instance, bindingId, details), true, this.deadline())
+      const fetched: FetchedBindingSpec = { parameters: binding.parameters }
+      if (spec.credentials !== undefined) fetched.credentials = spec.credentials
+      if (spec.endpoints !== undefined) fetched.endpoints = spec.endpoints
+      return fetched
+    })
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Binding internals
+
+  /** Claims the binding record, creates (or adopts) its Atlas user, waits until it can log in, marks it ready. */
+  private async createBindingUser (
+    instance: InstanceRecord, facts: BindingFacts, details: BindDetails, stale: BindingRecord | undefined,
+    deadline: number, meta: RequestMeta
+  ): Promise<BindingSpec> {
+    const { policy, settings } = this.deps
+    const username = this.callPolicy('username', () => policy.username(facts))
+    if (typeof username !== 'string' || username.length === 0 || username.length > 1024) {
+      throw new PolicyError('username', 'must return a non-empty string of at most 1024 characters')
+    }
+    const roles = this.callPolicy('roles', () => policy.roles(facts))
+    if (!Array.isArray(roles) || roles.length === 0) throw new PolicyError('roles', 'must return at least one role')
+    let password: string
+    if (stale?.sealedPassword !== undefined) {
+      password = unseal(settings.credentialsSecret, stale.sealedPassword)
+    } else {
+      password = this.callPolicy('password', () => policy.password({
+        ...facts, derive: (purpose?: string) => derivePassword(settings.credentialsSecret, facts.bindingId, purpose)
+      }))
+    }
+    if (typeof password !== 'string' || password.length < 8) throw new PolicyError('password', 'must return at least 8 characters (Atlas minimum)')
+
+    const claim: NewRecord<BindingRecord> = {
+      id: facts.bindingId,
+      state: 'creating',
+      lastOperation: this.operation('bind', 'in progress'),
+      leaseUntil: new Date(this.now() + settings.leaseMs).toISOString(),
+      instanceId: instance.id,
+      serviceId: details.serviceId,
+      planId: details.planId,
+      parameters: details.parameters ?? {},
+      ...(details.appGuid === undefined ? {} : { appGuid: details.appGuid }),
+      ...(details.bindResource === undefined ? {} : { bindResource: details.bindResource }),
+      ...(details.context === undefined ? {} : { context: details.context }),
+      username,
+      roles,
+      cluster: instance.cluster,
+      database: instance.database,
+      ...(policy.predictableCredentials ? {} : { sealedPassword: seal(settings.credentialsSecret, password) })
+    }
+    let record: BindingRecord
+    try {
+      record = stale === undefined
+        ? await this.deps.storage.createBinding(claim)
+        : await this.deps.storage.updateBinding(claim.id, stale.version, claim)
+    } catch (err) {
+      // Another request claimed it first: the caller's loop re-reads and waits for (or answers with) its result.
+      if (err instanceof RecordExistsError || err instanceof VersionConflictError) {
+        return await this.bind(instance.id, facts.bindingId, details, false, meta)
+      }
+      throw err
+    }
+
+    let userCreated = false
+    try {
+      userCreated = await this.ensureDatabaseUser(record, password, deadline)
+      await this.waitUntilApplied(record.cluster, deadline)
+      record = await this.deps.storage.updateBinding(record.id, record.version, {
+        state: 'ready', leaseUntil: undefined, lastOperation: this.operation('bind', 'succeeded')
+      })
+    } catch (err) {
+      await this.undoBinding(record, userCreated, err)
+      throw err
+    }
+    this.deps.logger.info({
+      instanceId: instance.id, bindingId: record.id, username, originatingIdentity: meta.originatingIdentity
+    }, 'binding created')
+    return await this.bindingSpec(record, facts, false, deadline, password)
+  }
+
+  /**
+   * Creates the binding's Atlas user. A user of that name that this binding owns (an earlier attempt)
+   * is adopted and brought up to date; one owned by anything else is a conflict. Returns true if created now.
+   */
+  private async ensureDatabaseUser (record: BindingRecord, password: string, deadline: number): Promise<boolean> {
+    const labels = [
+      { key: BINDING_LABEL, value: labelValue(record.id) },
+      { key: INSTANCE_LABEL, value: labelValue(record.instanceId) },
+      { key: MANAGED_BY_LABEL, value: MANAGED_BY }
+    ]
+    const spec = { username: record.username, password, roles: record.roles, scopes: [record.cluster], labels }
+    try {
+      await this.deps.atlas.createDatabaseUser({ ...spec, description: 'Open Service Broker binding' }, { deadline })
+      return true
+    } catch (err) {
+      if (!(err instanceof DatabaseUserExistsError)) throw err
+    }
+    const current = await this.deps.atlas.getDatabaseUser(record.username, { deadline })
+    const owner = current.labels.find(label => label.key === BINDING_LABEL)?.value
+    if (owner !== labelValue(record.id)) {
+      throw new BindingConflictError(`Atlas database user '${record.username}' already exists and belongs to another binding or to no binding`)
+    }
+    await this.deps.atlas.updateDatabaseUser(record.username, { password, roles: spec.roles, scopes: spec.scopes, labels }, { deadline })
+    return false
+  }
+
+  /** Waits (bounded) until Atlas reports the user changes APPLIED on the cluster, so credentials work on return. */
+  private async waitUntilApplied (cluster: string, deadline: number): Promise<void> {
+    const { userPropagationTimeoutMs, userPropagationPollMs } = this.deps.settings
+    const until = Math.min(deadline, this.now() + userPropagationTimeoutMs)
+    for (;;) {
+      if (await this.deps.atlas.clusterChangeStatus(cluster, { deadline: until }) === 'APPLIED') return
+      if (this.now() + userPropagationPollMs > until) {
+        throw new ServiceUnavailableError(`the new database user did not reach cluster ${cluster} in time; retry the request`)
+      }
+      await sleep(userPropagationPollMs)
+    }
+  }
+
+  /** After a failed bind: deletes the user this attempt created and the claim, so nothing half-made stays. */
+  private async undoBinding (record: BindingRecord, userCreated: boolean, cause: unknown): Promise<void> {
+    const { logger } = this.deps
+    let userGone = !userCreated
+    if (userCreated) {
+      try {
+        await this.deps.atlas.deleteDatabaseUser(record.username)
+        userGone = true
+      } catch (err) {
+        userGone = err instanceof DatabaseUserNotFoundError
+        if (!userGone) logger.warn({ err, bindingId: record.id }, 'could not delete the user of a failed bind; the platform DELETE will')
+      }
+    }
+    try {
+      if (userGone) {
+        await this.deps.storage.deleteBinding(record.id, record.version)
+      } else {
+        // Keep the record so that the platform's DELETE (orphan mitigation) finds and removes the user.
+        await this.deps.storage.updateBinding(record.id, record.version, {
+          leaseUntil: undefined, lastOperation: this.operation('bind', 'failed', describe(cause))
+        })
+      }
+    } catch (err) {
+      logger.warn({ err, bindingId: record.id }, 'could not clean up the record of a failed bind; a retry or DELETE will')
+    }
+  }
+
+  /** Deletes the binding's Atlas user (already gone counts as done) and leaves a tombstone. */
+  private async revokeBinding (binding: BindingRecord, deadline: number): Promise<void> {
+    try {
+      await this.deps.atlas.deleteDatabaseUser(binding.username, { deadline })
+    } catch (err) {
+      if (!(err instanceof DatabaseUserNotFoundError)) throw err
+    }
+    try {
+      await this.deps.storage.updateBinding(binding.id, binding.version, {
+        state: 'deleted', leaseUntil: undefined, sealedPassword: undefined, lastOperation: this.operation('unbind', 'succeeded')
+      })
+    } catch (err) {
+      if (!(err instanceof VersionConflictError)) throw err
+      const now = await this.deps.storage.getBinding(binding.id)
+      if (now !== undefined && now.state !== 'deleted') throw new ConcurrencyError(`binding ${binding.id} changed during the delete; retry`)
+    }
+  }
+
+  private async bindingSpec (
+    record: BindingRecord, facts: BindingFacts, alreadyExists: boolean, deadline: number, knownPassword?: string
+  ): Promise<BindingSpec> {
+    const { policy, settings } = this.deps
+    const password = knownPassword ?? (record.sealedPassword !== undefined
+      ? unseal(settings.credentialsSecret, record.sealedPassword)
+      : this.callPolicy('password', () => policy.password({
+        ...facts, derive: (purpose?: string) => derivePassword(settings.credentialsSecret, facts.bindingId, purpose)
+      })))
+    let cluster: AtlasCluster | undefined
+    try {
+      cluster = await this.deps.atlas.getCluster(record.cluster, { deadline })
+    } catch (err) {
+      if (!(err instanceof ClusterNotFoundError)) throw err
+      throw new UnprocessableError(`cluster ${record.cluster} of this instance no longer exists in the Atlas project`)
+    }
+    const { standard, standardSrv } = cluster.connectionStrings
+    const uri = connectionUri(standardSrv, record.username, password, record.database) ??
+      connectionUri(standard, record.username, password, record.database)
+    const base: JsonObject = {
+      username: record.username,
+      password,
+      database: record.database,
+      authSource: 'admin',
+      cluster: record.cluster,
+      ...(uri === undefined ? {} : { uri }),
+      connectionStrings: {
+        ...(standard === undefined ? {} : { standard }),
+        ...(standardSrv === undefined ? {} : { standardSrv })
+      }
+    }
+    const credentials = this.callPolicy('credentials', () => policy.credentials({ ...facts, username: record.username, password }, base))
+    if (typeof credentials !== 'object' || credentials === null) throw new PolicyError('credentials', 'must return an object')
+    const endpoints = endpointsOf(standard)
+    return { alreadyExists, isAsync: false, credentials, ...(endpoints === undefined ? {} : { endpoints }) }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Shared internals
+
+  private async guard<T> (work: () => Promise<T>): Promise<T> {
+    try {
+      return await work()
+    } catch (err) {
+      throw toBrokerError(err)
+    }
+  }
+
+  private deadline (): number {
+    return this.now() + this.deps.settings.operationBudgetMs
+  }
+
+  private operation (kind: OperationKind, state: OperationRecord['state'], description?: string): OperationRecord {
+    const at = new Date(this.now()).toISOString()
+    return { id: randomUUID(), kind, state, ...(description === undefined ? {} : { description }), startedAt: at, updatedAt: at }
+  }
+
+  private leaseIsLive (record: { leaseUntil?: string }): boolean {
+    return record.leaseUntil !== undefined && Date.parse(record.leaseUntil) > this.now()
+  }
+
+  /** Marks an instance as being deleted, unless another request holds it (ConcurrencyError). */
+  private async claimInstance (record: InstanceRecord, kind: OperationKind): Promise<InstanceRecord> {
+    if (record.state !== 'ready' && this.leaseIsLive(record)) {
+      throw new ConcurrencyError(`instance ${record.id} has an operation in progress`)
+    }
+    try {
+      return await this.deps.storage.updateInstance(record.id, record.version, {
+        state: 'deleting',
+        leaseUntil: new Date(this.now() + this.deps.settings.leaseMs).toISOString(),
+        lastOperation: this.operation(kind, 'in progress')
+      })
+    } catch (err) {
+      if (err instanceof VersionConflictError) throw new ConcurrencyError(`instance ${record.id} was changed by another request; retry`)
+      throw err
+    }
+  }
+
+  /** After a failed deprovision: the instance stays `deleting`, unlocked, so the platform's retry goes on. */
+  private async releaseInstance (instanceId: string, kind: OperationKind, cause: unknown): Promise<void> {
+    try {
+      const now = await this.deps.storage.getInstance(instanceId)
+      if (now === undefined) return
+      await this.deps.storage.updateInstance(instanceId, now.version, {
+        leaseUntil: undefined, lastOperation: this.operation(kind, 'failed', describe(cause))
+      })
+    } catch (err) {
+      this.deps.logger.warn({ err, instanceId }, 'could not release the instance after a failed operation; its lease will expire')
+    }
+  }
+
+  private async requireCluster (name: string, deadline: number): Promise<AtlasCluster> {
+    try {
+      return await this.deps.atlas.getCluster(name, { deadline })
+    } catch (err) {
+      if (err instanceof ClusterNotFoundError) throw new BadRequestError(`cluster '${name}' does not exist in the Atlas project`)
+      throw err
+    }
+  }
+
+  private validateParameters (schema: JsonObject | undefined, value: JsonObject, what: string): void {
+    if (schema === undefined) return
+    const problems = this.deps.validator.validate(schema, value)
+    if (problems.length > 0) throw new BadRequestError(`invalid ${what}: ${problems.join('; ')}`)
+  }
+
+  private callPolicy<T> (hook: PolicyHook, call: () => T): T {
+    try {
+      return call()
+    } catch (err) {
+      if (err instanceof PolicyError) throw err
+      throw new PolicyError(hook, err instanceof Error ? err.message : String(err), { cause: err })
+    }
+  }
+}
+
+function answerExistingInstance (existing: InstanceRecord, details: ProvisionDetails): ProvisionedInstanceSpec {
+  const identical = existing.serviceId === details.serviceId &&
+    existing.planId === details.planId &&
+    existing.organizationGuid === details.organizationGuid &&
+    existing.spaceGuid === details.spaceGuid &&
+    jsonEqual(existing.parameters, details.parameters ?? {})
+  if (!identical) throw new InstanceConflictError('an instance with this id already exists with different attributes')
+  if (existing.state === 'deleting') throw new ConcurrencyError('the instance is being deleted')
+  return { alreadyExists: true, isAsync: false }
+}
+
+function sameBinding (existing: BindingRecord, details: BindDetails): boolean {
+  return existing.serviceId === details.serviceId &&
+    existing.planId === details.planId &&
+    existing.appGuid === details.appGuid &&
+    jsonEqual(existing.parameters, details.parameters ?? {}) &&
+    jsonEqual(existing.bindResource ?? {}, details.bindResource ?? {})
+}
+
+function checkMaintenanceInfo (resolved: ResolvedPlan, requested: MaintenanceInfo | undefined): void {
+  if (requested?.version === undefined) return
+  const current = resolved.plan.maintenance_info?.version
+  if (requested.version !== current) {
+    throw new MaintenanceInfoConflictError(current === undefined
+      ? `plan ${resolved.plan.name} has no maintenance_info; omit it`
+      : `maintenance_info.version ${requested.version} does not match the plan's ${current}`)
+  }
+}
+
+function lastOperationOf (operation: OperationRecord): LastOperation {
+  const result: LastOperation = { state: operation.state }
+  if (operation.description !== undefined && operation.description !== '') result.description = operation.description
+  if (operation.state === 'failed' && (operation.kind === 'update' || operation.kind === 'deprovision')) {
+    if (operation.instanceUsable !== undefined) result.instanceUsable = operation.instanceUsable
+    if (operation.kind === 'update' && operation.updateRepeatable !== undefined) result.updateRepeatable = operation.updateRepeatable
+  }
+  return result
+}
+
+function resolvePlanOrUndefined (catalog: BrokerCatalog, serviceId: string, planId: string): ResolvedPlan | undefined {
+  try {
+    return resolvePlan(catalog, serviceId, planId)
+  } catch {
+    return undefined
+  }
+}
+
+function stringParam (parameters: JsonObject, key: string): string | undefined {
+  const value = parameters[key]
+  return typeof value === 'string' && value !== '' ? value : undefined
+}
+
+function instanceFacts (instanceId: string, details: ProvisionDetails): InstanceFacts {
+  return {
+    instanceId,
+    serviceId: details.serviceId,
+    planId: details.planId,
+    organizationGuid: details.organizationGuid,
+    spaceGuid: details.spaceGuid,
+    parameters: details.parameters ?? {},
+    context: details.context ?? {}
+  }
+}
+
+function bindingFacts (instance: InstanceRecord, bindingId: string, details: BindDetails): BindingFacts {
+  return {
+    bindingId,
+    instanceId: instance.id,
+    serviceId: details.serviceId,
+    planId: details.planId,
+    parameters: details.parameters ?? {},
+    context: details.context ?? {},
+    database: instance.database,
+    cluster: instance.cluster,
+    instance: {
+      instanceId: instance.id,
+      serviceId: instance.serviceId,
+      planId: instance.planId,
+      organizationGuid: instance.organizationGuid,
+      spaceGuid: instance.spaceGuid,
+      parameters: instance.parameters,
+      context: instance.context ?? {}
+    }
+  }
+}
+
+/** Atlas label values are 1–255 characters. */
+function labelValue (id: string): string {
+  return id.length <= 255 ? id : id.slice(0, 255)
+}
+
+function describe (err: unknown): string {
+  return toBrokerError(err).message
+}

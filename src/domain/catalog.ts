@@ -1,0 +1,126 @@
+/**
+ * The broker's catalog: the OSB offerings plus, for each plan, how the broker serves it (`atlas`).
+ * Validated once at start-up; `serve()` strips the broker-only settings before the platform sees them.
+ */
+import {
+  type Catalog, type JsonObject, type ServiceOffering, type ServicePlan, BadRequestError
+} from '../ports/service-broker.js'
+
+/** One database on an existing Atlas cluster per instance (the seed's plan). */
+export interface SharedClusterPlanSettings {
+  kind: 'shared-cluster'
+}
+
+export type PlanSettings = SharedClusterPlanSettings
+
+export interface BrokerPlan extends ServicePlan {
+  atlas: PlanSettings
+}
+
+export interface BrokerService extends Omit<ServiceOffering, 'plans'> {
+  plans: BrokerPlan[]
+}
+
+export interface BrokerCatalog {
+  services: BrokerService[]
+}
+
+export interface ResolvedPlan {
+  service: BrokerService
+  plan: BrokerPlan
+}
+
+/** Names per checklist Z10: lowercase, CLI-friendly, valid Kubernetes label values. */
+const NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
+const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z-.]+)?(?:\+[0-9A-Za-z-.]+)?$/
+const MAX_SCHEMA_BYTES = 64 * 1024
+
+/** Returns every problem of the catalog (empty when it is valid). */
+export function validateCatalog (catalog: BrokerCatalog): string[] {
+  const problems: string[] = []
+  const ids = new Map<string, string>()
+  const serviceNames = new Set<string>()
+  const claimId = (id: string, where: string): void => {
+    if (typeof id !== 'string' || id.length === 0) { problems.push(`${where}: id must be a non-empty string`); return }
+    const before = ids.get(id)
+    if (before !== undefined) problems.push(`${where}: id ${id} is already used by ${before}`)
+    else ids.set(id, where)
+  }
+  if (!Array.isArray(catalog.services)) return ['catalog: services must be an array']
+  for (const [si, service] of catalog.services.entries()) {
+    const where = `service ${service.name ?? `#${si}`}`
+    claimId(service.id, where)
+    if (!NAME_PATTERN.test(service.name ?? '')) problems.push(`${where}: name must match ${NAME_PATTERN.source}`)
+    if (serviceNames.has(service.name)) problems.push(`${where}: name is not unique`)
+    serviceNames.add(service.name)
+    if (typeof service.description !== 'string' || service.description === '') problems.push(`${where}: description is required`)
+    if (typeof service.bindable !== 'boolean') problems.push(`${where}: bindable must be a boolean`)
+    if (!Array.isArray(service.plans) || service.plans.length === 0) { problems.push(`${where}: needs at least one plan`); continue }
+    const planNames = new Set<string>()
+    for (const [pi, plan] of service.plans.entries()) {
+      const pwhere = `${where} plan ${plan.name ?? `#${pi}`}`
+      claimId(plan.id, pwhere)
+      if (!NAME_PATTERN.test(plan.name ?? '')) problems.push(`${pwhere}: name must match ${NAME_PATTERN.source}`)
+      if (planNames.has(plan.name)) problems.push(`${pwhere}: name is not unique in its service`)
+      planNames.add(plan.name)
+      if (typeof plan.description !== 'string' || plan.description === '') problems.push(`${pwhere}: description is required`)
+      if (plan.maintenance_info !== undefined && !SEMVER.test(plan.maintenance_info.version ?? '')) {
+        problems.push(`${pwhere}: maintenance_info.version must be SemVer 2.0`)
+      }
+      if (plan.atlas?.kind !== 'shared-cluster') problems.push(`${pwhere}: atlas.kind must be one of shared-cluster`)
+      for (const [path, schema] of planSchemas(plan)) problems.push(...checkParameterSchema(`${pwhere} ${path}`, schema))
+    }
+  }
+  return problems
+}
+
+function planSchemas (plan: ServicePlan): Array<[string, JsonObject]> {
+  const s = plan.schemas
+  const found: Array<[string, JsonObject | undefined]> = [
+    ['schemas.service_instance.create', s?.service_instance?.create?.parameters],
+    ['schemas.service_instance.update', s?.service_instance?.update?.parameters],
+    ['schemas.service_binding.create', s?.service_binding?.create?.parameters]
+  ]
+  return found.filter((entry): entry is [string, JsonObject] => entry[1] !== undefined)
+}
+
+function checkParameterSchema (where: string, schema: JsonObject): string[] {
+  const problems: string[] = []
+  if (typeof schema.$schema !== 'string') problems.push(`${where}: parameters schema needs $schema`)
+  const text = JSON.stringify(schema)
+  if (Buffer.byteLength(text) > MAX_SCHEMA_BYTES) problems.push(`${where}: parameters schema is over 64 kB`)
+  if (/"\$ref"\s*:\s*"(?!#)/.test(text)) problems.push(`${where}: parameters schema has an external $ref`)
+  return problems
+}
+
+/** The catalog as the platform sees it (GET /v2/catalog). */
+export function servedCatalog (catalog: BrokerCatalog): Catalog {
+  return {
+    services: catalog.services.map(service => ({
+      ...service,
+      plans: service.plans.map(({ atlas: _atlas, ...plan }) => plan)
+    }))
+  }
+}
+
+/** Finds the plan of a service; unknown ids or a plan of another service are a 400 (checklist Z3). */
+export function resolvePlan (catalog: BrokerCatalog, serviceId: string, planId: string): ResolvedPlan {
+  const service = catalog.services.find(s => s.id === serviceId)
+  if (service === undefined) throw new BadRequestError(`service_id ${serviceId} is not in the catalog`)
+  const plan = service.plans.find(p => p.id === planId)
+  if (plan === undefined) {
+    const elsewhere = catalog.services.some(s => s.plans.some(p => p.id === planId))
+    throw new BadRequestError(elsewhere
+      ? `plan_id ${planId} does not belong to service ${service.name} (${serviceId})`
+      : `plan_id ${planId} is not in the catalog`)
+  }
+  return { service, plan }
+}
+
+export function isBindable (resolved: ResolvedPlan): boolean {
+  return resolved.plan.bindable ?? resolved.service.bindable
+}
+
+export function isPlanUpdateable (resolved: ResolvedPlan): boolean {
+  return resolved.plan.plan_updateable ?? resolved.service.plan_updateable ?? false
+}

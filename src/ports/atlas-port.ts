@@ -1,0 +1,157 @@
+/**
+ * AtlasPort: what the broker needs from the Atlas Administration API v2, for one Atlas project.
+ * Named for the broker's needs, not Atlas's endpoints. Implementations translate every HTTP or network
+ * failure into the AtlasError subclasses below, keyed on Atlas's `errorCode`, never on its text.
+ */
+import { type DatabaseRole } from './storage-port.js'
+
+export type ClusterStateName = 'IDLE' | 'CREATING' | 'UPDATING' | 'DELETING' | 'REPAIRING'
+export type ClusterKind = 'dedicated' | 'flex'
+export type ChangeStatus = 'PENDING' | 'APPLIED'
+
+export interface Tag {
+  key: string
+  value: string
+}
+
+export interface ConnectionStrings {
+  standard?: string
+  standardSrv?: string
+}
+
+export interface AtlasCluster {
+  name: string
+  kind: ClusterKind
+  stateName: ClusterStateName
+  /** Tier for dedicated clusters (M10, ...), `FLEX` for flex clusters. */
+  instanceSize?: string
+  providerName?: string
+  regionName?: string
+  mongoDBVersion?: string
+  backupEnabled?: boolean
+  terminationProtectionEnabled: boolean
+  tags: Tag[]
+  connectionStrings: ConnectionStrings
+}
+
+export interface ClusterSpec {
+  name: string
+  kind: ClusterKind
+  /** Dedicated tier, e.g. M10. Ignored for flex. */
+  instanceSize?: string
+  /** Cloud provider (AWS, AZURE, GCP); for flex, the backing provider. */
+  providerName: string
+  regionName: string
+  mongoDBMajorVersion?: string
+  backupEnabled?: boolean
+  terminationProtectionEnabled?: boolean
+  tags: Tag[]
+}
+
+export interface ClusterChanges {
+  instanceSize?: string
+  backupEnabled?: boolean
+  terminationProtectionEnabled?: boolean
+  mongoDBMajorVersion?: string
+  tags?: Tag[]
+}
+
+export interface DatabaseUserSpec {
+  username: string
+  password: string
+  roles: DatabaseRole[]
+  /** Clusters the user may reach; the broker always scopes a binding's user to its instance's cluster. */
+  scopes: string[]
+  labels: Tag[]
+  description?: string
+}
+
+/** A database user as Atlas returns it (never with its password). */
+export interface DatabaseUser {
+  username: string
+  roles: DatabaseRole[]
+  scopes: string[]
+  labels: Tag[]
+}
+
+export interface DatabaseUserChanges {
+  password?: string
+  roles?: DatabaseRole[]
+  scopes?: string[]
+  labels?: Tag[]
+}
+
+export interface AtlasProject {
+  id: string
+  name: string
+}
+
+export interface AtlasCallOptions {
+  /** Epoch milliseconds by which the call, retries included, must have settled. */
+  deadline?: number
+}
+
+export interface AtlasPort {
+  /** The configured project; also proves the credentials work. Throws AtlasAuthError, ProjectNotFoundError. */
+  getProject(options?: AtlasCallOptions): Promise<AtlasProject>
+
+  /** A dedicated or flex cluster by name. Throws ClusterNotFoundError. */
+  getCluster(name: string, options?: AtlasCallOptions): Promise<AtlasCluster>
+  /** Every dedicated and flex cluster in the project (all pages). */
+  listClusters(options?: AtlasCallOptions): Promise<AtlasCluster[]>
+  /** Starts creating a cluster (CREATING). Throws DuplicateClusterNameError, AtlasRequestError. */
+  createCluster(spec: ClusterSpec, options?: AtlasCallOptions): Promise<AtlasCluster>
+  /** Starts changing a cluster (UPDATING). Throws ClusterNotFoundError, AtlasRequestError. */
+  updateCluster(name: string, kind: ClusterKind, changes: ClusterChanges, options?: AtlasCallOptions): Promise<AtlasCluster>
+  /** Starts deleting a cluster. Throws ClusterNotFoundError, TerminationProtectedError. */
+  deleteCluster(name: string, kind: ClusterKind, options?: AtlasCallOptions): Promise<void>
+  /** Whether the latest user changes have reached the cluster (APPLIED) or not yet (PENDING). */
+  clusterChangeStatus(name: string, options?: AtlasCallOptions): Promise<ChangeStatus>
+
+  /** Creates a SCRAM user (auth database admin). Throws DatabaseUserExistsError, AtlasRequestError. */
+  createDatabaseUser(spec: DatabaseUserSpec, options?: AtlasCallOptions): Promise<DatabaseUser>
+  /** Throws DatabaseUserNotFoundError. */
+  getDatabaseUser(username: string, options?: AtlasCallOptions): Promise<DatabaseUser>
+  /** Throws DatabaseUserNotFoundError. */
+  updateDatabaseUser(username: string, changes: DatabaseUserChanges, options?: AtlasCallOptions): Promise<DatabaseUser>
+  /** Throws DatabaseUserNotFoundError. */
+  deleteDatabaseUser(username: string, options?: AtlasCallOptions): Promise<void>
+  /** Every database user in the project (all pages). */
+  listDatabaseUsers(options?: AtlasCallOptions): Promise<DatabaseUser[]>
+}
+
+export interface AtlasErrorDetails {
+  /** HTTP status Atlas answered with, when it answered. */
+  status?: number
+  /** Atlas's `errorCode`, when it answered with its error envelope. */
+  errorCode?: string
+  cause?: unknown
+}
+
+/** Base of every Atlas error. `message` is Atlas's `detail` (never a secret) or a description of the failure. */
+export class AtlasError extends Error {
+  readonly code: string = 'ATLAS_ERROR'
+  readonly status: number | undefined
+  readonly errorCode: string | undefined
+  constructor (message: string, details: AtlasErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause })
+    this.name = new.target.name
+    this.status = details.status
+    this.errorCode = details.errorCode
+  }
+}
+
+export class ClusterNotFoundError extends AtlasError { override readonly code = 'ATLAS_CLUSTER_NOT_FOUND' }
+export class DuplicateClusterNameError extends AtlasError { override readonly code = 'ATLAS_DUPLICATE_CLUSTER_NAME' }
+export class TerminationProtectedError extends AtlasError { override readonly code = 'ATLAS_TERMINATION_PROTECTED' }
+export class DatabaseUserExistsError extends AtlasError { override readonly code = 'ATLAS_USER_EXISTS' }
+export class DatabaseUserNotFoundError extends AtlasError { override readonly code = 'ATLAS_USER_NOT_FOUND' }
+export class ProjectNotFoundError extends AtlasError { override readonly code = 'ATLAS_PROJECT_NOT_FOUND' }
+/** The credentials were refused (401) or lack a role (403). */
+export class AtlasAuthError extends AtlasError { override readonly code = 'ATLAS_AUTH' }
+/** Rate limited and the retry budget ran out. */
+export class AtlasRateLimitedError extends AtlasError { override readonly code = 'ATLAS_RATE_LIMITED' }
+/** Atlas refused the request as invalid or over a limit (other 4xx). */
+export class AtlasRequestError extends AtlasError { override readonly code = 'ATLAS_REQUEST_REJECTED' }
+/** 5xx, timeout or connection failure, after the retries allowed. */
+export class AtlasUnavailableError extends AtlasError { override readonly code = 'ATLAS_UNAVAILABLE' }

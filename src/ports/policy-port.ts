@@ -1,0 +1,96 @@
+/**
+ * PolicyPort: the decisions an operator may want to make differently — database names, usernames,
+ * passwords, roles and the credentials object — as hooks. The seed did this by subclassing `Config`;
+ * here each `policies/*.ts` file default-exports a PolicyPlugin that overrides the hooks it defines.
+ */
+import { type JsonObject } from './service-broker.js'
+import { type DatabaseRole } from './storage-port.js'
+
+export interface InstanceFacts {
+  instanceId: string
+  serviceId: string
+  planId: string
+  organizationGuid: string
+  spaceGuid: string
+  parameters: JsonObject
+  context: JsonObject
+}
+
+export interface BindingFacts {
+  bindingId: string
+  instanceId: string
+  serviceId: string
+  planId: string
+  parameters: JsonObject
+  context: JsonObject
+  /** The instance's database and cluster, as provisioned. */
+  database: string
+  cluster: string
+  instance: InstanceFacts
+}
+
+export interface PasswordFacts extends BindingFacts {
+  /**
+   * A password derived (HMAC-SHA-256) from the broker's credentials secret, the binding id and `purpose`:
+   * the same inputs always give the same password, so it never needs storing.
+   */
+  derive(purpose?: string): string
+}
+
+export interface CredentialFacts extends BindingFacts {
+  username: string
+  password: string
+}
+
+/** The hooks. Every policy file may define any subset of them. */
+export interface Policy {
+  /** The database an instance gets when `parameters.database` is absent. */
+  databaseName(instance: InstanceFacts): string
+  /** The Atlas database username of a binding (unique per binding). */
+  username(binding: BindingFacts): string
+  /** The binding's password (Atlas requires at least 8 characters). */
+  password(binding: PasswordFacts): string
+  /** The roles of the binding's user. */
+  roles(binding: BindingFacts): DatabaseRole[]
+  /** Extra or changed credential fields; receives the broker's credentials and returns the ones to send. */
+  credentials(binding: CredentialFacts, credentials: JsonObject): JsonObject
+  /**
+   * True when `password` gives the same answer for the same binding every time (so the broker need not
+   * store it). A plugin that overrides `password` without saying so is taken as unpredictable.
+   */
+  predictableCredentials: boolean
+}
+
+export type PolicyHook = keyof Policy
+export const POLICY_HOOKS = ['databaseName', 'username', 'password', 'roles', 'credentials', 'predictableCredentials'] as const satisfies readonly PolicyHook[]
+
+/** What a policy file default-exports. */
+export type PolicyPlugin = Partial<Policy>
+
+/** A loaded policy with, for each hook, where it came from (a file path or "built-in"). */
+export interface LoadedPolicy {
+  policy: Policy
+  sources: Record<PolicyHook, string>
+}
+
+/** A policy file failed to load or has the wrong shape; start-up stops. */
+export class PolicyLoadError extends Error {
+  readonly code = 'POLICY_LOAD_ERROR'
+  readonly file: string
+  constructor (file: string, message: string, options?: { cause?: unknown }) {
+    super(`policy ${file}: ${message}`, options)
+    this.file = file
+    this.name = 'PolicyLoadError'
+  }
+}
+
+/** A policy hook threw or returned something unusable at run time. */
+export class PolicyError extends Error {
+  readonly code = 'POLICY_ERROR'
+  readonly hook: PolicyHook
+  constructor (hook: PolicyHook, message: string, options?: { cause?: unknown }) {
+    super(`policy hook ${hook}: ${message}`, options)
+    this.hook = hook
+    this.name = 'PolicyError'
+  }
+}

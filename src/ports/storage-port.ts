@@ -1,0 +1,117 @@
+/**
+ * StoragePort: where the broker keeps its instances, bindings, their latest operations and tombstones.
+ * Shaped for a document store: records keyed by their OSB id, atomic create-if-absent, and conditional
+ * updates on a `version` that the store increments, so two replicas racing on one record cannot both win.
+ */
+import { type JsonObject, type LastOperationState } from './service-broker.js'
+
+export type ResourceState = 'creating' | 'ready' | 'updating' | 'deleting' | 'deleted'
+
+export type OperationKind = 'provision' | 'update' | 'deprovision' | 'bind' | 'unbind'
+
+/** The latest operation on a record; last_operation answers from it. */
+export interface OperationRecord {
+  id: string
+  kind: OperationKind
+  state: LastOperationState
+  description?: string
+  instanceUsable?: boolean
+  updateRepeatable?: boolean
+  startedAt: string
+  updatedAt: string
+}
+
+/** Fields shared by every stored record; `version` and the timestamps belong to the store. */
+export interface StoredFields {
+  id: string
+  state: ResourceState
+  lastOperation: OperationRecord
+  /** Until when the replica that set an in-progress state owns it (ISO time); after that another may take over. */
+  leaseUntil?: string
+  version: number
+  createdAt: string
+  updatedAt: string
+}
+
+export interface DatabaseRole {
+  roleName: string
+  databaseName: string
+  collectionName?: string
+}
+
+export interface InstanceRecord extends StoredFields {
+  serviceId: string
+  planId: string
+  organizationGuid: string
+  spaceGuid: string
+  context?: JsonObject
+  parameters: JsonObject
+  maintenanceVersion?: string
+  cluster: string
+  database: string
+}
+
+export interface BindingRecord extends StoredFields {
+  instanceId: string
+  serviceId: string
+  planId: string
+  parameters: JsonObject
+  appGuid?: string
+  bindResource?: JsonObject
+  context?: JsonObject
+  username: string
+  roles: DatabaseRole[]
+  cluster: string
+  database: string
+  /** Only for credentials a policy marks unpredictable: the password sealed with the broker key. */
+  sealedPassword?: string
+}
+
+export type NewRecord<T extends StoredFields> = Omit<T, 'version' | 'createdAt' | 'updatedAt'>
+export type RecordChanges<T extends StoredFields> = Partial<Omit<T, 'id' | 'version' | 'createdAt' | 'updatedAt'>>
+
+export interface StoragePort {
+  /** Creates the record if no record has its id. Throws RecordExistsError otherwise (deleted tombstones included). */
+  createInstance(record: NewRecord<InstanceRecord>): Promise<InstanceRecord>
+  /** The record, tombstones included, or undefined. */
+  getInstance(id: string): Promise<InstanceRecord | undefined>
+  /** Applies changes if the stored version still equals expectedVersion; throws VersionConflictError otherwise. */
+  updateInstance(id: string, expectedVersion: number, changes: RecordChanges<InstanceRecord>): Promise<InstanceRecord>
+  /** Removes the record if its version still matches (used to undo a create that failed). */
+  deleteInstance(id: string, expectedVersion: number): Promise<void>
+
+  createBinding(record: NewRecord<BindingRecord>): Promise<BindingRecord>
+  getBinding(id: string): Promise<BindingRecord | undefined>
+  updateBinding(id: string, expectedVersion: number, changes: RecordChanges<BindingRecord>): Promise<BindingRecord>
+  deleteBinding(id: string, expectedVersion: number): Promise<void>
+  /** The bindings of an instance that are not deleted tombstones. */
+  listBindings(instanceId: string): Promise<BindingRecord[]>
+
+  /** Resolves when the store is reachable (readiness). */
+  ping(): Promise<void>
+  close(): Promise<void>
+}
+
+/** Base of every storage error; adapters translate driver errors into these once. */
+export class StorageError extends Error {
+  readonly code: string = 'STORAGE_ERROR'
+  constructor (message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = new.target.name
+  }
+}
+
+/** Create-if-absent found a record with that id. */
+export class RecordExistsError extends StorageError {
+  override readonly code = 'STORAGE_RECORD_EXISTS'
+}
+
+/** The record changed (or vanished) since it was read. */
+export class VersionConflictError extends StorageError {
+  override readonly code = 'STORAGE_VERSION_CONFLICT'
+}
+
+/** The store could not be reached or did not answer in time (the seed's ErrStorageMongoConnection). */
+export class StorageUnavailableError extends StorageError {
+  override readonly code = 'STORAGE_UNAVAILABLE'
+}

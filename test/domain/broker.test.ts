@@ -1,0 +1,200 @@
+/**
+ * Use cases against stateful fakes of AtlasPort and StoragePort that throw the real port errors,
+ * with failure injection and concurrency.
+ */
+import t from 'tap'
+import { defaultPolicy } from '../../src/domain/default-policy.js'
+import { AtlasUnavailableError, AtlasAuthError, DatabaseUserExistsError } from '../../src/ports/atlas-port.js'
+import { type Policy } from '../../src/ports/policy-port.js'
+import {
+  BindingConflictError, ConcurrencyError, InstanceConflictError, InternalError, ServiceUnavailableError, type BindDetails, type ProvisionDetails
+} from '../../src/ports/service-broker.js'
+import { StorageUnavailableError } from '../../src/ports/storage-port.js'
+import { makeBroker, PLAN_ID, SERVICE_ID } from '../helpers/broker.js'
+
+const provision: ProvisionDetails = { serviceId: SERVICE_ID, planId: PLAN_ID, organizationGuid: 'o', spaceGuid: 's', parameters: { database: 'db1' } }
+const bind: BindDetails = { serviceId: SERVICE_ID, planId: PLAN_ID }
+
+t.test('20 parallel identical provisions: one created, the rest identical, one record', async t => {
+  const { broker, atlas } = makeBroker()
+  const results = await Promise.all(Array.from({ length: 20 }, () => broker.provision('p1', provision, false, {})))
+  t.equal(results.filter(r => !r.alreadyExists).length, 1)
+  t.equal(results.filter(r => r.alreadyExists).length, 19)
+  t.equal(atlas.users.size, 0, 'provision on the shared plan creates no Atlas user')
+})
+
+t.test('parallel provisions with different attributes: one wins, the others conflict', async t => {
+  const { broker } = makeBroker()
+  const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) =>
+    broker.provision('p2', { ...provision, parameters: { database: `db${i}` } }, false, {})))
+  t.equal(results.filter(r => r.status === 'fulfilled').length, 1)
+  for (const r of results) if (r.status === 'rejected') t.type(r.reason, InstanceConflictError)
+})
+
+t.test('20 parallel identical binds: exactly one Atlas user, the same credentials for all', async t => {
+  const { broker, atlas } = makeBroker()
+  await broker.provision('i', provision, false, {})
+  atlas.delay('createDatabaseUser', 30)
+  atlas.changeStatuses.push('PENDING', 'PENDING')
+  const results = await Promise.all(Array.from({ length: 20 }, () => broker.bind('i', 'b', bind, false, {})))
+  t.equal(atlas.count('createDatabaseUser'), 1)
+  t.equal(atlas.users.size, 1)
+  t.equal(results.filter(r => !r.alreadyExists).length, 1)
+  const passwords = new Set(results.map(r => r.credentials?.password))
+  t.equal(passwords.size, 1)
+})
+
+t.test('bind waits until the user is APPLIED on the cluster before answering', async t => {
+  const { broker, atlas } = makeBroker()
+  await broker.provision('i', provision, false, {})
+  atlas.changeStatuses.push('PENDING', 'PENDING', 'PENDING')
+  await broker.bind('i', 'b', bind, false, {})
+  t.equal(atlas.count('clusterChangeStatus'), 4, 'polled until APPLIED')
+})
+
+t.test('a user that never reaches APPLIED in time: 503, user and record removed', async t => {
+  const { broker, atlas, storage } = makeBroker({ settings: { userPropagationTimeoutMs: 50, userPropagationPollMs: 10 } })
+  await broker.provision('i', provision, false, {})
+  atlas.changeStatuses.push(...Array.from({ length: 100 }, () => 'PENDING' as const))
+  await t.rejects(broker.bind('i', 'b', bind, false, {}), ServiceUnavailableError)
+  t.equal(atlas.users.size, 0)
+  t.equal(await storage.getBinding('b'), undefined)
+})
+
+t.test('an Atlas failure during bind leaves no binding record and no user', async t => {
+  const { broker, atlas, storage } = makeBroker()
+  await broker.provision('i', provision, false, {})
+  atlas.failNext('createDatabaseUser', new AtlasUnavailableError('boom', { status: 500 }))
+  await t.rejects(broker.bind('i', 'b', bind, false, {}), ServiceUnavailableError)
+  t.equal(await storage.getBinding('b'), undefined)
+  t.equal(atlas.users.size, 0)
+  const retry = await broker.bind('i', 'b', bind, false, {})
+  t.equal(retry.alreadyExists, false, 'the platform retry creates it')
+  t.equal(atlas.users.size, 1)
+})
+
+t.test('a storage failure after the Atlas user was created leaves no orphan user', async t => {
+  const { broker, atlas, storage } = makeBroker()
+  await broker.provision('i', provision, false, {})
+  storage.failNext('updateBinding', new StorageUnavailableError('connection lost'))
+  await t.rejects(broker.bind('i', 'b', bind, false, {}), ServiceUnavailableError)
+  t.equal(atlas.users.size, 0, 'the user was deleted again')
+  t.equal(await storage.getBinding('b'), undefined)
+})
+
+t.test('storage and Atlas both failing during cleanup: the platform DELETE removes the orphan user', async t => {
+  const { broker, atlas, storage } = makeBroker()
+  await broker.provision('i', provision, false, {})
+  storage.failNext('updateBinding', new StorageUnavailableError('connection lost'))
+  atlas.failNext('deleteDatabaseUser', new AtlasUnavailableError('down'))
+  await t.rejects(broker.bind('i', 'b', bind, false, {}))
+  t.equal(atlas.users.size, 1, 'the user could not be removed yet')
+  const record = await storage.getBinding('b')
+  t.equal(record?.state, 'creating', 'the claim stays, naming the user')
+  await broker.unbind('i', 'b', { serviceId: SERVICE_ID, planId: PLAN_ID }, false, {})
+  t.equal(atlas.users.size, 0, 'orphan mitigation removed it')
+  t.equal((await storage.getBinding('b'))?.state, 'deleted')
+})
+
+t.test('a stale claim (crashed replica) is taken over; its Atlas user is adopted', async t => {
+  const { broker, atlas, storage } = makeBroker({ settings: { leaseMs: 1000 } })
+  await broker.provision('i', provision, false, {})
+  // Simulate a replica that created the claim and the user, then died before marking it ready.
+  storage.failNext('updateBinding', new StorageUnavailableError('crash'))
+  atlas.failNext('deleteDatabaseUser', new AtlasUnavailableError('crash'))
+  await t.rejects(broker.bind('i', 'b', bind, false, {}))
+  t.equal(atlas.users.size, 1)
+  const later = makeBroker({ atlas, storage, settings: { leaseMs: 1000 }, now: () => Date.now() + 5000 })
+  const result = await later.broker.bind('i', 'b', bind, false, {})
+  t.equal(result.alreadyExists, false)
+  t.equal(atlas.users.size, 1, 'still exactly one user')
+  t.equal(atlas.users.get('b')?.password, result.credentials?.password, 'its password was brought up to date')
+  t.equal((await storage.getBinding('b'))?.state, 'ready')
+})
+
+t.test('a user name taken by something this binding does not own is a conflict, and nothing is left', async t => {
+  const { broker, atlas, storage } = makeBroker()
+  await broker.provision('i', provision, false, {})
+  atlas.users.set('b', { username: 'b', password: 'x'.repeat(12), roles: [], scopes: [], labels: [] })
+  await t.rejects(broker.bind('i', 'b', bind, false, {}), BindingConflictError)
+  t.equal(await storage.getBinding('b'), undefined)
+  t.equal(atlas.users.get('b')?.password, 'x'.repeat(12), 'the foreign user is untouched')
+})
+
+t.test('USER_ALREADY_EXISTS for a user this binding owns (earlier attempt) is adopted', async t => {
+  const { broker, atlas } = makeBroker()
+  await broker.provision('i', provision, false, {})
+  atlas.failNext('createDatabaseUser', new DatabaseUserExistsError('exists', { status: 409, errorCode: 'USER_ALREADY_EXISTS' }))
+  atlas.users.set('b', { username: 'b', password: 'old-password', roles: [], scopes: [], labels: [{ key: 'osb-binding-id', value: 'b' }] })
+  const result = await broker.bind('i', 'b', bind, false, {})
+  t.equal(atlas.users.get('b')?.password, result.credentials?.password)
+})
+
+t.test('deprovision revokes every binding; an Atlas failure midway is retried by the platform', async t => {
+  const { broker, atlas, storage } = makeBroker()
+  await broker.provision('i', provision, false, {})
+  await broker.bind('i', 'b1', bind, false, {})
+  await broker.bind('i', 'b2', bind, false, {})
+  atlas.failNext('deleteDatabaseUser', new AtlasUnavailableError('down'))
+  await t.rejects(broker.deprovision('i', { serviceId: SERVICE_ID, planId: PLAN_ID }, false, {}), ServiceUnavailableError)
+  t.equal((await storage.getInstance('i'))?.state, 'deleting')
+  await t.rejects(broker.bind('i', 'b3', bind, false, {}), ConcurrencyError, 'no new binds while deleting')
+  await broker.deprovision('i', { serviceId: SERVICE_ID, planId: PLAN_ID }, false, {})
+  t.equal(atlas.users.size, 0, 'no live Atlas user left behind')
+  t.equal((await storage.getInstance('i'))?.state, 'deleted')
+})
+
+t.test('wrong Atlas credentials give a clear 5xx', async t => {
+  const { broker, atlas } = makeBroker()
+  atlas.failNext('getCluster', new AtlasAuthError('You are not authorized for this resource.', { status: 401 }))
+  const err = await broker.provision('i', provision, false, {}).catch((e: unknown) => e)
+  t.type(err, ServiceUnavailableError)
+  t.match((err as Error).message, /credentials/)
+})
+
+t.test('policy hooks decide names, roles and credentials; a throwing hook is a 500 naming it', async t => {
+  const policy: Policy = {
+    ...defaultPolicy,
+    databaseName: i => `ns-${String(i.context.namespace)}`,
+    username: b => `${b.bindingId}-rw`,
+    roles: b => [{ roleName: 'read', databaseName: b.database }],
+    credentials: (_b, c) => ({ ...c, extra: 'yes' })
+  }
+  const { broker, atlas } = makeBroker({ policy })
+  await broker.provision('i', { ...provision, parameters: {}, context: { platform: 'kubernetes', namespace: 'team-a' } }, false, {})
+  const r = await broker.bind('i', 'b', bind, false, {})
+  t.equal(r.credentials?.database, 'ns-team-a')
+  t.equal(r.credentials?.username, 'b-rw')
+  t.equal(r.credentials?.extra, 'yes')
+  t.same(atlas.users.get('b-rw')?.roles, [{ roleName: 'read', databaseName: 'ns-team-a' }])
+
+  const broken = makeBroker({ policy: { ...defaultPolicy, username: () => { throw new Error('nope') } } })
+  await broken.broker.provision('i', provision, false, {})
+  const err = await broken.broker.bind('i', 'b', bind, false, {}).catch((e: unknown) => e)
+  t.type(err, InternalError)
+  t.match((err as Error).message, /username/)
+  t.equal(broken.atlas.users.size, 0)
+})
+
+t.test('unpredictable passwords are sealed in storage and returned identically on repeat', async t => {
+  let n = 0
+  const policy: Policy = { ...defaultPolicy, password: () => `random-password-${++n}`, predictableCredentials: false }
+  const { broker, storage } = makeBroker({ policy })
+  await broker.provision('i', provision, false, {})
+  const first = await broker.bind('i', 'b', bind, false, {})
+  const again = await broker.bind('i', 'b', bind, false, {})
+  t.equal(first.credentials?.password, 'random-password-1')
+  t.equal(again.credentials?.password, 'random-password-1')
+  const record = await storage.getBinding('b')
+  t.type(record?.sealedPassword, 'string')
+  t.notOk(JSON.stringify(record).includes('random-password-1'), 'no plaintext password stored')
+})
+
+t.test('default credentials are never stored', async t => {
+  const { broker, storage } = makeBroker()
+  await broker.provision('i', provision, false, {})
+  const r = await broker.bind('i', 'b', bind, false, {})
+  const record = await storage.getBinding('b')
+  t.notOk(JSON.stringify(record).includes(String(r.credentials?.password)))
+  t.equal(record?.sealedPassword, undefined)
+})

@@ -1,0 +1,146 @@
+/**
+ * A stateful in-memory AtlasPort that throws the real port errors, with failure injection: the domain's
+ * tests run against it (brokerapi's FakeServiceBroker / the Atlas broker's MockAtlasClient pattern).
+ */
+import {
+  type AtlasCluster, type AtlasPort, type AtlasProject, type ChangeStatus, type ClusterChanges, type ClusterKind,
+  type ClusterSpec, type DatabaseUser, type DatabaseUserChanges, type DatabaseUserSpec,
+  ClusterNotFoundError, DatabaseUserExistsError, DatabaseUserNotFoundError, DuplicateClusterNameError
+} from '../../src/ports/atlas-port.js'
+
+type Method = keyof AtlasPort
+
+export class FakeAtlas implements AtlasPort {
+  readonly clusters = new Map<string, AtlasCluster>()
+  readonly users = new Map<string, DatabaseUser & { password: string }>()
+  readonly calls: Method[] = []
+  /** Cluster change status answers, consumed one per call; APPLIED once empty. */
+  readonly changeStatuses: ChangeStatus[] = []
+  private readonly failures = new Map<Method, Error[]>()
+  private readonly delays = new Map<Method, number>()
+
+  constructor (clusterNames: string[] = ['Cluster0']) {
+    for (const name of clusterNames) this.addCluster(name)
+  }
+
+  addCluster (name: string): void {
+    this.clusters.set(name, {
+      name,
+      kind: 'dedicated',
+      stateName: 'IDLE',
+      instanceSize: 'M10',
+      terminationProtectionEnabled: false,
+      tags: [],
+      connectionStrings: {
+        standard: `mongodb://${name.toLowerCase()}-shard-00-00.abcde.mongodb.net:27017,${name.toLowerCase()}-shard-00-01.abcde.mongodb.net:27017/?ssl=true&authSource=admin&replicaSet=atlas-abc-shard-0`,
+        standardSrv: `mongodb+srv://${name.toLowerCase()}.abcde.mongodb.net`
+      }
+    })
+  }
+
+  /** The next call of `method` throws `err` (several calls queue several failures). */
+  failNext (method: Method, err: Error): void {
+    const queue = this.failures.get(method) ?? []
+    queue.push(err)
+    this.failures.set(method, queue)
+  }
+
+  delay (method: Method, ms: number): void {
+    this.delays.set(method, ms)
+  }
+
+  private async enter (method: Method): Promise<void> {
+    this.calls.push(method)
+    const ms = this.delays.get(method)
+    if (ms !== undefined) await new Promise(resolve => setTimeout(resolve, ms))
+    const err = this.failures.get(method)?.shift()
+    if (err !== undefined) throw err
+  }
+
+  count (method: Method): number {
+    return this.calls.filter(m => m === method).length
+  }
+
+  async getProject (): Promise<AtlasProject> {
+    await this.enter('getProject')
+    return { id: '0123456789abcdef01234567', name: 'fake' }
+  }
+
+  async getCluster (name: string): Promise<AtlasCluster> {
+    await this.enter('getCluster')
+    const found = this.clusters.get(name)
+    if (found === undefined) throw new ClusterNotFoundError(`No cluster named ${name} exists in group fake.`, { status: 404, errorCode: 'CLUSTER_NOT_FOUND' })
+    return structuredClone(found)
+  }
+
+  async listClusters (): Promise<AtlasCluster[]> {
+    await this.enter('listClusters')
+    return [...this.clusters.values()].map(c => structuredClone(c))
+  }
+
+  async createCluster (spec: ClusterSpec): Promise<AtlasCluster> {
+    await this.enter('createCluster')
+    if (this.clusters.has(spec.name)) throw new DuplicateClusterNameError(`Cluster ${spec.name} already exists.`, { status: 400, errorCode: 'DUPLICATE_CLUSTER_NAME' })
+    const cluster: AtlasCluster = {
+      name: spec.name, kind: spec.kind, stateName: 'CREATING', terminationProtectionEnabled: spec.terminationProtectionEnabled ?? false, tags: spec.tags, connectionStrings: {}
+    }
+    this.clusters.set(spec.name, cluster)
+    return structuredClone(cluster)
+  }
+
+  async updateCluster (name: string, _kind: ClusterKind, changes: ClusterChanges): Promise<AtlasCluster> {
+    await this.enter('updateCluster')
+    const cluster = this.clusters.get(name)
+    if (cluster === undefined) throw new ClusterNotFoundError(`No cluster named ${name}.`, { status: 404, errorCode: 'CLUSTER_NOT_FOUND' })
+    Object.assign(cluster, changes, { stateName: 'UPDATING' })
+    return structuredClone(cluster)
+  }
+
+  async deleteCluster (name: string): Promise<void> {
+    await this.enter('deleteCluster')
+    if (!this.clusters.delete(name)) throw new ClusterNotFoundError(`No cluster named ${name}.`, { status: 404, errorCode: 'CLUSTER_NOT_FOUND' })
+  }
+
+  async clusterChangeStatus (name: string): Promise<ChangeStatus> {
+    await this.enter('clusterChangeStatus')
+    if (!this.clusters.has(name)) throw new ClusterNotFoundError(`No cluster named ${name}.`, { status: 404, errorCode: 'CLUSTER_NOT_FOUND' })
+    return this.changeStatuses.shift() ?? 'APPLIED'
+  }
+
+  async createDatabaseUser (spec: DatabaseUserSpec): Promise<DatabaseUser> {
+    await this.enter('createDatabaseUser')
+    if (this.users.has(spec.username)) throw new DatabaseUserExistsError(`User ${spec.username} already exists.`, { status: 409, errorCode: 'USER_ALREADY_EXISTS' })
+    const user = { username: spec.username, password: spec.password, roles: spec.roles, scopes: spec.scopes, labels: spec.labels }
+    this.users.set(spec.username, user)
+    return publicUser(user)
+  }
+
+  async getDatabaseUser (username: string): Promise<DatabaseUser> {
+    await this.enter('getDatabaseUser')
+    const user = this.users.get(username)
+    if (user === undefined) throw new DatabaseUserNotFoundError(`No user ${username}.`, { status: 404, errorCode: 'USERNAME_NOT_FOUND' })
+    return publicUser(user)
+  }
+
+  async updateDatabaseUser (username: string, changes: DatabaseUserChanges): Promise<DatabaseUser> {
+    await this.enter('updateDatabaseUser')
+    const user = this.users.get(username)
+    if (user === undefined) throw new DatabaseUserNotFoundError(`No user ${username}.`, { status: 404, errorCode: 'USERNAME_NOT_FOUND' })
+    Object.assign(user, changes)
+    return publicUser(user)
+  }
+
+  async deleteDatabaseUser (username: string): Promise<void> {
+    await this.enter('deleteDatabaseUser')
+    if (!this.users.delete(username)) throw new DatabaseUserNotFoundError(`No user ${username}.`, { status: 404, errorCode: 'USERNAME_NOT_FOUND' })
+  }
+
+  async listDatabaseUsers (): Promise<DatabaseUser[]> {
+    await this.enter('listDatabaseUsers')
+    return [...this.users.values()].map(publicUser)
+  }
+}
+
+function publicUser (user: DatabaseUser & { password: string }): DatabaseUser {
+  return structuredClone({ username: user.username, roles: user.roles, scopes: user.scopes, labels: user.labels })
+}
