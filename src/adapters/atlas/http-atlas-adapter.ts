@@ -1,0 +1,316 @@
+/**
+ * AtlasPort over the Atlas Administration API v2, for one project. Each call pins the media-type version
+ * ATLAS-API-SUBSET.md recommends for that operation; lists follow every page. Dedicated and flex clusters
+ * share one name space: `getCluster` asks the cluster API first and the flex API when Atlas says the
+ * cluster is a flex cluster.
+ */
+import {
+  type AtlasCallOptions, type AtlasCluster, type AtlasPort, type AtlasProject, type ChangeStatus, type ClusterChanges,
+  type ClusterKind, type ClusterSpec, type ClusterStateName, type DatabaseUser, type DatabaseUserChanges,
+  type DatabaseUserSpec, type Tag, AtlasError
+} from '../../ports/atlas-port.js'
+import { type DatabaseRole } from '../../ports/storage-port.js'
+import { AtlasHttpClient, type AtlasHttpOptions, type AtlasRequest } from './atlas-http-client.js'
+
+/** Media-type versions per operation (newest non-sunset, from ATLAS-API-SUBSET.md). */
+export const ATLAS_VERSIONS = {
+  project: '2023-01-01',
+  clusterRead: '2024-08-05',
+  clusterWrite: '2024-10-23',
+  clusterDelete: '2023-02-01',
+  clusterStatus: '2023-01-01',
+  flex: '2024-11-13',
+  databaseUsers: '2023-01-01'
+} as const
+
+const PAGE_SIZE = 500
+const AUTH_DB = 'admin'
+
+interface Paginated<T> {
+  results?: T[]
+  totalCount?: number
+}
+
+interface RawRegionConfig {
+  providerName?: string
+  backingProviderName?: string
+  regionName?: string
+  priority?: number
+  electableSpecs?: { instanceSize?: string, nodeCount?: number }
+  [key: string]: unknown
+}
+
+interface RawCluster {
+  name: string
+  stateName: ClusterStateName
+  mongoDBVersion?: string
+  backupEnabled?: boolean
+  terminationProtectionEnabled?: boolean
+  tags?: Tag[]
+  connectionStrings?: { standard?: string, standardSrv?: string }
+  replicationSpecs?: Array<{ regionConfigs?: RawRegionConfig[], [key: string]: unknown }>
+  providerSettings?: { backingProviderName?: string, regionName?: string }
+}
+
+interface RawUser {
+  username: string
+  roles?: DatabaseRole[]
+  scopes?: Array<{ name: string, type: string }>
+  labels?: Tag[]
+}
+
+export interface HttpAtlasAdapterOptions extends AtlasHttpOptions {
+  projectId: string
+}
+
+export class HttpAtlasAdapter implements AtlasPort {
+  private readonly http: AtlasHttpClient
+  private readonly group: string
+
+  constructor (options: HttpAtlasAdapterOptions) {
+    this.http = new AtlasHttpClient(options)
+    this.group = `/groups/${options.projectId}`
+  }
+
+  async close (): Promise<void> {
+    await this.http.close()
+  }
+
+  async getProject (options: AtlasCallOptions = {}): Promise<AtlasProject> {
+    const { body } = await this.call<{ id: string, name: string }>({ method: 'GET', path: this.group, version: ATLAS_VERSIONS.project, idempotent: true }, options)
+    return { id: body.id, name: body.name }
+  }
+
+  async getCluster (name: string, options: AtlasCallOptions = {}): Promise<AtlasCluster> {
+    try {
+      const { body } = await this.call<RawCluster>({ method: 'GET', path: this.clusterPath('dedicated', name), version: ATLAS_VERSIONS.clusterRead, idempotent: true }, options)
+      return dedicatedView(body)
+    } catch (err) {
+      if (!(err instanceof AtlasError) || err.errorCode !== 'CANNOT_USE_FLEX_CLUSTER_IN_CLUSTER_API') throw err
+    }
+    const { body } = await this.call<RawCluster>({ method: 'GET', path: this.clusterPath('flex', name), version: ATLAS_VERSIONS.flex, idempotent: true }, options)
+    return flexView(body)
+  }
+
+  async listClusters (options: AtlasCallOptions = {}): Promise<AtlasCluster[]> {
+    const dedicated = await this.list<RawCluster>(`${this.group}/clusters`, ATLAS_VERSIONS.clusterRead, options)
+    const flex = await this.list<RawCluster>(`${this.group}/flexClusters`, ATLAS_VERSIONS.flex, options)
+    return [...dedicated.map(dedicatedView), ...flex.map(flexView)]
+  }
+
+  async createCluster (spec: ClusterSpec, options: AtlasCallOptions = {}): Promise<AtlasCluster> {
+    if (spec.kind === 'flex') {
+      const { body } = await this.call<RawCluster>({
+        method: 'POST',
+        path: `${this.group}/flexClusters`,
+        version: ATLAS_VERSIONS.flex,
+        idempotent: false,
+        body: {
+          name: spec.name,
+          providerSettings: { backingProviderName: spec.providerName, regionName: spec.regionName },
+          tags: spec.tags,
+          terminationProtectionEnabled: spec.terminationProtectionEnabled ?? false
+        }
+      }, options)
+      return flexView(body)
+    }
+    const { body } = await this.call<RawCluster>({
+      method: 'POST',
+      path: `${this.group}/clusters`,
+      version: ATLAS_VERSIONS.clusterWrite,
+      idempotent: false,
+      body: {
+        name: spec.name,
+        clusterType: 'REPLICASET',
+        backupEnabled: spec.backupEnabled ?? false,
+        terminationProtectionEnabled: spec.terminationProtectionEnabled ?? false,
+        ...(spec.mongoDBMajorVersion === undefined ? {} : { mongoDBMajorVersion: spec.mongoDBMajorVersion }),
+        tags: spec.tags,
+        replicationSpecs: [{
+          regionConfigs: [{
+            providerName: spec.providerName,
+            regionName: spec.regionName,
+            priority: 7,
+            electableSpecs: { instanceSize: spec.instanceSize, nodeCount: 3 }
+          }]
+        }]
+      }
+    }, options)
+    return dedicatedView(body)
+  }
+
+  async updateCluster (name: string, kind: ClusterKind, changes: ClusterChanges, options: AtlasCallOptions = {}): Promise<AtlasCluster> {
+    if (kind === 'flex') {
+      const { body } = await this.call<RawCluster>({
+        method: 'PATCH',
+        path: this.clusterPath('flex', name),
+        version: ATLAS_VERSIONS.flex,
+        idempotent: true,
+        body: {
+          ...(changes.tags === undefined ? {} : { tags: changes.tags }),
+          ...(changes.terminationProtectionEnabled === undefined ? {} : { terminationProtectionEnabled: changes.terminationProtectionEnabled })
+        }
+      }, options)
+      return flexView(body)
+    }
+    const patch: Record<string, unknown> = {}
+    if (changes.tags !== undefined) patch.tags = changes.tags
+    if (changes.terminationProtectionEnabled !== undefined) patch.terminationProtectionEnabled = changes.terminationProtectionEnabled
+    if (changes.backupEnabled !== undefined) patch.backupEnabled = changes.backupEnabled
+    if (changes.mongoDBMajorVersion !== undefined) patch.mongoDBMajorVersion = changes.mongoDBMajorVersion
+    if (changes.instanceSize !== undefined) {
+      // replicationSpecs is replaced whole: take the current one and change the tier of every region.
+      const { body: current } = await this.call<RawCluster>({ method: 'GET', path: this.clusterPath('dedicated', name), version: ATLAS_VERSIONS.clusterRead, idempotent: true }, options)
+      patch.replicationSpecs = (current.replicationSpecs ?? []).map(spec => ({
+        ...spec,
+        regionConfigs: (spec.regionConfigs ?? []).map(region => ({
+          ...region, electableSpecs: { ...region.electableSpecs, instanceSize: changes.instanceSize }
+        }))
+      }))
+    }
+    const { body } = await this.call<RawCluster>({
+      method: 'PATCH', path: this.clusterPath('dedicated', name), version: ATLAS_VERSIONS.clusterWrite, idempotent: true, body: patch
+    }, options)
+    return dedicatedView(body)
+  }
+
+  async deleteCluster (name: string, kind: ClusterKind, options: AtlasCallOptions = {}): Promise<void> {
+    await this.call({
+      method: 'DELETE',
+      path: this.clusterPath(kind, name),
+      version: kind === 'flex' ? ATLAS_VERSIONS.flex : ATLAS_VERSIONS.clusterDelete,
+      idempotent: true
+    }, options)
+  }
+
+  async clusterChangeStatus (name: string, options: AtlasCallOptions = {}): Promise<ChangeStatus> {
+    const { body } = await this.call<{ changeStatus?: string }>({
+      method: 'GET', path: `${this.clusterPath('dedicated', name)}/status`, version: ATLAS_VERSIONS.clusterStatus, idempotent: true
+    }, options)
+    return body.changeStatus === 'APPLIED' ? 'APPLIED' : 'PENDING'
+  }
+
+  async createDatabaseUser (spec: DatabaseUserSpec, options: AtlasCallOptions = {}): Promise<DatabaseUser> {
+    const { body } = await this.call<RawUser>({
+      method: 'POST',
+      path: `${this.group}/databaseUsers`,
+      version: ATLAS_VERSIONS.databaseUsers,
+      idempotent: false,
+      secrets: [spec.password],
+      body: {
+        databaseName: AUTH_DB,
+        groupId: this.group.slice('/groups/'.length),
+        username: spec.username,
+        password: spec.password,
+        roles: spec.roles,
+        scopes: spec.scopes.map(name => ({ name, type: 'CLUSTER' })),
+        labels: spec.labels,
+        ...(spec.description === undefined ? {} : { description: spec.description })
+      }
+    }, options)
+    return userView(body)
+  }
+
+  async getDatabaseUser (username: string, options: AtlasCallOptions = {}): Promise<DatabaseUser> {
+    const { body } = await this.call<RawUser>({ method: 'GET', path: this.userPath(username), version: ATLAS_VERSIONS.databaseUsers, idempotent: true }, options)
+    return userView(body)
+  }
+
+  async updateDatabaseUser (username: string, changes: DatabaseUserChanges, options: AtlasCallOptions = {}): Promise<DatabaseUser> {
+    const { body } = await this.call<RawUser>({
+      method: 'PATCH',
+      path: this.userPath(username),
+      version: ATLAS_VERSIONS.databaseUsers,
+      idempotent: true,
+      secrets: changes.password === undefined ? [] : [changes.password],
+      body: {
+        ...(changes.password === undefined ? {} : { password: changes.password }),
+        ...(changes.roles === undefined ? {} : { roles: changes.roles }),
+        ...(changes.scopes === undefined ? {} : { scopes: changes.scopes.map(name => ({ name, type: 'CLUSTER' })) }),
+        ...(changes.labels === undefined ? {} : { labels: changes.labels })
+      }
+    }, options)
+    return userView(body)
+  }
+
+  async deleteDatabaseUser (username: string, options: AtlasCallOptions = {}): Promise<void> {
+    await this.call({ method: 'DELETE', path: this.userPath(username), version: ATLAS_VERSIONS.databaseUsers, idempotent: true }, options)
+  }
+
+  async listDatabaseUsers (options: AtlasCallOptions = {}): Promise<DatabaseUser[]> {
+    return (await this.list<RawUser>(`${this.group}/databaseUsers`, ATLAS_VERSIONS.databaseUsers, options)).map(userView)
+  }
+
+  private clusterPath (kind: ClusterKind, name: string): string {
+    return `${this.group}/${kind === 'flex' ? 'flexClusters' : 'clusters'}/${encodeURIComponent(name)}`
+  }
+
+  private userPath (username: string): string {
+    return `${this.group}/databaseUsers/${AUTH_DB}/${encodeURIComponent(username)}`
+  }
+
+  private async call<T> (req: Omit<AtlasRequest, 'deadline'>, options: AtlasCallOptions): Promise<{ status: number, body: T }> {
+    return await this.http.send<T>({ ...req, ...(options.deadline === undefined ? {} : { deadline: options.deadline }) })
+  }
+
+  /** Follows pages until one comes back short. */
+  private async list<T> (path: string, version: string, options: AtlasCallOptions): Promise<T[]> {
+    const all: T[] = []
+    for (let pageNum = 1; ; pageNum++) {
+      const { body } = await this.call<Paginated<T>>({
+        method: 'GET', path: `${path}?pageNum=${pageNum}&itemsPerPage=${PAGE_SIZE}&includeCount=false`, version, idempotent: true
+      }, options)
+      const results = body.results ?? []
+      all.push(...results)
+      if (results.length < PAGE_SIZE) return all
+    }
+  }
+}
+
+function dedicatedView (raw: RawCluster): AtlasCluster {
+  const region = raw.replicationSpecs?.[0]?.regionConfigs?.[0]
+  return {
+    name: raw.name,
+    kind: 'dedicated',
+    stateName: raw.stateName,
+    ...(region?.electableSpecs?.instanceSize === undefined ? {} : { instanceSize: region.electableSpecs.instanceSize }),
+    ...(region?.providerName === undefined ? {} : { providerName: region.providerName === 'TENANT' ? region.backingProviderName ?? 'TENANT' : region.providerName }),
+    ...(region?.regionName === undefined ? {} : { regionName: region.regionName }),
+    ...(raw.mongoDBVersion === undefined ? {} : { mongoDBVersion: raw.mongoDBVersion }),
+    ...(raw.backupEnabled === undefined ? {} : { backupEnabled: raw.backupEnabled }),
+    terminationProtectionEnabled: raw.terminationProtectionEnabled ?? false,
+    tags: raw.tags ?? [],
+    connectionStrings: pickConnectionStrings(raw.connectionStrings)
+  }
+}
+
+function flexView (raw: RawCluster): AtlasCluster {
+  return {
+    name: raw.name,
+    kind: 'flex',
+    stateName: raw.stateName,
+    instanceSize: 'FLEX',
+    ...(raw.providerSettings?.backingProviderName === undefined ? {} : { providerName: raw.providerSettings.backingProviderName }),
+    ...(raw.providerSettings?.regionName === undefined ? {} : { regionName: raw.providerSettings.regionName }),
+    ...(raw.mongoDBVersion === undefined ? {} : { mongoDBVersion: raw.mongoDBVersion }),
+    terminationProtectionEnabled: raw.terminationProtectionEnabled ?? false,
+    tags: raw.tags ?? [],
+    connectionStrings: pickConnectionStrings(raw.connectionStrings)
+  }
+}
+
+function pickConnectionStrings (raw: RawCluster['connectionStrings']): AtlasCluster['connectionStrings'] {
+  return {
+    ...(raw?.standard === undefined || raw.standard === '' ? {} : { standard: raw.standard }),
+    ...(raw?.standardSrv === undefined || raw.standardSrv === '' ? {} : { standardSrv: raw.standardSrv })
+  }
+}
+
+function userView (raw: RawUser): DatabaseUser {
+  return {
+    username: raw.username,
+    roles: raw.roles ?? [],
+    scopes: (raw.scopes ?? []).filter(s => s.type === 'CLUSTER').map(s => s.name),
+    labels: raw.labels ?? []
+  }
+}

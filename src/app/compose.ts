@@ -1,0 +1,129 @@
+/**
+ * The composition root: the only place that picks adapters and wires them to the domain. main.ts calls it
+ * with the parsed configuration; tests and embedders can call it too.
+ */
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { type FastifyInstance } from 'fastify'
+import { type Logger } from 'pino'
+import { HttpAtlasAdapter } from '../adapters/atlas/http-atlas-adapter.js'
+import { AtlasSimulator } from '../adapters/atlas/simulator/atlas-simulator.js'
+import { loadPolicies } from '../adapters/policy/ts-policy-loader.js'
+import { MemoryStorage } from '../adapters/storage/memory-storage.js'
+import { AjvParameterValidator } from '../adapters/validation/ajv-parameter-validator.js'
+import { AtlasBroker } from '../domain/broker.js'
+import { type BrokerCatalog, validateCatalog } from '../domain/catalog.js'
+import { defaultPolicy } from '../domain/default-policy.js'
+import { type AtlasPort } from '../ports/atlas-port.js'
+import { type StoragePort } from '../ports/storage-port.js'
+import { buildApp } from './build-app.js'
+import { type Config, ConfigError } from './config.js'
+import { defaultCatalog } from './default-catalog.js'
+
+export interface RunningBroker {
+  app: FastifyInstance
+  /** Basic-auth credentials in force (generated in local mode when none were configured). */
+  credentials: { username: string, password: string }
+  /** The simulator's URL in local mode. */
+  simulatorUrl?: string
+  close: () => Promise<void>
+}
+
+export function loadCatalog (config: Config, readFile: (path: string) => string = p => readFileSync(p, 'utf8')): BrokerCatalog {
+  let catalog = defaultCatalog
+  if (config.catalogFile !== undefined) {
+    try {
+      catalog = JSON.parse(readFile(config.catalogFile)) as BrokerCatalog
+    } catch (err) {
+      throw new ConfigError([`CATALOG_FILE: cannot read ${config.catalogFile} as JSON (${err instanceof Error ? err.message : String(err)})`])
+    }
+  }
+  const problems = validateCatalog(catalog)
+  if (problems.length > 0) throw new ConfigError(problems.map(p => `catalog: ${p}`))
+  return catalog
+}
+
+export async function composeBroker (config: Config, logger: Logger): Promise<RunningBroker> {
+  const catalog = loadCatalog(config)
+  const { policy, sources } = await loadPolicies(config.policiesDir, defaultPolicy)
+  logger.info({ policyHooks: sources }, 'policy loaded')
+
+  const closers: Array<() => Promise<void>> = []
+  let atlas: AtlasPort
+  let simulatorUrl: string | undefined
+  if (config.localMode) {
+    const sim = new AtlasSimulator({
+      seedClusters: ['Cluster0'],
+      delays: {
+        clusterCreateMs: config.localSim.createSeconds * 1000,
+        clusterUpdateMs: config.localSim.createSeconds * 500,
+        clusterDeleteMs: config.localSim.createSeconds * 250,
+        flexCreateMs: config.localSim.createSeconds * 250,
+        userPropagationMs: config.localSim.propagationSeconds * 1000
+      }
+    })
+    simulatorUrl = await sim.listen(0, '127.0.0.1')
+    closers.push(() => sim.close())
+    const adapter = new HttpAtlasAdapter({
+      baseUrl: simulatorUrl,
+      projectId: sim.projectId,
+      credentials: { kind: 'digest', publicKey: sim.publicKey, privateKey: sim.privateKey },
+      requestTimeoutMs: config.atlas.requestTimeoutMs,
+      maxRetries: config.atlas.maxRetries,
+      defaultBudgetMs: config.operationBudgetMs
+    })
+    closers.push(() => adapter.close())
+    atlas = adapter
+  } else {
+    const adapter = new HttpAtlasAdapter({
+      baseUrl: config.atlas.baseUrl,
+      projectId: config.atlas.projectId!,
+      credentials: config.atlas.auth!,
+      requestTimeoutMs: config.atlas.requestTimeoutMs,
+      maxRetries: config.atlas.maxRetries,
+      defaultBudgetMs: config.operationBudgetMs
+    })
+    closers.push(() => adapter.close())
+    atlas = adapter
+  }
+
+  if (config.mongo !== undefined) {
+    throw new ConfigError(['MONGODB_URI: the MongoDB storage adapter is not available in this version yet; unset it to use the in-memory store'])
+  }
+  const storage: StoragePort = new MemoryStorage()
+  logger.warn('storage: in-memory store; state is lost on restart and cannot be shared between replicas')
+  closers.push(() => storage.close())
+
+  const credentials = {
+    username: config.broker.username ?? 'broker',
+    password: config.broker.password ?? randomBytes(18).toString('base64url')
+  }
+  const broker = new AtlasBroker({
+    catalog,
+    atlas,
+    storage,
+    policy,
+    validator: new AjvParameterValidator(),
+    logger,
+    settings: {
+      credentialsSecret: config.credentialsSecret ?? randomBytes(32).toString('base64url'),
+      ...(config.atlas.defaultCluster !== undefined
+        ? { defaultCluster: config.atlas.defaultCluster }
+        : config.localMode ? { defaultCluster: 'Cluster0' } : {}),
+      userPropagationTimeoutMs: config.userPropagationTimeoutMs,
+      userPropagationPollMs: config.userPropagationPollMs,
+      operationBudgetMs: config.operationBudgetMs,
+      leaseMs: config.operationBudgetMs + 15_000
+    }
+  })
+  const app = await buildApp({ broker, credentials, logger })
+  return {
+    app,
+    credentials,
+    ...(simulatorUrl === undefined ? {} : { simulatorUrl }),
+    close: async () => {
+      await app.close()
+      for (const close of closers.reverse()) await close()
+    }
+  }
+}
