@@ -61,15 +61,21 @@ interface RawUser {
 
 export interface HttpAtlasAdapterOptions extends AtlasHttpOptions {
   projectId: string
+  /** Items per page when listing (Atlas allows 1-500). */
+  pageSize?: number
 }
 
 export class HttpAtlasAdapter implements AtlasPort {
   private readonly http: AtlasHttpClient
   private readonly group: string
+  private readonly projectId: string
+  private readonly pageSize: number
 
   constructor (options: HttpAtlasAdapterOptions) {
     this.http = new AtlasHttpClient(options)
+    this.projectId = options.projectId
     this.group = `/groups/${options.projectId}`
+    this.pageSize = options.pageSize ?? PAGE_SIZE
   }
 
   async close (): Promise<void> {
@@ -199,7 +205,7 @@ export class HttpAtlasAdapter implements AtlasPort {
       secrets: [spec.password],
       body: {
         databaseName: AUTH_DB,
-        groupId: this.group.slice('/groups/'.length),
+        groupId: this.projectId,
         username: spec.username,
         password: spec.password,
         roles: spec.roles,
@@ -223,7 +229,11 @@ export class HttpAtlasAdapter implements AtlasPort {
       version: ATLAS_VERSIONS.databaseUsers,
       idempotent: true,
       secrets: changes.password === undefined ? [] : [changes.password],
+      // The spec's PATCH body is a CloudDatabaseUser, whose required fields come along with the changes.
       body: {
+        databaseName: AUTH_DB,
+        groupId: this.projectId,
+        username,
         ...(changes.password === undefined ? {} : { password: changes.password }),
         ...(changes.roles === undefined ? {} : { roles: changes.roles }),
         ...(changes.scopes === undefined ? {} : { scopes: changes.scopes.map(name => ({ name, type: 'CLUSTER' })) }),
@@ -258,11 +268,11 @@ export class HttpAtlasAdapter implements AtlasPort {
     const all: T[] = []
     for (let pageNum = 1; ; pageNum++) {
       const { body } = await this.call<Paginated<T>>({
-        method: 'GET', path: `${path}?pageNum=${pageNum}&itemsPerPage=${PAGE_SIZE}&includeCount=false`, version, idempotent: true
+        method: 'GET', path: `${path}?pageNum=${pageNum}&itemsPerPage=${this.pageSize}&includeCount=false`, version, idempotent: true
       }, options)
       const results = body.results ?? []
       all.push(...results)
-      if (results.length < PAGE_SIZE) return all
+      if (results.length < this.pageSize) return all
     }
   }
 }
