@@ -12,7 +12,7 @@ import { Value } from 'typebox/value'
 export const ConfigSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'TCP port the broker listens on.' }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address the broker listens on (use 0.0.0.0 in a container).' }),
-  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info', description: 'pino log level.' }),
+  LOG_LEVEL: Type.String({ pattern: '^(fatal|error|warn|info|debug|trace|silent)$', default: 'info', description: 'pino log level: fatal, error, warn, info, debug, trace or silent.' }),
   BROKER_USERNAME: Type.Optional(Type.String({ minLength: 1, description: 'Basic-auth username platforms use. Required unless in local mode (generated there).' })),
   BROKER_PASSWORD: Type.Optional(Type.String({ minLength: 12, description: 'Basic-auth password (12+ characters). Required unless in local mode (generated there).' })),
   CREDENTIALS_SECRET: Type.Optional(Type.String({ minLength: 32, description: 'Secret (32+ characters) from which binding passwords are derived and sealed. Required unless in local mode. Changing it changes the passwords of new binds only.' })),
@@ -113,11 +113,11 @@ export function loadConfig (
   }
   const fromFile = given.SECRETS_FILE === undefined ? {} : readSecretsFile(given.SECRETS_FILE, readFile)
   const raw = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, { ...fromFile, ...given }))
-  const problems = [...Value.Errors(ConfigSchema, raw)].map(e => {
+  const problems = [...new Set([...Value.Errors(ConfigSchema, raw)].map(e => {
     const name = e.instancePath.replace(/^\//, '') || 'configuration'
     const shown = /KEY|SECRET|PASSWORD/.test(name) ? '' : ` (got ${JSON.stringify((raw as Record<string, unknown>)[name])})`
     return `${name}: ${e.message}${shown}`
-  })
+  }))]
   if (problems.length > 0) throw new ConfigError(problems)
   const c = raw as Env
 

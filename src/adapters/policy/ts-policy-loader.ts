@@ -39,6 +39,18 @@ export function checkPlugin (file: string, exported: unknown): PolicyPlugin {
   return exported as PolicyPlugin
 }
 
+/**
+ * The module's default export. Outside an ESM package (`"type": "module"`), tsx loads a file as CommonJS
+ * and the ESM namespace's `default` is the transpiled `module.exports` (marked `__esModule`).
+ */
+function defaultExport (mod: { default?: unknown }): unknown {
+  const value = mod.default
+  if (typeof value === 'object' && value !== null && (value as { __esModule?: unknown }).__esModule === true) {
+    return (value as { default?: unknown }).default
+  }
+  return value
+}
+
 /** Merges plugins over a base policy, recording where each hook comes from. */
 export function composePolicy (base: Policy, plugins: Array<{ file: string, plugin: PolicyPlugin }>): LoadedPolicy {
   const policy: Policy = { ...base }
@@ -67,7 +79,7 @@ export async function loadPolicies (dir: string, base: Policy): Promise<LoadedPo
     } catch (err) {
       throw new PolicyLoadError(file, `failed to load: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
     }
-    plugins.push({ file, plugin: checkPlugin(file, mod.default) })
+    plugins.push({ file, plugin: checkPlugin(file, defaultExport(mod)) })
   }
   return composePolicy(base, plugins)
 }

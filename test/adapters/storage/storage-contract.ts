@@ -1,0 +1,105 @@
+/**
+ * The StoragePort contract: every storage adapter runs this same suite, so the in-memory store used by
+ * tests and local mode cannot drift from the production one.
+ */
+import { type Test } from 'tap'
+import {
+  type BindingRecord, type InstanceRecord, type NewRecord, type StoragePort, RecordExistsError, VersionConflictError
+} from '../../../src/ports/storage-port.js'
+
+const op = { id: 'op-1', kind: 'provision' as const, state: 'succeeded' as const, startedAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z' }
+
+export function newInstance (id: string, extra: Partial<NewRecord<InstanceRecord>> = {}): NewRecord<InstanceRecord> {
+  return {
+    id, state: 'ready', lastOperation: op, serviceId: 'svc', planId: 'plan', organizationGuid: 'org', spaceGuid: 'space',
+    parameters: { database: 'db', nested: { a: [1, 2] } }, cluster: 'Cluster0', database: 'db', ...extra
+  }
+}
+
+export function newBinding (id: string, instanceId: string, extra: Partial<NewRecord<BindingRecord>> = {}): NewRecord<BindingRecord> {
+  return {
+    id, state: 'ready', lastOperation: { ...op, kind: 'bind' }, instanceId, serviceId: 'svc', planId: 'plan', parameters: {},
+    username: `u-${id}`, roles: [{ roleName: 'readWrite', databaseName: 'db' }], cluster: 'Cluster0', database: 'db', ...extra
+  }
+}
+
+export function storageContract (t: Test, name: string, open: () => Promise<StoragePort>): void {
+  t.test(`${name}: StoragePort contract`, async t => {
+    t.test('create is create-if-absent and returns the stored record', async t => {
+      const s = await open()
+      const created = await s.createInstance(newInstance('i1'))
+      t.equal(created.version, 1)
+      t.type(created.createdAt, 'string')
+      t.same(created.parameters, { database: 'db', nested: { a: [1, 2] } })
+      await t.rejects(s.createInstance(newInstance('i1', { database: 'other' })), RecordExistsError)
+      t.equal((await s.getInstance('i1'))?.database, 'db', 'the loser changed nothing')
+      t.equal(await s.getInstance('missing'), undefined)
+    })
+
+    t.test('reads are copies', async t => {
+      const s = await open()
+      await s.createInstance(newInstance('i2'))
+      const read = await s.getInstance('i2')
+      read!.parameters.database = 'mutated'
+      t.equal((await s.getInstance('i2'))?.parameters.database, 'db')
+    })
+
+    t.test('updates are conditional on the version; undefined removes a field', async t => {
+      const s = await open()
+      await s.createInstance(newInstance('i3', { leaseUntil: '2030-01-01T00:00:00.000Z' }))
+      const updated = await s.updateInstance('i3', 1, { state: 'deleting', leaseUntil: undefined })
+      t.equal(updated.version, 2)
+      t.equal(updated.state, 'deleting')
+      t.notOk('leaseUntil' in updated && updated.leaseUntil !== undefined)
+      await t.rejects(s.updateInstance('i3', 1, { state: 'ready' }), VersionConflictError, 'a stale version loses')
+      await t.rejects(s.updateInstance('nope', 1, { state: 'ready' }), VersionConflictError, 'a missing record conflicts')
+      t.equal((await s.getInstance('i3'))?.state, 'deleting')
+    })
+
+    t.test('tombstones are kept and readable; bindings listed per instance without tombstones', async t => {
+      const s = await open()
+      await s.createInstance(newInstance('i4'))
+      await s.createBinding(newBinding('b1', 'i4'))
+      await s.createBinding(newBinding('b2', 'i4'))
+      await s.createBinding(newBinding('b3', 'other'))
+      const b2 = await s.getBinding('b2')
+      await s.updateBinding('b2', b2!.version, { state: 'deleted' })
+      t.same((await s.listBindings('i4')).map(b => b.id), ['b1'])
+      t.equal((await s.getBinding('b2'))?.state, 'deleted', 'tombstone readable')
+      await t.rejects(s.createBinding(newBinding('b2', 'i4')), RecordExistsError, 'a tombstone still holds its id')
+    })
+
+    t.test('delete is conditional and idempotent', async t => {
+      const s = await open()
+      await s.createBinding(newBinding('b9', 'i9'))
+      await t.rejects(s.deleteBinding('b9', 7), VersionConflictError)
+      await s.deleteBinding('b9', 1)
+      t.equal(await s.getBinding('b9'), undefined)
+      await s.deleteBinding('b9', 1)
+      await s.createInstance(newInstance('i9'))
+      await s.deleteInstance('i9', 1)
+      t.equal(await s.getInstance('i9'), undefined)
+    })
+
+    t.test('concurrent creates: exactly one wins', async t => {
+      const s = await open()
+      const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => s.createBinding(newBinding('race', 'i', { username: `u${i}` }))))
+      t.equal(results.filter(r => r.status === 'fulfilled').length, 1)
+      for (const r of results) if (r.status === 'rejected') t.type(r.reason, RecordExistsError)
+    })
+
+    t.test('concurrent conditional updates of one version: exactly one wins', async t => {
+      const s = await open()
+      await s.createInstance(newInstance('race-u'))
+      const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => s.updateInstance('race-u', 1, { database: `db${i}` })))
+      t.equal(results.filter(r => r.status === 'fulfilled').length, 1)
+      t.equal((await s.getInstance('race-u'))?.version, 2)
+    })
+
+    t.test('ping answers when the store is up', async t => {
+      const s = await open()
+      await s.ping()
+      t.pass('reachable')
+    })
+  })
+}
