@@ -7,6 +7,7 @@ import { type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { type Logger } from 'pino'
 import { registerErrorHandling } from '../adapters/http/error-handler.js'
+import { healthRoutes, type ReadinessCheck } from '../adapters/http/health-routes.js'
 import { type BrokerCredentials, REQUEST_IDENTITY_HEADER, registerOsbHooks } from '../adapters/http/osb-hooks.js'
 import { osbRoutes } from '../adapters/http/osb-routes.js'
 import { type ServiceBroker } from '../ports/service-broker.js'
@@ -17,6 +18,8 @@ export interface BuildAppOptions {
   logger: Logger
   /** Largest accepted request body in bytes (413 above it). */
   bodyLimit?: number
+  /** What /readyz checks (none: always ready). */
+  readiness?: ReadinessCheck[]
 }
 
 export async function buildApp (options: BuildAppOptions): Promise<FastifyInstance> {
@@ -33,6 +36,7 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
 
   registerErrorHandling(app)
   await registerOsbHooks(app, options.credentials)
+  await app.register(healthRoutes, { checks: options.readiness ?? [] })
   await app.withTypeProvider<TypeBoxTypeProvider>().register(osbRoutes, { broker: options.broker })
   return app
 }

@@ -116,7 +116,15 @@ export async function composeBroker (config: Config, logger: Logger): Promise<Ru
       leaseMs: config.operationBudgetMs + 15_000
     }
   })
-  const app = await buildApp({ broker, credentials, logger })
+  const app = await buildApp({
+    broker,
+    credentials,
+    logger,
+    readiness: [
+      { name: 'storage', check: () => storage.ping() },
+      { name: 'atlas', check: async () => { await atlas.getProject({ deadline: Date.now() + 5000 }) } }
+    ]
+  })
   return {
     app,
     credentials,

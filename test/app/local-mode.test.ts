@@ -72,3 +72,26 @@ t.test('wrong Atlas keys: OSB calls get a clear 5xx, not a hang', async t => {
   t.equal(r.statusCode, 503)
   t.match(r.json().description, /credentials/)
 })
+
+t.test('probes: /healthz and /readyz need no auth; wrong Atlas keys fail readiness', async t => {
+  const sim = new AtlasSimulator({ seedClusters: ['Main'] })
+  const url = await sim.listen()
+  t.teardown(() => sim.close())
+  const base = {
+    ATLAS_BASE_URL: url, ATLAS_PROJECT_ID: sim.projectId, ATLAS_PUBLIC_KEY: sim.publicKey,
+    BROKER_USERNAME: 'platform', BROKER_PASSWORD: 'a-long-password', CREDENTIALS_SECRET: 'z'.repeat(32)
+  }
+  const good = await composeBroker(loadConfig({ ...base, ATLAS_PRIVATE_KEY: sim.privateKey }), captureLogger('silent').logger)
+  t.teardown(() => good.close())
+  t.equal((await good.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200)
+  const ready = await good.app.inject({ method: 'GET', url: '/readyz' })
+  t.equal(ready.statusCode, 200)
+  t.equal(ready.headers['content-type'], 'application/json; charset=utf-8')
+
+  const bad = await composeBroker(loadConfig({ ...base, ATLAS_PRIVATE_KEY: 'wrong' }), captureLogger('silent').logger)
+  t.teardown(() => bad.close())
+  const notReady = await bad.app.inject({ method: 'GET', url: '/readyz' })
+  t.equal(notReady.statusCode, 503)
+  t.same(notReady.json(), { status: 'unavailable' }, 'no details leaked')
+  t.equal((await bad.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200, 'still alive')
+})

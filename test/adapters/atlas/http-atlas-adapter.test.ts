@@ -70,6 +70,16 @@ t.test('service account: one token for many calls; a rejected token is refreshed
   t.equal(cluster.name, 'Cluster0')
 })
 
+t.test('service account: the token is refreshed shortly before it expires', async t => {
+  const { sim, atlas } = await startSim(t, { tokenTtlSeconds: 61 }, { auth: 'service-account' })
+  await atlas.getProject()
+  await atlas.getProject()
+  t.equal(sim.stats.tokensIssued, 1, 'cached while fresh')
+  await sleep(1100)
+  await atlas.getProject()
+  t.equal(sim.stats.tokensIssued, 2, 'refreshed within a minute of expiry, before Atlas refuses it')
+})
+
 t.test('service account: wrong secret is AtlasAuthError', async t => {
   const { sim, url } = await startSim(t)
   const bad = new HttpAtlasAdapter({ baseUrl: url, projectId: sim.projectId, credentials: { kind: 'service-account', clientId: sim.clientId, clientSecret: 'nope' } })

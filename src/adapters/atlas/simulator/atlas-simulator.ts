@@ -167,8 +167,8 @@ export class AtlasSimulator {
   private rateLimit: { capacity: number, refillPerSecond: number }
   private bucket: { tokens: number, at: number }
   private server: Server | undefined
-  /** Counts of requests answered, by `METHOD path-template`, and of 401 digest challenges sent. */
-  readonly stats = { requests: 0, challenges: 0 }
+  /** Requests answered, 401 challenges sent, service-account tokens issued. */
+  readonly stats = { requests: 0, challenges: 0, tokensIssued: 0 }
 
   constructor (options: SimulatorOptions = {}) {
     this.projectId = options.projectId ?? hex(12)
@@ -383,6 +383,7 @@ export class AtlasSimulator {
     if (form.get('grant_type') !== 'client_credentials') throw new HttpFailure(400, 'INVALID_GRANT_TYPE', 'grant_type must be client_credentials.')
     if (id !== this.clientId || secret !== this.clientSecret) throw new HttpFailure(401, 'INVALID_CLIENT', 'Invalid client credentials.')
     const token = randomBytes(32).toString('base64url')
+    this.stats.tokensIssued++
     this.tokens.set(token, Date.now() + this.tokenTtlSeconds * 1000)
     return { access_token: token, token_type: 'Bearer', expires_in: this.tokenTtlSeconds }
   }

@@ -1,0 +1,76 @@
+/**
+ * The whole broker (real adapter, real HTTP) over the simulator with Atlas misbehaving: bounded retries,
+ * then a clear OSB error, and nothing half-made left in Atlas or in storage.
+ */
+import t, { type Test } from 'tap'
+import { AtlasSimulator } from '../../src/adapters/atlas/simulator/atlas-simulator.js'
+import { composeBroker, type RunningBroker } from '../../src/app/compose.js'
+import { loadConfig } from '../../src/app/config.js'
+import { PLAN_ID, SERVICE_ID, captureLogger } from '../helpers/broker.js'
+
+const I = '/v2/service_instances'
+const Q = `service_id=${SERVICE_ID}&plan_id=${PLAN_ID}`
+
+async function setup (t: Test, env: Record<string, string> = {}): Promise<{ sim: AtlasSimulator, broker: RunningBroker, send: (method: 'GET' | 'PUT' | 'DELETE', url: string, body?: unknown) => Promise<{ status: number, body: Record<string, unknown>, ms: number }> }> {
+  const sim = new AtlasSimulator({ seedClusters: ['Main'], delays: { clusterCreateMs: 0, clusterUpdateMs: 0, clusterDeleteMs: 0, flexCreateMs: 0, userPropagationMs: 20 } })
+  const url = await sim.listen()
+  const broker = await composeBroker(loadConfig({
+    ATLAS_BASE_URL: url, ATLAS_PROJECT_ID: sim.projectId, ATLAS_PUBLIC_KEY: sim.publicKey, ATLAS_PRIVATE_KEY: sim.privateKey,
+    ATLAS_DEFAULT_CLUSTER: 'Main', BROKER_USERNAME: 'platform', BROKER_PASSWORD: 'a-long-password', CREDENTIALS_SECRET: 'z'.repeat(32),
+    USER_PROPAGATION_POLL_MS: '20', OPERATION_BUDGET_MS: '3000', ATLAS_REQUEST_TIMEOUT_MS: '500', ...env
+  }), captureLogger('silent').logger)
+  t.teardown(async () => { await broker.close(); await sim.close() })
+  const headers = { authorization: `Basic ${Buffer.from('platform:a-long-password').toString('base64')}`, 'x-broker-api-version': '2.17', 'content-type': 'application/json' }
+  const send = async (method: 'GET' | 'PUT' | 'DELETE', url: string, body?: unknown) => {
+    const started = Date.now()
+    const r = await broker.app.inject({ method, url, headers, ...(body === undefined ? {} : { payload: JSON.stringify(body) }) })
+    return { status: r.statusCode, body: r.json() as Record<string, unknown>, ms: Date.now() - started }
+  }
+  await send('PUT', `${I}/inst`, { service_id: SERVICE_ID, plan_id: PLAN_ID, organization_guid: 'o', space_guid: 's' })
+  return { sim, broker, send }
+}
+
+t.test('a 5xx storm on user creation: 503 at once, nothing left; the retry after it succeeds', async t => {
+  const { sim, send } = await setup(t)
+  const stop = sim.addFault({ kind: 'status', status: 500, method: 'POST', path: '/databaseUsers' })
+  const r = await send('PUT', `${I}/inst/service_bindings/b1`, { service_id: SERVICE_ID, plan_id: PLAN_ID })
+  t.equal(r.status, 503)
+  t.match(r.body.description, /Atlas/)
+  t.equal(sim.databaseUsers().length, 0)
+  t.equal((await send('GET', `${I}/inst/service_bindings/b1/last_operation`)).status, 404, 'no binding record')
+  stop()
+  t.equal((await send('PUT', `${I}/inst/service_bindings/b1`, { service_id: SERVICE_ID, plan_id: PLAN_ID })).status, 201)
+  t.equal(sim.databaseUsers().length, 1)
+})
+
+t.test('a 429 storm: bounded by the operation budget, then 503 and nothing half-made', async t => {
+  const { sim, send } = await setup(t)
+  sim.addFault({ kind: 'rate-limit', retryAfterSeconds: 0.2 })
+  const r = await send('PUT', `${I}/inst/service_bindings/b2`, { service_id: SERVICE_ID, plan_id: PLAN_ID })
+  t.equal(r.status, 503)
+  t.ok(r.ms < 5000, `answered in ${r.ms} ms`)
+  t.match(r.body.description, /rate limit/i)
+  sim.clearFaults()
+  t.equal(sim.databaseUsers().length, 0)
+})
+
+t.test('intermittent 5xx on reads and dropped connections are absorbed by retries', async t => {
+  const { sim, send } = await setup(t)
+  sim.addFault({ kind: 'status', status: 503, method: 'GET', rate: 0.3 })
+  sim.addFault({ kind: 'drop', method: 'DELETE', path: '/databaseUsers', times: 1 })
+  for (let i = 0; i < 5; i++) {
+    t.equal((await send('PUT', `${I}/inst/service_bindings/r${i}`, { service_id: SERVICE_ID, plan_id: PLAN_ID })).status, 201)
+    t.equal((await send('DELETE', `${I}/inst/service_bindings/r${i}?${Q}`)).status, 200)
+  }
+  sim.clearFaults()
+  t.equal(sim.databaseUsers().length, 0)
+})
+
+t.test('propagation slower than the budget: 503, the user removed again', async t => {
+  const { sim, send } = await setup(t, { USER_PROPAGATION_TIMEOUT_MS: '300' })
+  sim.delays.userPropagationMs = 5000
+  const r = await send('PUT', `${I}/inst/service_bindings/slow`, { service_id: SERVICE_ID, plan_id: PLAN_ID })
+  t.equal(r.status, 503)
+  t.match(r.body.description, /did not reach cluster/)
+  t.equal(sim.databaseUsers().length, 0)
+})

@@ -1,0 +1,50 @@
+/**
+ * `npm start` as a process on a fresh machine: no credentials → local mode; it prints the login and a curl
+ * that works, serves the catalog over real HTTP, and stops cleanly on SIGTERM. Invalid settings stop it
+ * with one message naming them.
+ */
+import { spawn } from 'node:child_process'
+import t from 'tap'
+
+const root = new URL('../..', import.meta.url).pathname
+
+function start (env: Record<string, string>): { child: ReturnType<typeof spawn>, output: () => string, exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/main.ts'], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let text = ''
+  child.stdout?.on('data', (chunk: Buffer) => { text += chunk.toString() })
+  child.stderr?.on('data', (chunk: Buffer) => { text += chunk.toString() })
+  const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)))
+  return { child, output: () => text, exited }
+}
+
+t.test('local mode from a bare environment', async t => {
+  const { child, output, exited } = start({ PORT: '0', LOG_LEVEL: 'warn' })
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  const deadline = Date.now() + 30_000
+  while (!/curl -s -u/.test(output()) && Date.now() < deadline && child.exitCode === null) await new Promise(resolve => setTimeout(resolve, 50))
+  const text = output()
+  t.match(text, /LOCAL MODE/)
+  t.match(text, /not for production/)
+  const login = /basic auth:\s+(\S+) \/ (\S+)/.exec(text)
+  const url = /broker URL:\s+(http:\/\/\S+)/.exec(text)
+  t.ok(login !== null && url !== null, 'login and URL printed')
+  const response = await fetch(`${url![1]}/v2/catalog`, {
+    headers: { authorization: `Basic ${Buffer.from(`${login![1]}:${login![2]}`).toString('base64')}`, 'X-Broker-API-Version': '2.17' }
+  })
+  t.equal(response.status, 200)
+  const catalog = await response.json() as { services: Array<{ name: string }> }
+  t.equal(catalog.services[0]?.name, 'atlas-mongodb-cluster')
+  child.kill('SIGTERM')
+  t.equal(await exited, 0, 'clean exit on SIGTERM')
+})
+
+t.test('invalid settings stop start-up with one message naming each', async t => {
+  const { output, exited } = start({ PORT: 'x', ATLAS_PUBLIC_KEY: 'pub' })
+  t.equal(await exited, 2)
+  t.match(output(), /invalid configuration/)
+  t.match(output(), /PORT/)
+})
