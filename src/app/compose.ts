@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs'
 import { type FastifyInstance } from 'fastify'
 import { type Logger } from 'pino'
 import { HttpAtlasAdapter } from '../adapters/atlas/http-atlas-adapter.js'
+import { MongoDatabaseAdmin } from '../adapters/database/mongodb-database-admin.js'
+import { SimulatedDatabaseAdmin } from '../adapters/database/simulated-database-admin.js'
 import { AtlasSimulator } from '../adapters/atlas/simulator/atlas-simulator.js'
 import { loadPolicies } from '../adapters/policy/ts-policy-loader.js'
 import { MemoryStorage } from '../adapters/storage/memory-storage.js'
@@ -105,7 +107,9 @@ export async function composeBroker (config: Config, logger: Logger): Promise<Ru
     policy,
     validator: new AjvParameterValidator(),
     logger,
+    databaseAdmin: config.localMode ? new SimulatedDatabaseAdmin() : new MongoDatabaseAdmin({ timeoutMs: config.atlas.requestTimeoutMs }),
     settings: {
+      dropDatabaseOnDeprovision: config.dropDatabaseOnDeprovision,
       credentialsSecret: config.credentialsSecret ?? randomBytes(32).toString('base64url'),
       ...(config.atlas.defaultCluster !== undefined
         ? { defaultCluster: config.atlas.defaultCluster }

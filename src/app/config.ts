@@ -31,6 +31,7 @@ export const ConfigSchema = Type.Object({
   OPERATION_BUDGET_MS: Type.Integer({ minimum: 1000, maximum: 55000, default: 45000, description: 'Longest time one OSB request may spend on Atlas (keeps answers under the platforms\' 60 s).' }),
   USER_PROPAGATION_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 40000, description: 'Longest wait for a new database user to be APPLIED on its cluster before bind answers.' }),
   USER_PROPAGATION_POLL_MS: Type.Integer({ minimum: 10, default: 1000, description: 'Interval between cluster status checks while waiting.' }),
+  DROP_DATABASE_ON_DEPROVISION: Type.String({ pattern: '^(true|false)$', default: 'false', description: 'true: deprovision drops the instance database when no other instance uses it (through a temporary dbAdmin user). Default: databases are kept.' }),
   MONGODB_URI: Type.Optional(Type.String({ pattern: '^mongodb(\\+srv)?://', description: 'MongoDB connection string for the broker\'s state (MongoDB storage adapter; not yet available in this version).' })),
   MONGODB_DATABASE: Type.String({ minLength: 1, default: 'atlas_broker', description: 'Database of the broker\'s state.' }),
   MONGODB_COLLECTION: Type.String({ minLength: 1, default: 'broker', description: 'Collection prefix of the broker\'s state.' }),
@@ -64,6 +65,7 @@ export interface Config {
     maxRetries: number
   }
   operationBudgetMs: number
+  dropDatabaseOnDeprovision: boolean
   userPropagationTimeoutMs: number
   userPropagationPollMs: number
   mongo?: { uri: string, database: string, collection: string, timeoutMs: number }
@@ -168,6 +170,7 @@ export function loadConfig (
       maxRetries: c.ATLAS_MAX_RETRIES
     },
     operationBudgetMs: c.OPERATION_BUDGET_MS,
+    dropDatabaseOnDeprovision: c.DROP_DATABASE_ON_DEPROVISION === 'true',
     userPropagationTimeoutMs: c.USER_PROPAGATION_TIMEOUT_MS,
     userPropagationPollMs: c.USER_PROPAGATION_POLL_MS,
     ...(c.MONGODB_URI === undefined

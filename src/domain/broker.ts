@@ -8,11 +8,12 @@
  * - when Atlas or storage fails half-way, the broker undoes what it did, and whatever it could not undo is
  *   left in a state that the platform's retry (or DELETE) finishes.
  */
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
   type AtlasCluster, type AtlasPort, ClusterNotFoundError, DatabaseUserExistsError, DatabaseUserNotFoundError
 } from '../ports/atlas-port.js'
+import { type DatabaseAdminPort } from '../ports/database-admin-port.js'
 import { type LoggerPort } from '../ports/logger-port.js'
 import { type ParameterValidator } from '../ports/parameter-validator-port.js'
 import {
@@ -24,7 +25,7 @@ import {
   type LastOperation, type MaintenanceInfo, type PollDetails, type ProvisionDetails, type ProvisionedInstanceSpec,
   type RequestMeta, type ServiceBroker, type UnbindDetails, type UnbindSpec, type UpdateDetails, type UpdateServiceSpec,
   BadRequestError, BindingConflictError, BindingGoneError, BindingNotFoundError, ConcurrencyError, InstanceConflictError,
-  InstanceGoneError, InstanceNotFoundError, MaintenanceInfoConflictError, ServiceUnavailableError, UnprocessableError
+  InstanceGoneError, InstanceNotFoundError, InternalError, MaintenanceInfoConflictError, ServiceUnavailableError, UnprocessableError
 } from '../ports/service-broker.js'
 import {
   type BindingRecord, type InstanceRecord, type NewRecord, type OperationKind, type OperationRecord, type StoragePort,
@@ -49,6 +50,8 @@ export interface BrokerSettings {
   operationBudgetMs: number
   /** How long an in-progress claim protects a record before another request may take it over. */
   leaseMs: number
+  /** Drop an instance's database on deprovision when no other instance uses it (off: databases are kept). */
+  dropDatabaseOnDeprovision?: boolean
 }
 
 export interface BrokerDeps {
@@ -59,6 +62,8 @@ export interface BrokerDeps {
   validator: ParameterValidator
   logger: LoggerPort
   settings: BrokerSettings
+  /** Needed only with `dropDatabaseOnDeprovision`. */
+  databaseAdmin?: DatabaseAdminPort
   now?: () => number
 }
 
@@ -202,6 +207,7 @@ export class AtlasBroker implements ServiceBroker {
         for (const binding of await this.deps.storage.listBindings(instanceId)) {
           await this.revokeBinding(binding, deadline)
         }
+        if (this.deps.settings.dropDatabaseOnDeprovision === true) await this.dropDatabaseIfUnused(claimed, deadline)
         await this.deps.storage.updateInstance(instanceId, claimed.version, {
           state: 'deleted', leaseUntil: undefined, lastOperation: this.operation('deprovision', 'succeeded')
         })
@@ -422,7 +428,7 @@ export class AtlasBroker implements ServiceBroker {
     const { userPropagationTimeoutMs, userPropagationPollMs } = this.deps.settings
     const until = Math.min(deadline, this.now() + userPropagationTimeoutMs)
     for (;;) {
-      if (await this.deps.atlas.clusterChangeStatus(cluster, { deadline: until }) === 'APPLIED') return
+      if (await this.deps.atlas.clusterChangeStatus(cluster, { deadline }) === 'APPLIED') return
       if (this.now() + userPropagationPollMs > until) {
         throw new ServiceUnavailableError(`the new database user did not reach cluster ${cluster} in time; retry the request`)
       }
@@ -510,6 +516,43 @@ export class AtlasBroker implements ServiceBroker {
     if (typeof credentials !== 'object' || credentials === null) throw new PolicyError('credentials', 'must return an object')
     const endpoints = endpointsOf(standard)
     return { alreadyExists, isAsync: false, credentials, ...(endpoints === undefined ? {} : { endpoints }) }
+  }
+
+  /**
+   * Drops the instance's database unless another live instance uses it. The Admin API cannot drop databases,
+   * so a temporary dbAdmin user (scoped to the cluster, derived password) does it and is deleted afterwards.
+   */
+  private async dropDatabaseIfUnused (instance: InstanceRecord, deadline: number): Promise<void> {
+    const { atlas, logger, settings, databaseAdmin } = this.deps
+    const sharing = (await this.deps.storage.listInstancesUsingDatabase(instance.cluster, instance.database)).filter(i => i.id !== instance.id)
+    if (sharing.length > 0) {
+      logger.info({ instanceId: instance.id, database: instance.database, sharedWith: sharing.length }, 'database kept: other instances use it')
+      return
+    }
+    if (databaseAdmin === undefined) throw new InternalError('dropping databases is enabled but no database adapter is configured')
+    const username = `osb-drop-${createHash('sha256').update(instance.id).digest('hex').slice(0, 24)}`
+    const password = derivePassword(settings.credentialsSecret, instance.id, 'drop-database')
+    const roles = [{ roleName: 'dbAdmin', databaseName: instance.database }]
+    const labels = [{ key: INSTANCE_LABEL, value: labelValue(instance.id) }, { key: MANAGED_BY_LABEL, value: MANAGED_BY }]
+    try {
+      await atlas.createDatabaseUser({ username, password, roles, scopes: [instance.cluster], labels, description: 'temporary: drops a deprovisioned database' }, { deadline })
+    } catch (err) {
+      if (!(err instanceof DatabaseUserExistsError)) throw err
+      await atlas.updateDatabaseUser(username, { password, roles, scopes: [instance.cluster], labels }, { deadline })
+    }
+    try {
+      await this.waitUntilApplied(instance.cluster, deadline)
+      const cluster = await atlas.getCluster(instance.cluster, { deadline })
+      const uri = connectionUri(cluster.connectionStrings.standardSrv, username, password, instance.database) ??
+        connectionUri(cluster.connectionStrings.standard, username, password, instance.database)
+      if (uri === undefined) throw new ServiceUnavailableError(`cluster ${instance.cluster} has no connection string yet`)
+      await databaseAdmin.dropDatabase(uri, instance.database, { deadline })
+      logger.info({ instanceId: instance.id, cluster: instance.cluster, database: instance.database }, 'database dropped')
+    } finally {
+      await atlas.deleteDatabaseUser(username).catch((err: unknown) => {
+        if (!(err instanceof DatabaseUserNotFoundError)) logger.warn({ err, instanceId: instance.id }, 'could not delete the temporary drop user')
+      })
+    }
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 import {
   AtlasAuthError, AtlasError, AtlasRateLimitedError, AtlasRequestError, AtlasUnavailableError, ProjectNotFoundError
 } from '../ports/atlas-port.js'
+import { DatabaseAdminError } from '../ports/database-admin-port.js'
 import { PolicyError } from '../ports/policy-port.js'
 import {
   BrokerError, InternalError, ServiceUnavailableError, UnprocessableError, UpstreamError
@@ -29,6 +30,7 @@ export function toBrokerError (err: unknown): BrokerError {
   if (err instanceof StorageError) {
     return new ServiceUnavailableError(`the broker's storage is unavailable: ${err.message}`, { cause: err })
   }
+  if (err instanceof DatabaseAdminError) return new ServiceUnavailableError(err.message, { cause: err })
   if (err instanceof PolicyError) return new InternalError(err.message, { cause: err })
   return new InternalError('internal broker error', { cause: err })
 }

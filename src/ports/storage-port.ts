@@ -86,6 +86,8 @@ export interface StoragePort {
   deleteBinding(id: string, expectedVersion: number): Promise<void>
   /** The bindings of an instance that are not deleted tombstones. */
   listBindings(instanceId: string): Promise<BindingRecord[]>
+  /** Instances (not deleted tombstones) whose database is `database` on `cluster`. */
+  listInstancesUsingDatabase(cluster: string, database: string): Promise<InstanceRecord[]>
 
   /** Resolves when the store is reachable (readiness). */
   ping(): Promise<void>

@@ -61,3 +61,10 @@ t.test('the seed secrets file supplies Atlas and MongoDB settings; environment v
   t.same(c.mongo, { uri: 'mongodb://db:27017', database: 'broker', collection: 'osb', timeoutMs: 3000 })
   t.throws(() => loadConfig({ SECRETS_FILE: '/x' }, () => '{nope'), /SECRETS_FILE/)
 })
+
+t.test('the README configuration table lists every variable of the schema', async t => {
+  const { readFileSync } = await import('node:fs')
+  const { ConfigSchema } = await import('../../src/app/config.js')
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+  for (const name of Object.keys(ConfigSchema.properties)) t.match(readme, `| \`${name}\` |`, `${name} documented`)
+})

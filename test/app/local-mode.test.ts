@@ -12,7 +12,7 @@ import { PLAN_ID, SERVICE_ID, captureLogger } from '../helpers/broker.js'
 const I = '/v2/service_instances'
 
 t.test('local mode: simulator + broker, full lifecycle, generated login, policy sources logged', async t => {
-  const config = loadConfig({ LOCAL_SIM_PROPAGATION_SECONDS: '0.05', USER_PROPAGATION_POLL_MS: '20' })
+  const config = loadConfig({ LOCAL_SIM_PROPAGATION_SECONDS: '0.05', USER_PROPAGATION_POLL_MS: '20', DROP_DATABASE_ON_DEPROVISION: 'true' })
   const { logger, lines } = captureLogger('info')
   const running = await composeBroker(config, logger)
   t.teardown(() => running.close())

@@ -198,3 +198,42 @@ t.test('default credentials are never stored', async t => {
   t.notOk(JSON.stringify(record).includes(String(r.credentials?.password)))
   t.equal(record?.sealedPassword, undefined)
 })
+
+t.test('dropping databases on deprovision (opt-in): only when no other instance uses the database', async t => {
+  const drops: Array<{ uri: string, database: string }> = []
+  const databaseAdmin = { dropDatabase: async (uri: string, database: string) => { drops.push({ uri, database }) } }
+  const { broker, atlas } = makeBroker({ settings: { dropDatabaseOnDeprovision: true }, databaseAdmin })
+  const details = { serviceId: SERVICE_ID, planId: PLAN_ID }
+  await broker.provision('a', { ...provision, parameters: { database: 'shared' } }, false, {})
+  await broker.provision('b', { ...provision, parameters: { database: 'shared' } }, false, {})
+  await broker.deprovision('a', details, false, {})
+  t.same(drops, [], 'kept while instance b uses it')
+  await broker.deprovision('b', details, false, {})
+  t.equal(drops.length, 1)
+  t.equal(drops[0]?.database, 'shared')
+  t.match(drops[0]?.uri, /^mongodb\+srv:\/\/osb-drop-[0-9a-f]{24}:[^@]+@cluster0\.abcde\.mongodb\.net\/shared\?/)
+  t.equal(atlas.users.size, 0, 'the temporary user is gone')
+  t.ok(atlas.count('createDatabaseUser') === 1 && atlas.count('deleteDatabaseUser') === 1)
+})
+
+t.test('a failed drop fails the deprovision (5xx), removes the temporary user, and the retry finishes', async t => {
+  const { DatabaseAdminError } = await import('../../src/ports/database-admin-port.js')
+  let fail = true
+  const databaseAdmin = { dropDatabase: async () => { if (fail) throw new DatabaseAdminError('connection refused') } }
+  const { broker, atlas, storage } = makeBroker({ settings: { dropDatabaseOnDeprovision: true }, databaseAdmin })
+  await broker.provision('a', provision, false, {})
+  await t.rejects(broker.deprovision('a', { serviceId: SERVICE_ID, planId: PLAN_ID }, false, {}), ServiceUnavailableError)
+  t.equal(atlas.users.size, 0)
+  t.equal((await storage.getInstance('a'))?.state, 'deleting')
+  fail = false
+  await broker.deprovision('a', { serviceId: SERVICE_ID, planId: PLAN_ID }, false, {})
+  t.equal((await storage.getInstance('a'))?.state, 'deleted')
+})
+
+t.test('by default databases are kept', async t => {
+  const drops: string[] = []
+  const { broker } = makeBroker({ databaseAdmin: { dropDatabase: async (_u: string, d: string) => { drops.push(d) } } })
+  await broker.provision('a', provision, false, {})
+  await broker.deprovision('a', { serviceId: SERVICE_ID, planId: PLAN_ID }, false, {})
+  t.same(drops, [])
+})

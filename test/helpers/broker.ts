@@ -10,6 +10,7 @@ import { type BrokerCatalog } from '../../src/domain/catalog.js'
 import { AtlasBroker, type BrokerSettings } from '../../src/domain/broker.js'
 import { defaultPolicy } from '../../src/domain/default-policy.js'
 import { type AtlasPort } from '../../src/ports/atlas-port.js'
+import { type DatabaseAdminPort } from '../../src/ports/database-admin-port.js'
 import { silentLogger } from '../../src/ports/logger-port.js'
 import { type Policy } from '../../src/ports/policy-port.js'
 import { type StoragePort } from '../../src/ports/storage-port.js'
@@ -44,6 +45,7 @@ export function makeBroker<A extends AtlasPort = FakeAtlas, S extends StoragePor
   catalog?: BrokerCatalog
   settings?: Partial<BrokerSettings>
   now?: () => number
+  databaseAdmin?: DatabaseAdminPort
 } = {}): TestBroker<A, S> {
   const atlas = overrides.atlas ?? new FakeAtlas() as unknown as A
   const storage = overrides.storage ?? new FaultyStorage() as unknown as S
@@ -55,7 +57,8 @@ export function makeBroker<A extends AtlasPort = FakeAtlas, S extends StoragePor
     validator: new AjvParameterValidator(),
     logger: silentLogger,
     settings: { ...settings, ...overrides.settings },
-    ...(overrides.now === undefined ? {} : { now: overrides.now })
+    ...(overrides.now === undefined ? {} : { now: overrides.now }),
+    ...(overrides.databaseAdmin === undefined ? {} : { databaseAdmin: overrides.databaseAdmin })
   })
   return { broker, atlas, storage }
 }

@@ -77,6 +77,10 @@ export class MemoryStorage implements StoragePort {
     return this.bindings.filter(b => b.instanceId === instanceId && b.state !== 'deleted')
   }
 
+  async listInstancesUsingDatabase (cluster: string, database: string): Promise<InstanceRecord[]> {
+    return this.instances.filter(i => i.cluster === cluster && i.database === database && i.state !== 'deleted')
+  }
+
   async ping (): Promise<void> {}
   async close (): Promise<void> {}
 }

@@ -69,6 +69,17 @@ export function storageContract (t: Test, name: string, open: () => Promise<Stor
       await t.rejects(s.createBinding(newBinding('b2', 'i4')), RecordExistsError, 'a tombstone still holds its id')
     })
 
+    t.test('instances using a database: live ones on that cluster only', async t => {
+      const s = await open()
+      await s.createInstance(newInstance('d1', { cluster: 'C1', database: 'shared' }))
+      await s.createInstance(newInstance('d2', { cluster: 'C1', database: 'shared' }))
+      await s.createInstance(newInstance('d3', { cluster: 'C2', database: 'shared' }))
+      await s.createInstance(newInstance('d4', { cluster: 'C1', database: 'other' }))
+      const d2 = await s.getInstance('d2')
+      await s.updateInstance('d2', d2!.version, { state: 'deleted' })
+      t.same((await s.listInstancesUsingDatabase('C1', 'shared')).map(i => i.id), ['d1'])
+    })
+
     t.test('delete is conditional and idempotent', async t => {
       const s = await open()
       await s.createBinding(newBinding('b9', 'i9'))
