@@ -34,6 +34,12 @@ t.test('digest: one challenge when cold, then one round trip per call (nonce reu
   t.ok(exchanges.every(e => e.status !== undefined))
 })
 
+t.test('keep-alive: sequential calls reuse one connection', async t => {
+  const { sim, atlas } = await startSim(t)
+  for (let i = 0; i < 20; i++) await atlas.getCluster('Cluster0')
+  t.equal(sim.stats.connections, 1)
+})
+
 t.test('digest: concurrent calls on one warm client all succeed', async t => {
   const { atlas } = await startSim(t)
   await atlas.getProject()

@@ -167,8 +167,8 @@ export class AtlasSimulator {
   private rateLimit: { capacity: number, refillPerSecond: number }
   private bucket: { tokens: number, at: number }
   private server: Server | undefined
-  /** Requests answered, 401 challenges sent, service-account tokens issued. */
-  readonly stats = { requests: 0, challenges: 0, tokensIssued: 0 }
+  /** Requests answered, 401 challenges sent, service-account tokens issued, TCP connections accepted. */
+  readonly stats = { requests: 0, challenges: 0, tokensIssued: 0, connections: 0 }
 
   constructor (options: SimulatorOptions = {}) {
     this.projectId = options.projectId ?? hex(12)
@@ -196,6 +196,7 @@ export class AtlasSimulator {
   async listen (port = 0, host = '127.0.0.1'): Promise<string> {
     const server = createServer((req, res) => { void this.handle(req, res) })
     server.keepAliveTimeout = 5000
+    server.on('connection', () => { this.stats.connections++ })
     this.server = server
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
@@ -691,52 +692,42 @@ export class AtlasSimulator {
     cluster.until = Date.now() + delayMs
   }
 
+  /** Flex clusters have `standardSrv` from creation (as recorded); dedicated ones have nothing while CREATING. */
   private connectionStrings (c: SimCluster): Record<string, string> {
     const host = c.name.toLowerCase()
-    if (c.kind === 'flex') {
-      const srv = { standardSrv: `mongodb+srv://${host}.${c.hostId}.mongodb.net` }
-      return c.stateName === 'CREATING' ? srv : { standard: `mongodb://${host}-shard-00-00.${c.hostId}.mongodb.net:27017,${host}-shard-00-01.${c.hostId}.mongodb.net:27017,${host}-shard-00-02.${c.hostId}.mongodb.net:27017/?ssl=true&authSource=admin&replicaSet=atlas-${c.hostId}-shard-0`, ...srv }
-    }
-    if (c.stateName === 'CREATING') return {}
+    const standardSrv = `mongodb+srv://${host}.${c.hostId}.mongodb.net`
+    if (c.stateName === 'CREATING') return c.kind === 'flex' ? { standardSrv } : {}
+    const nodes = [0, 1, 2].map(n => `${host}-shard-00-0${n}.${c.hostId}.mongodb.net:27017`).join(',')
+    return { standard: `mongodb://${nodes}/?ssl=true&authSource=admin&replicaSet=atlas-${c.hostId}-shard-0`, standardSrv }
+  }
+
+  /** Fields both cluster views share. */
+  private baseView (c: SimCluster, resource: 'clusters' | 'flexClusters'): Record<string, unknown> {
     return {
-      standard: `mongodb://${host}-shard-00-00.${c.hostId}.mongodb.net:27017,${host}-shard-00-01.${c.hostId}.mongodb.net:27017,${host}-shard-00-02.${c.hostId}.mongodb.net:27017/?ssl=true&authSource=admin&replicaSet=atlas-${c.hostId}-shard-0`,
-      standardSrv: `mongodb+srv://${host}.${c.hostId}.mongodb.net`
+      ...c.body,
+      id: c.id,
+      groupId: this.projectId,
+      name: c.name,
+      createDate: c.createDate,
+      stateName: c.stateName,
+      versionReleaseSystem: 'LTS',
+      connectionStrings: this.connectionStrings(c),
+      links: [{ href: `https://cloud.mongodb.com/api/atlas/v2/groups/${this.projectId}/${resource}/${c.name}`, rel: 'self' }]
     }
   }
 
   private clusterView (c: SimCluster): Record<string, unknown> {
     return {
-      ...c.body,
-      id: c.id,
-      groupId: this.projectId,
-      name: c.name,
-      createDate: c.createDate,
-      stateName: c.stateName,
+      ...this.baseView(c, 'clusters'),
       mongoDBVersion: `${String(c.body.mongoDBMajorVersion ?? '8.0')}.4`,
-      versionReleaseSystem: 'LTS',
       paused: false,
       pitEnabled: false,
-      effectiveDatabaseEdition: 'CORE',
-      connectionStrings: this.connectionStrings(c),
-      links: [{ href: `https://cloud.mongodb.com/api/atlas/v2/groups/${this.projectId}/clusters/${c.name}`, rel: 'self' }]
+      effectiveDatabaseEdition: 'CORE'
     }
   }
 
   private flexView (c: SimCluster): Record<string, unknown> {
-    return {
-      ...c.body,
-      id: c.id,
-      groupId: this.projectId,
-      name: c.name,
-      createDate: c.createDate,
-      stateName: c.stateName,
-      clusterType: 'REPLICASET',
-      versionReleaseSystem: 'LTS',
-      mongoDBVersion: '8.0.4',
-      backupSettings: { enabled: true },
-      connectionStrings: this.connectionStrings(c),
-      links: [{ href: `https://cloud.mongodb.com/api/atlas/v2/groups/${this.projectId}/flexClusters/${c.name}`, rel: 'self' }]
-    }
+    return { ...this.baseView(c, 'flexClusters'), clusterType: 'REPLICASET', mongoDBVersion: '8.0.4', backupSettings: { enabled: true } }
   }
 
   private createUser (body: unknown): SimUser {
