@@ -45,7 +45,15 @@ export function loadCatalog (config: Config, readFile: (path: string) => string 
   return catalog
 }
 
-export async function composeBroker (config: Config, logger: Logger): Promise<RunningBroker> {
+export interface ComposeOverrides {
+  /** A store to use instead of the configured one (tests; embedders with their own StoragePort). */
+  storage?: StoragePort
+}
+
+export async function composeBroker (config: Config, logger: Logger, overrides: ComposeOverrides = {}): Promise<RunningBroker> {
+  if (overrides.storage === undefined && config.mongo !== undefined) {
+    throw new ConfigError(['MONGODB_URI: the MongoDB storage adapter is not available in this version yet; unset it to use the in-memory store'])
+  }
   const catalog = loadCatalog(config)
   const { policy, sources } = await loadPolicies(config.policiesDir, defaultPolicy)
   logger.info({ policyHooks: sources }, 'policy loaded')
@@ -89,12 +97,14 @@ export async function composeBroker (config: Config, logger: Logger): Promise<Ru
     atlas = adapter
   }
 
-  if (config.mongo !== undefined) {
-    throw new ConfigError(['MONGODB_URI: the MongoDB storage adapter is not available in this version yet; unset it to use the in-memory store'])
+  let storage: StoragePort
+  if (overrides.storage !== undefined) {
+    storage = overrides.storage
+  } else {
+    storage = new MemoryStorage()
+    logger.warn('storage: in-memory store; state is lost on restart and cannot be shared between replicas')
+    closers.push(() => storage.close())
   }
-  const storage: StoragePort = new MemoryStorage()
-  logger.warn('storage: in-memory store; state is lost on restart and cannot be shared between replicas')
-  closers.push(() => storage.close())
 
   const credentials = {
     username: config.broker.username ?? 'broker',
@@ -110,6 +120,7 @@ export async function composeBroker (config: Config, logger: Logger): Promise<Ru
     databaseAdmin: config.localMode ? new SimulatedDatabaseAdmin() : new MongoDatabaseAdmin({ timeoutMs: config.atlas.requestTimeoutMs }),
     settings: {
       dropDatabaseOnDeprovision: config.dropDatabaseOnDeprovision,
+      pollRetryAfterSeconds: config.localMode ? Math.min(config.pollRetryAfterSeconds, 2) : config.pollRetryAfterSeconds,
       credentialsSecret: config.credentialsSecret ?? randomBytes(32).toString('base64url'),
       ...(config.atlas.defaultCluster !== undefined
         ? { defaultCluster: config.atlas.defaultCluster }

@@ -8,17 +8,12 @@
  * - when Atlas or storage fails half-way, the broker undoes what it did, and whatever it could not undo is
  *   left in a state that the platform's retry (or DELETE) finishes.
  */
-import { createHash, randomUUID } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
-  type AtlasCluster, type AtlasPort, ClusterNotFoundError, DatabaseUserExistsError, DatabaseUserNotFoundError
+  type AtlasCluster, ClusterNotFoundError, DatabaseUserExistsError, DatabaseUserNotFoundError
 } from '../ports/atlas-port.js'
-import { type DatabaseAdminPort } from '../ports/database-admin-port.js'
-import { type LoggerPort } from '../ports/logger-port.js'
-import { type ParameterValidator } from '../ports/parameter-validator-port.js'
-import {
-  type BindingFacts, type InstanceFacts, type Policy, type PolicyHook, PolicyError
-} from '../ports/policy-port.js'
+import { type BindingFacts, PolicyError } from '../ports/policy-port.js'
 import {
   type BindDetails, type BindingSpec, type Catalog, type DeprovisionDetails, type DeprovisionServiceSpec,
   type FetchBindingDetails, type FetchedBindingSpec, type FetchInstanceDetails, type InstanceSpec, type JsonObject,
@@ -28,61 +23,32 @@ import {
   InstanceGoneError, InstanceNotFoundError, InternalError, MaintenanceInfoConflictError, ServiceUnavailableError, UnprocessableError
 } from '../ports/service-broker.js'
 import {
-  type BindingRecord, type InstanceRecord, type NewRecord, type OperationKind, type OperationRecord, type StoragePort,
+  type BindingRecord, type InstanceRecord, type NewRecord, type OperationKind, type OperationRecord,
   RecordExistsError, VersionConflictError
 } from '../ports/storage-port.js'
 import {
-  type BrokerCatalog, type ResolvedPlan, isBindable, isPlanUpdateable, resolvePlan, servedCatalog
+  type BrokerCatalog, type ResolvedPlan, dedicatedSettings, isBindable, isPlanUpdateable, resolvePlan, servedCatalog
 } from './catalog.js'
+import { ClusterInstances } from './cluster-instances.js'
 import { connectionUri, derivePassword, endpointsOf, seal, unseal } from './credentials.js'
 import { jsonEqual } from './equality.js'
 import { toBrokerError } from './errors.js'
+import {
+  type BrokerDeps, BINDING_LABEL, DATABASE_NAME, describe, INSTANCE_LABEL, instanceFacts, Kit, labelValue, MANAGED_BY, MANAGED_BY_LABEL,
+  sameInstanceRequest, stringParam
+} from './kit.js'
 
-export interface BrokerSettings {
-  /** Secret behind derived passwords and sealed values. */
-  credentialsSecret: string
-  /** Cluster used by shared-cluster provisions that name none. */
-  defaultCluster?: string
-  /** Longest wait for a new database user to reach its cluster (APPLIED) before bind answers. */
-  userPropagationTimeoutMs: number
-  userPropagationPollMs: number
-  /** Total time one OSB call may spend on Atlas, retries and waits included (keep well under 60 s). */
-  operationBudgetMs: number
-  /** How long an in-progress claim protects a record before another request may take it over. */
-  leaseMs: number
-  /** Drop an instance's database on deprovision when no other instance uses it (off: databases are kept). */
-  dropDatabaseOnDeprovision?: boolean
-}
-
-export interface BrokerDeps {
-  catalog: BrokerCatalog
-  atlas: AtlasPort
-  storage: StoragePort
-  policy: Policy
-  validator: ParameterValidator
-  logger: LoggerPort
-  settings: BrokerSettings
-  /** Needed only with `dropDatabaseOnDeprovision`. */
-  databaseAdmin?: DatabaseAdminPort
-  now?: () => number
-}
-
-/** Label that marks an Atlas database user as owned by a binding. */
-export const BINDING_LABEL = 'osb-binding-id'
-export const INSTANCE_LABEL = 'osb-instance-id'
-const MANAGED_BY_LABEL = 'managed-by'
-const MANAGED_BY = 'atlas-broker'
-
-/** MongoDB database name rules (Atlas): 1–63 bytes, none of / \ . " $ * < > : | ? or whitespace. */
-const DATABASE_NAME = /^[^/\\."$*<>:|?\s]{1,63}$/
+export { type BrokerDeps, type BrokerSettings, BINDING_LABEL, INSTANCE_LABEL } from './kit.js'
 
 export class AtlasBroker implements ServiceBroker {
   private readonly deps: BrokerDeps
-  private readonly now: () => number
+  private readonly kit: Kit
+  private readonly clusters: ClusterInstances
 
   constructor (deps: BrokerDeps) {
     this.deps = deps
-    this.now = deps.now ?? Date.now
+    this.kit = new Kit(deps)
+    this.clusters = new ClusterInstances(deps, this.kit)
   }
 
   catalog (): Catalog {
@@ -92,12 +58,14 @@ export class AtlasBroker implements ServiceBroker {
   // ---------------------------------------------------------------------------------------------
   // Instances
 
-  async provision (instanceId: string, details: ProvisionDetails, _asyncAllowed: boolean, meta: RequestMeta): Promise<ProvisionedInstanceSpec> {
+  async provision (instanceId: string, details: ProvisionDetails, asyncAllowed: boolean, meta: RequestMeta): Promise<ProvisionedInstanceSpec> {
     return this.guard(async () => {
       const resolved = resolvePlan(this.deps.catalog, details.serviceId, details.planId)
       checkMaintenanceInfo(resolved, details.maintenanceInfo)
       const parameters = details.parameters ?? {}
-      this.validateParameters(resolved.plan.schemas?.service_instance?.create?.parameters, parameters, 'parameters')
+      this.kit.validateParameters(resolved.plan.schemas?.service_instance?.create?.parameters, parameters, 'parameters')
+      const clusterPlan = dedicatedSettings(resolved)
+      if (clusterPlan !== undefined) return await this.clusters.provision(instanceId, details, resolved, clusterPlan, asyncAllowed, meta)
 
       const existing = await this.deps.storage.getInstance(instanceId)
       if (existing !== undefined && existing.state !== 'deleted') return answerExistingInstance(existing, details)
@@ -106,10 +74,10 @@ export class AtlasBroker implements ServiceBroker {
       if (clusterName === undefined) {
         throw new BadRequestError("parameter 'cluster' is required: name an existing cluster of the Atlas project")
       }
-      const deadline = this.deadline()
+      const deadline = this.kit.deadline()
       await this.requireCluster(clusterName, deadline)
       const facts = instanceFacts(instanceId, details)
-      const database = stringParam(parameters, 'database') ?? this.callPolicy('databaseName', () => this.deps.policy.databaseName(facts))
+      const database = stringParam(parameters, 'database') ?? this.kit.callPolicy('databaseName', () => this.deps.policy.databaseName(facts))
       if (!DATABASE_NAME.test(database)) {
         throw new BadRequestError(`database name '${database}' is not valid for MongoDB (1-63 characters, none of / \\ . " $ * < > : | ? or spaces)`)
       }
@@ -117,7 +85,7 @@ export class AtlasBroker implements ServiceBroker {
       const record: NewRecord<InstanceRecord> = {
         id: instanceId,
         state: 'ready',
-        lastOperation: this.operation('provision', 'succeeded'),
+        lastOperation: this.kit.operation('provision', 'succeeded'),
         serviceId: details.serviceId,
         planId: details.planId,
         organizationGuid: details.organizationGuid,
@@ -146,7 +114,7 @@ export class AtlasBroker implements ServiceBroker {
     })
   }
 
-  async update (instanceId: string, details: UpdateDetails, _asyncAllowed: boolean, meta: RequestMeta): Promise<UpdateServiceSpec> {
+  async update (instanceId: string, details: UpdateDetails, asyncAllowed: boolean, meta: RequestMeta): Promise<UpdateServiceSpec> {
     return this.guard(async () => {
       const record = await this.deps.storage.getInstance(instanceId)
       if (record === undefined || record.state === 'deleted') throw new InstanceNotFoundError(`instance ${instanceId} does not exist`)
@@ -155,6 +123,13 @@ export class AtlasBroker implements ServiceBroker {
       }
       const targetPlanId = details.planId ?? record.planId
       const target = resolvePlan(this.deps.catalog, details.serviceId, targetPlanId)
+      const currentPlan = resolvePlanOrUndefined(this.deps.catalog, record.serviceId, record.planId)
+      if (currentPlan !== undefined && (dedicatedSettings(currentPlan) !== undefined || dedicatedSettings(target) !== undefined)) {
+        checkMaintenanceInfo(target, details.maintenanceInfo)
+        const spec = await this.clusters.update(record, details, currentPlan, target, asyncAllowed)
+        this.deps.logger.info({ instanceId, async: spec.isAsync, originatingIdentity: meta.originatingIdentity }, 'instance update accepted')
+        return spec
+      }
       if (targetPlanId !== record.planId) {
         const current = resolvePlan(this.deps.catalog, record.serviceId, record.planId)
         if (!isPlanUpdateable(current)) {
@@ -168,7 +143,7 @@ export class AtlasBroker implements ServiceBroker {
       const changes: Partial<InstanceRecord> = {}
       if (details.parameters !== undefined) {
         const schema = target.plan.schemas?.service_instance?.update?.parameters
-        this.validateParameters(schema, details.parameters, 'parameters')
+        this.kit.validateParameters(schema, details.parameters, 'parameters')
         const merged = { ...record.parameters, ...details.parameters }
         for (const [key, current] of [['cluster', record.cluster], ['database', record.database]] as const) {
           const wanted = stringParam(merged, key)
@@ -182,7 +157,7 @@ export class AtlasBroker implements ServiceBroker {
       if (details.maintenanceInfo?.version !== undefined) changes.maintenanceVersion = details.maintenanceInfo.version
       try {
         await this.deps.storage.updateInstance(instanceId, record.version, {
-          ...changes, lastOperation: this.operation('update', 'succeeded')
+          ...changes, lastOperation: this.kit.operation('update', 'succeeded')
         })
       } catch (err) {
         if (err instanceof VersionConflictError) throw new ConcurrencyError(`instance ${instanceId} was changed by another request; retry`)
@@ -193,7 +168,7 @@ export class AtlasBroker implements ServiceBroker {
     })
   }
 
-  async deprovision (instanceId: string, details: DeprovisionDetails, _asyncAllowed: boolean, meta: RequestMeta): Promise<DeprovisionServiceSpec> {
+  async deprovision (instanceId: string, details: DeprovisionDetails, asyncAllowed: boolean, meta: RequestMeta): Promise<DeprovisionServiceSpec> {
     return this.guard(async () => {
       const record = await this.deps.storage.getInstance(instanceId)
       if (record === undefined || record.state === 'deleted') throw new InstanceGoneError(`instance ${instanceId} does not exist`)
@@ -201,15 +176,18 @@ export class AtlasBroker implements ServiceBroker {
         throw new BadRequestError(`service_id ${details.serviceId} is not the service of instance ${instanceId}`)
       }
       resolvePlan(this.deps.catalog, details.serviceId, details.planId)
+      if (this.clusters.isClusterInstance(record)) {
+        const spec = await this.clusters.deprovision(record, asyncAllowed, deadline => this.revokeAll(instanceId, deadline))
+        this.deps.logger.info({ instanceId, async: spec.isAsync, originatingIdentity: meta.originatingIdentity }, 'instance deletion accepted')
+        return spec
+      }
       const claimed = await this.claimInstance(record, 'deprovision')
-      const deadline = this.deadline()
+      const deadline = this.kit.deadline()
       try {
-        for (const binding of await this.deps.storage.listBindings(instanceId)) {
-          await this.revokeBinding(binding, deadline)
-        }
+        await this.revokeAll(instanceId, deadline)
         if (this.deps.settings.dropDatabaseOnDeprovision === true) await this.dropDatabaseIfUnused(claimed, deadline)
         await this.deps.storage.updateInstance(instanceId, claimed.version, {
-          state: 'deleted', leaseUntil: undefined, lastOperation: this.operation('deprovision', 'succeeded')
+          state: 'deleted', leaseUntil: undefined, lastOperation: this.kit.operation('deprovision', 'succeeded')
         })
       } catch (err) {
         await this.releaseInstance(instanceId, 'deprovision', err)
@@ -224,13 +202,15 @@ export class AtlasBroker implements ServiceBroker {
     return this.guard(async () => {
       const record = await this.deps.storage.getInstance(instanceId)
       if (record === undefined) throw new InstanceNotFoundError(`instance ${instanceId} does not exist`)
-      return lastOperationOf(record.lastOperation)
+      if (!this.clusters.isClusterInstance(record)) return lastOperationOf(record.lastOperation)
+      const { record: current, hint } = await this.clusters.lastOperation(record)
+      return { ...lastOperationOf(current.lastOperation), ...hint }
     })
   }
 
   async getInstance (instanceId: string, _details: FetchInstanceDetails): Promise<InstanceSpec> {
     return this.guard(async () => {
-      const record = await this.deps.storage.getInstance(instanceId)
+      const record = await this.currentInstance(instanceId)
       if (record === undefined || record.state === 'deleted' || record.state === 'creating') {
         throw new InstanceNotFoundError(`instance ${instanceId} does not exist`)
       }
@@ -247,7 +227,7 @@ export class AtlasBroker implements ServiceBroker {
 
   async bind (instanceId: string, bindingId: string, details: BindDetails, _asyncAllowed: boolean, meta: RequestMeta): Promise<BindingSpec> {
     return this.guard(async () => {
-      const instance = await this.deps.storage.getInstance(instanceId)
+      const instance = await this.currentInstance(instanceId)
       if (instance === undefined || instance.state === 'deleted') throw new InstanceNotFoundError(`instance ${instanceId} does not exist`)
       if (details.serviceId !== instance.serviceId) {
         throw new BadRequestError(`service_id ${details.serviceId} is not the service of instance ${instanceId}`)
@@ -256,10 +236,16 @@ export class AtlasBroker implements ServiceBroker {
       if (details.planId !== instance.planId) throw new BadRequestError(`plan_id ${details.planId} is not the plan of instance ${instanceId}`)
       if (!isBindable(resolved)) throw new BadRequestError(`plan ${resolved.plan.name} is not bindable`)
       const parameters = details.parameters ?? {}
-      this.validateParameters(resolved.plan.schemas?.service_binding?.create?.parameters, parameters, 'parameters')
-      if (instance.state !== 'ready') throw new ConcurrencyError(`instance ${instanceId} has an operation in progress`)
+      this.kit.validateParameters(resolved.plan.schemas?.service_binding?.create?.parameters, parameters, 'parameters')
+      // A cluster stays usable while Atlas resizes it; before it exists there is nothing to bind to.
+      const usable = instance.state === 'ready' || (instance.state === 'updating' && this.clusters.isClusterInstance(instance))
+      if (!usable) {
+        throw new ConcurrencyError(instance.state === 'creating'
+          ? `instance ${instanceId} is still being provisioned; bind once its last_operation says succeeded`
+          : `instance ${instanceId} has an operation in progress`)
+      }
 
-      const deadline = this.deadline()
+      const deadline = this.kit.deadline()
       const facts = bindingFacts(instance, bindingId, details)
       for (;;) {
         const existing = await this.deps.storage.getBinding(bindingId)
@@ -269,8 +255,8 @@ export class AtlasBroker implements ServiceBroker {
           }
           if (existing.state === 'ready') return await this.bindingSpec(existing, facts, true, deadline)
           if (existing.state === 'deleting') throw new ConcurrencyError(`binding ${bindingId} is being deleted`)
-          if (this.leaseIsLive(existing)) {
-            if (this.now() + 250 > deadline) throw new ConcurrencyError(`binding ${bindingId} is being created by another request`)
+          if (this.kit.leaseIsLive(existing)) {
+            if (this.kit.now() + 250 > deadline) throw new ConcurrencyError(`binding ${bindingId} is being created by another request`)
             await sleep(100)
             continue
           }
@@ -290,10 +276,10 @@ export class AtlasBroker implements ServiceBroker {
       if (details.serviceId !== binding.serviceId) {
         throw new BadRequestError(`service_id ${details.serviceId} is not the service of binding ${bindingId}`)
       }
-      if (binding.state === 'creating' && this.leaseIsLive(binding)) {
+      if (binding.state === 'creating' && this.kit.leaseIsLive(binding)) {
         throw new ConcurrencyError(`binding ${bindingId} is being created; retry`)
       }
-      await this.revokeBinding(binding, this.deadline())
+      await this.revokeBinding(binding, this.kit.deadline())
       this.deps.logger.info({ instanceId, bindingId, originatingIdentity: meta.originatingIdentity }, 'binding deleted')
       return { isAsync: false }
     })
@@ -316,7 +302,7 @@ export class AtlasBroker implements ServiceBroker {
       const instance = await this.deps.storage.getInstance(instanceId)
       if (instance === undefined || instance.state === 'deleted') throw new BindingNotFoundError(`binding ${bindingId} does not exist`)
       const details: BindDetails = { serviceId: binding.serviceId, planId: binding.planId, parameters: binding.parameters }
-      const spec = await this.bindingSpec(binding, bindingFacts(instance, bindingId, details), true, this.deadline())
+      const spec = await this.bindingSpec(binding, bindingFacts(instance, bindingId, details), true, this.kit.deadline())
       const fetched: FetchedBindingSpec = { parameters: binding.parameters }
       if (spec.credentials !== undefined) fetched.credentials = spec.credentials
       if (spec.endpoints !== undefined) fetched.endpoints = spec.endpoints
@@ -333,17 +319,17 @@ export class AtlasBroker implements ServiceBroker {
     deadline: number, meta: RequestMeta
   ): Promise<BindingSpec> {
     const { policy, settings } = this.deps
-    const username = this.callPolicy('username', () => policy.username(facts))
+    const username = this.kit.callPolicy('username', () => policy.username(facts))
     if (typeof username !== 'string' || username.length === 0 || username.length > 1024) {
       throw new PolicyError('username', 'must return a non-empty string of at most 1024 characters')
     }
-    const roles = this.callPolicy('roles', () => policy.roles(facts))
+    const roles = this.kit.callPolicy('roles', () => policy.roles(facts))
     if (!Array.isArray(roles) || roles.length === 0) throw new PolicyError('roles', 'must return at least one role')
     let password: string
     if (stale?.sealedPassword !== undefined) {
       password = unseal(settings.credentialsSecret, stale.sealedPassword)
     } else {
-      password = this.callPolicy('password', () => policy.password({
+      password = this.kit.callPolicy('password', () => policy.password({
         ...facts, derive: (purpose?: string) => derivePassword(settings.credentialsSecret, facts.bindingId, purpose)
       }))
     }
@@ -352,8 +338,8 @@ export class AtlasBroker implements ServiceBroker {
     const claim: NewRecord<BindingRecord> = {
       id: facts.bindingId,
       state: 'creating',
-      lastOperation: this.operation('bind', 'in progress'),
-      leaseUntil: new Date(this.now() + settings.leaseMs).toISOString(),
+      lastOperation: this.kit.operation('bind', 'in progress'),
+      leaseUntil: new Date(this.kit.now() + settings.leaseMs).toISOString(),
       instanceId: instance.id,
       serviceId: details.serviceId,
       planId: details.planId,
@@ -383,9 +369,9 @@ export class AtlasBroker implements ServiceBroker {
     let userCreated = false
     try {
       userCreated = await this.ensureDatabaseUser(record, password, deadline)
-      await this.waitUntilApplied(record.cluster, deadline)
+      await this.kit.waitUntilApplied(record.cluster, deadline)
       record = await this.deps.storage.updateBinding(record.id, record.version, {
-        state: 'ready', leaseUntil: undefined, lastOperation: this.operation('bind', 'succeeded')
+        state: 'ready', leaseUntil: undefined, lastOperation: this.kit.operation('bind', 'succeeded')
       })
     } catch (err) {
       await this.undoBinding(record, userCreated, err)
@@ -423,18 +409,6 @@ export class AtlasBroker implements ServiceBroker {
     return false
   }
 
-  /** Waits (bounded) until Atlas reports the user changes APPLIED on the cluster, so credentials work on return. */
-  private async waitUntilApplied (cluster: string, deadline: number): Promise<void> {
-    const { userPropagationTimeoutMs, userPropagationPollMs } = this.deps.settings
-    const until = Math.min(deadline, this.now() + userPropagationTimeoutMs)
-    for (;;) {
-      if (await this.deps.atlas.clusterChangeStatus(cluster, { deadline }) === 'APPLIED') return
-      if (this.now() + userPropagationPollMs > until) {
-        throw new ServiceUnavailableError(`the new database user did not reach cluster ${cluster} in time; retry the request`)
-      }
-      await sleep(userPropagationPollMs)
-    }
-  }
 
   /** After a failed bind: deletes the user this attempt created and the claim, so nothing half-made stays. */
   private async undoBinding (record: BindingRecord, userCreated: boolean, cause: unknown): Promise<void> {
@@ -455,7 +429,7 @@ export class AtlasBroker implements ServiceBroker {
       } else {
         // Keep the record so that the platform's DELETE (orphan mitigation) finds and removes the user.
         await this.deps.storage.updateBinding(record.id, record.version, {
-          leaseUntil: undefined, lastOperation: this.operation('bind', 'failed', describe(cause))
+          leaseUntil: undefined, lastOperation: this.kit.operation('bind', 'failed', describe(cause))
         })
       }
     } catch (err) {
@@ -472,7 +446,7 @@ export class AtlasBroker implements ServiceBroker {
     }
     try {
       await this.deps.storage.updateBinding(binding.id, binding.version, {
-        state: 'deleted', leaseUntil: undefined, sealedPassword: undefined, lastOperation: this.operation('unbind', 'succeeded')
+        state: 'deleted', leaseUntil: undefined, sealedPassword: undefined, lastOperation: this.kit.operation('unbind', 'succeeded')
       })
     } catch (err) {
       if (!(err instanceof VersionConflictError)) throw err
@@ -487,7 +461,7 @@ export class AtlasBroker implements ServiceBroker {
     const { policy, settings } = this.deps
     const password = knownPassword ?? (record.sealedPassword !== undefined
       ? unseal(settings.credentialsSecret, record.sealedPassword)
-      : this.callPolicy('password', () => policy.password({
+      : this.kit.callPolicy('password', () => policy.password({
         ...facts, derive: (purpose?: string) => derivePassword(settings.credentialsSecret, facts.bindingId, purpose)
       })))
     let cluster: AtlasCluster | undefined
@@ -512,7 +486,7 @@ export class AtlasBroker implements ServiceBroker {
         ...(standardSrv === undefined ? {} : { standardSrv })
       }
     }
-    const credentials = this.callPolicy('credentials', () => policy.credentials({ ...facts, username: record.username, password }, base))
+    const credentials = this.kit.callPolicy('credentials', () => policy.credentials({ ...facts, username: record.username, password }, base))
     if (typeof credentials !== 'object' || credentials === null) throw new PolicyError('credentials', 'must return an object')
     const endpoints = endpointsOf(standard)
     return { alreadyExists, isAsync: false, credentials, ...(endpoints === undefined ? {} : { endpoints }) }
@@ -541,7 +515,7 @@ export class AtlasBroker implements ServiceBroker {
       await atlas.updateDatabaseUser(username, { password, roles, scopes: [instance.cluster], labels }, { deadline })
     }
     try {
-      await this.waitUntilApplied(instance.cluster, deadline)
+      await this.kit.waitUntilApplied(instance.cluster, deadline)
       const cluster = await atlas.getCluster(instance.cluster, { deadline })
       const uri = connectionUri(cluster.connectionStrings.standardSrv, username, password, instance.database) ??
         connectionUri(cluster.connectionStrings.standard, username, password, instance.database)
@@ -566,29 +540,31 @@ export class AtlasBroker implements ServiceBroker {
     }
   }
 
-  private deadline (): number {
-    return this.now() + this.deps.settings.operationBudgetMs
+
+
+
+  /** The instance record, brought up to date with Atlas when a cluster operation is in progress. */
+  private async currentInstance (instanceId: string): Promise<InstanceRecord | undefined> {
+    const record = await this.deps.storage.getInstance(instanceId)
+    if (record === undefined || !this.clusters.isClusterInstance(record)) return record
+    return await this.clusters.refresh(record)
   }
 
-  private operation (kind: OperationKind, state: OperationRecord['state'], description?: string): OperationRecord {
-    const at = new Date(this.now()).toISOString()
-    return { id: randomUUID(), kind, state, ...(description === undefined ? {} : { description }), startedAt: at, updatedAt: at }
-  }
-
-  private leaseIsLive (record: { leaseUntil?: string }): boolean {
-    return record.leaseUntil !== undefined && Date.parse(record.leaseUntil) > this.now()
+  /** Revokes every live binding of the instance (their Atlas users deleted, tombstones left). */
+  private async revokeAll (instanceId: string, deadline: number): Promise<void> {
+    for (const binding of await this.deps.storage.listBindings(instanceId)) await this.revokeBinding(binding, deadline)
   }
 
   /** Marks an instance as being deleted, unless another request holds it (ConcurrencyError). */
   private async claimInstance (record: InstanceRecord, kind: OperationKind): Promise<InstanceRecord> {
-    if (record.state !== 'ready' && this.leaseIsLive(record)) {
+    if (record.state !== 'ready' && this.kit.leaseIsLive(record)) {
       throw new ConcurrencyError(`instance ${record.id} has an operation in progress`)
     }
     try {
       return await this.deps.storage.updateInstance(record.id, record.version, {
         state: 'deleting',
-        leaseUntil: new Date(this.now() + this.deps.settings.leaseMs).toISOString(),
-        lastOperation: this.operation(kind, 'in progress')
+        leaseUntil: new Date(this.kit.now() + this.deps.settings.leaseMs).toISOString(),
+        lastOperation: this.kit.operation(kind, 'in progress')
       })
     } catch (err) {
       if (err instanceof VersionConflictError) throw new ConcurrencyError(`instance ${record.id} was changed by another request; retry`)
@@ -602,7 +578,7 @@ export class AtlasBroker implements ServiceBroker {
       const now = await this.deps.storage.getInstance(instanceId)
       if (now === undefined) return
       await this.deps.storage.updateInstance(instanceId, now.version, {
-        leaseUntil: undefined, lastOperation: this.operation(kind, 'failed', describe(cause))
+        leaseUntil: undefined, lastOperation: this.kit.operation(kind, 'failed', describe(cause))
       })
     } catch (err) {
       this.deps.logger.warn({ err, instanceId }, 'could not release the instance after a failed operation; its lease will expire')
@@ -618,29 +594,11 @@ export class AtlasBroker implements ServiceBroker {
     }
   }
 
-  private validateParameters (schema: JsonObject | undefined, value: JsonObject, what: string): void {
-    if (schema === undefined) return
-    const problems = this.deps.validator.validate(schema, value)
-    if (problems.length > 0) throw new BadRequestError(`invalid ${what}: ${problems.join('; ')}`)
-  }
 
-  private callPolicy<T> (hook: PolicyHook, call: () => T): T {
-    try {
-      return call()
-    } catch (err) {
-      if (err instanceof PolicyError) throw err
-      throw new PolicyError(hook, err instanceof Error ? err.message : String(err), { cause: err })
-    }
-  }
 }
 
 function answerExistingInstance (existing: InstanceRecord, details: ProvisionDetails): ProvisionedInstanceSpec {
-  const identical = existing.serviceId === details.serviceId &&
-    existing.planId === details.planId &&
-    existing.organizationGuid === details.organizationGuid &&
-    existing.spaceGuid === details.spaceGuid &&
-    jsonEqual(existing.parameters, details.parameters ?? {})
-  if (!identical) throw new InstanceConflictError('an instance with this id already exists with different attributes')
+  if (!sameInstanceRequest(existing, details)) throw new InstanceConflictError('an instance with this id already exists with different attributes')
   if (existing.state === 'deleting') throw new ConcurrencyError('the instance is being deleted')
   return { alreadyExists: true, isAsync: false }
 }
@@ -681,22 +639,7 @@ function resolvePlanOrUndefined (catalog: BrokerCatalog, serviceId: string, plan
   }
 }
 
-function stringParam (parameters: JsonObject, key: string): string | undefined {
-  const value = parameters[key]
-  return typeof value === 'string' && value !== '' ? value : undefined
-}
 
-function instanceFacts (instanceId: string, details: ProvisionDetails): InstanceFacts {
-  return {
-    instanceId,
-    serviceId: details.serviceId,
-    planId: details.planId,
-    organizationGuid: details.organizationGuid,
-    spaceGuid: details.spaceGuid,
-    parameters: details.parameters ?? {},
-    context: details.context ?? {}
-  }
-}
 
 function bindingFacts (instance: InstanceRecord, bindingId: string, details: BindDetails): BindingFacts {
   return {
@@ -718,13 +661,4 @@ function bindingFacts (instance: InstanceRecord, bindingId: string, details: Bin
       context: instance.context ?? {}
     }
   }
-}
-
-/** Atlas label values are 1–255 characters. */
-function labelValue (id: string): string {
-  return id.length <= 255 ? id : id.slice(0, 255)
-}
-
-function describe (err: unknown): string {
-  return toBrokerError(err).message
 }

@@ -6,12 +6,31 @@ import {
   type Catalog, type JsonObject, type ServiceOffering, type ServicePlan, BadRequestError
 } from '../ports/service-broker.js'
 
-/** One database on an existing Atlas cluster per instance (the seed's plan). */
+/** One database on an existing Atlas cluster per instance (the seed's plan). Synchronous. */
 export interface SharedClusterPlanSettings {
   kind: 'shared-cluster'
 }
 
-export type PlanSettings = SharedClusterPlanSettings
+export const CLOUD_PROVIDERS = ['AWS', 'AZURE', 'GCP'] as const
+export type CloudProvider = (typeof CLOUD_PROVIDERS)[number]
+
+/** One Atlas cluster per instance (dedicated tier or flex). Asynchronous: Atlas takes minutes. */
+export interface DedicatedClusterPlanSettings {
+  kind: 'dedicated-cluster'
+  clusterKind: 'dedicated' | 'flex'
+  /** Tier of dedicated clusters (M10, M20, ...); absent for flex. */
+  instanceSize?: string
+  /** Providers and regions users may choose; the first provider and `defaultRegion` apply when they choose none. */
+  providers: CloudProvider[]
+  defaultRegion: string
+  /** Regions users may choose (Atlas names, e.g. US_EAST_1); absent: any. */
+  regions?: string[]
+  defaultMongoDBMajorVersion?: string
+  defaultBackupEnabled?: boolean
+  defaultTerminationProtectionEnabled?: boolean
+}
+
+export type PlanSettings = SharedClusterPlanSettings | DedicatedClusterPlanSettings
 
 export interface BrokerPlan extends ServicePlan {
   atlas: PlanSettings
@@ -67,10 +86,24 @@ export function validateCatalog (catalog: BrokerCatalog): string[] {
       if (plan.maintenance_info !== undefined && !SEMVER.test(plan.maintenance_info.version ?? '')) {
         problems.push(`${pwhere}: maintenance_info.version must be SemVer 2.0`)
       }
-      if (plan.atlas?.kind !== 'shared-cluster') problems.push(`${pwhere}: atlas.kind must be one of shared-cluster`)
+      problems.push(...checkPlanSettings(pwhere, plan.atlas))
       for (const [path, schema] of planSchemas(plan)) problems.push(...checkParameterSchema(`${pwhere} ${path}`, schema))
     }
   }
+  return problems
+}
+
+function checkPlanSettings (where: string, settings: PlanSettings | undefined): string[] {
+  if (settings?.kind === 'shared-cluster') return []
+  if (settings?.kind !== 'dedicated-cluster') return [`${where}: atlas.kind must be shared-cluster or dedicated-cluster`]
+  const problems: string[] = []
+  if (settings.clusterKind !== 'dedicated' && settings.clusterKind !== 'flex') problems.push(`${where}: atlas.clusterKind must be dedicated or flex`)
+  if (settings.clusterKind === 'dedicated' && !/^(M|R)\d+/.test(settings.instanceSize ?? '')) problems.push(`${where}: atlas.instanceSize must be an Atlas tier such as M10`)
+  if (!Array.isArray(settings.providers) || settings.providers.length === 0 || settings.providers.some(p => !(CLOUD_PROVIDERS as readonly string[]).includes(p))) {
+    problems.push(`${where}: atlas.providers must list some of ${CLOUD_PROVIDERS.join(', ')}`)
+  }
+  if (typeof settings.defaultRegion !== 'string' || !/^[A-Z0-9_]+$/.test(settings.defaultRegion)) problems.push(`${where}: atlas.defaultRegion must be an Atlas region name`)
+  if (settings.regions !== undefined && !settings.regions.includes(settings.defaultRegion)) problems.push(`${where}: atlas.regions must include atlas.defaultRegion`)
   return problems
 }
 
@@ -119,6 +152,10 @@ export function resolvePlan (catalog: BrokerCatalog, serviceId: string, planId: 
 
 export function isBindable (resolved: ResolvedPlan): boolean {
   return resolved.plan.bindable ?? resolved.service.bindable
+}
+
+export function dedicatedSettings (resolved: ResolvedPlan): DedicatedClusterPlanSettings | undefined {
+  return resolved.plan.atlas.kind === 'dedicated-cluster' ? resolved.plan.atlas : undefined
 }
 
 export function isPlanUpdateable (resolved: ResolvedPlan): boolean {

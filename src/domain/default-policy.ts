@@ -14,6 +14,7 @@ function safeName (prefix: string, id: string): string {
 
 export const defaultPolicy: Policy = {
   databaseName: instance => safeName('db', instance.instanceId),
+  clusterName: instance => `osb-${createHash('sha256').update(instance.instanceId).digest('hex').slice(0, 19)}`,
   username: binding => safeName('user', binding.bindingId),
   password: binding => binding.derive('password'),
   roles: binding => [{ roleName: 'readWrite', databaseName: binding.database }],

@@ -46,6 +46,11 @@ export interface CredentialFacts extends BindingFacts {
 export interface Policy {
   /** The database an instance gets when `parameters.database` is absent. */
   databaseName(instance: InstanceFacts): string
+  /**
+   * The Atlas cluster name of an instance of a cluster plan: the same for the same instance every time,
+   * unique in the project, `^[a-zA-Z0-9][a-zA-Z0-9-]*$`, at most 23 characters (Atlas derives host names from them).
+   */
+  clusterName(instance: InstanceFacts): string
   /** The Atlas database username of a binding (unique per binding). */
   username(binding: BindingFacts): string
   /** The binding's password (Atlas requires at least 8 characters). */
@@ -62,7 +67,7 @@ export interface Policy {
 }
 
 export type PolicyHook = keyof Policy
-export const POLICY_HOOKS = ['databaseName', 'username', 'password', 'roles', 'credentials', 'predictableCredentials'] as const satisfies readonly PolicyHook[]
+export const POLICY_HOOKS = ['databaseName', 'clusterName', 'username', 'password', 'roles', 'credentials', 'predictableCredentials'] as const satisfies readonly PolicyHook[]
 
 /** What a policy file default-exports. */
 export type PolicyPlugin = Partial<Policy>

@@ -17,6 +17,9 @@ export interface OperationRecord {
   description?: string
   instanceUsable?: boolean
   updateRepeatable?: boolean
+  /** For an update in progress: the plan and parameters the instance has once it succeeds. */
+  targetPlanId?: string
+  targetParameters?: JsonObject
   startedAt: string
   updatedAt: string
 }

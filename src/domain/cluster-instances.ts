@@ -1,0 +1,394 @@
+/**
+ * Instances of cluster plans (one Atlas cluster per instance, dedicated or flex): asynchronous provision,
+ * update (resize and settings) and deprovision. Progress is pulled from Atlas when the platform polls
+ * last_operation (or touches the instance), so it survives broker restarts and any replica can answer:
+ * the operation lives in storage, Atlas holds the truth about the cluster.
+ *
+ * Consistency: the instance record is claimed before Atlas is called; a definite refusal by Atlas undoes the
+ * claim; an ambiguous failure (timeout, 5xx) keeps the record with a failed operation, so the platform's
+ * orphan-mitigation DELETE finds the cluster (if Atlas made it) and deletes it.
+ */
+import {
+  type AtlasCluster, type ClusterChanges, type ClusterSpec, AtlasError, AtlasRateLimitedError, AtlasRequestError,
+  AtlasUnavailableError, ClusterNotFoundError, DuplicateClusterNameError, TerminationProtectedError
+} from '../ports/atlas-port.js'
+import { PolicyError } from '../ports/policy-port.js'
+import {
+  type DeprovisionServiceSpec, type JsonObject, type LastOperation, type ProvisionDetails, type ProvisionedInstanceSpec,
+  type RequestMeta, type UpdateDetails, type UpdateServiceSpec, AsyncRequiredError, BadRequestError, ConcurrencyError,
+  InstanceConflictError, UnprocessableError
+} from '../ports/service-broker.js'
+import { type InstanceRecord, type NewRecord, type OperationRecord, RecordExistsError, VersionConflictError } from '../ports/storage-port.js'
+import {
+  type DedicatedClusterPlanSettings, type ResolvedPlan, dedicatedSettings, isPlanUpdateable, resolvePlan
+} from './catalog.js'
+import { toBrokerError } from './errors.js'
+import {
+  type BrokerDeps, type Kit, DATABASE_NAME, INSTANCE_LABEL, instanceFacts, labelValue, MANAGED_BY, MANAGED_BY_LABEL,
+  sameInstanceRequest, stringParam
+} from './kit.js'
+
+const CLUSTER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9-]{0,22}$/
+/** Instance parameters that map onto cluster settings an update may change. */
+const CHANGEABLE = ['backupEnabled', 'terminationProtectionEnabled', 'mongoDBMajorVersion'] as const
+const IN_PROGRESS_STATES = new Set(['CREATING', 'UPDATING', 'REPAIRING'])
+
+export class ClusterInstances {
+  private readonly deps: BrokerDeps
+  private readonly kit: Kit
+
+  constructor (deps: BrokerDeps, kit: Kit) {
+    this.deps = deps
+    this.kit = kit
+  }
+
+  /** True when the instance belongs to a cluster plan. */
+  isClusterInstance (record: { serviceId: string, planId: string }): boolean {
+    return this.settingsOf(record) !== undefined
+  }
+
+  /** PUT /v2/service_instances/{id} for a cluster plan. */
+  async provision (
+    instanceId: string, details: ProvisionDetails, resolved: ResolvedPlan, plan: DedicatedClusterPlanSettings,
+    asyncAllowed: boolean, meta: RequestMeta
+  ): Promise<ProvisionedInstanceSpec> {
+    const { storage, atlas, policy, logger } = this.deps
+    const existing = await storage.getInstance(instanceId)
+    if (existing !== undefined && existing.state !== 'deleted') return await this.answerExisting(existing, details)
+    if (!asyncAllowed) {
+      throw new AsyncRequiredError(`plan ${resolved.plan.name} creates an Atlas cluster, which takes minutes: send accepts_incomplete=true`)
+    }
+    const parameters = details.parameters ?? {}
+    const facts = instanceFacts(instanceId, details)
+    const name = this.kit.callPolicy('clusterName', () => policy.clusterName(facts))
+    if (typeof name !== 'string' || !CLUSTER_NAME.test(name)) {
+      throw new PolicyError('clusterName', `must return 1-23 characters matching ${CLUSTER_NAME.source}`)
+    }
+    const database = stringParam(parameters, 'database') ?? this.kit.callPolicy('databaseName', () => policy.databaseName(facts))
+    if (!DATABASE_NAME.test(database)) throw new BadRequestError(`database name '${database}' is not valid for MongoDB`)
+    const spec = clusterSpec(plan, parameters, name, instanceId)
+
+    const operation = this.kit.operation('provision', 'in progress', `creating Atlas cluster ${name}`)
+    const claim: NewRecord<InstanceRecord> = {
+      id: instanceId,
+      state: 'creating',
+      lastOperation: operation,
+      leaseUntil: this.kit.leaseUntil(),
+      serviceId: details.serviceId,
+      planId: details.planId,
+      organizationGuid: details.organizationGuid,
+      spaceGuid: details.spaceGuid,
+      ...(details.context === undefined ? {} : { context: details.context }),
+      parameters,
+      ...(details.maintenanceInfo?.version === undefined ? {} : { maintenanceVersion: details.maintenanceInfo.version }),
+      cluster: name,
+      database
+    }
+    let record: InstanceRecord
+    try {
+      record = existing === undefined
+        ? await storage.createInstance(claim)
+        : await storage.updateInstance(instanceId, existing.version, { ...claim })
+    } catch (err) {
+      if (!(err instanceof RecordExistsError) && !(err instanceof VersionConflictError)) throw err
+      const winner = await storage.getInstance(instanceId)
+      if (winner === undefined || winner.state === 'deleted') throw new ConcurrencyError('the instance is being changed by another request; retry')
+      return await this.answerExisting(winner, details)
+    }
+
+    const deadline = this.kit.deadline()
+    try {
+      await atlas.createCluster(spec, { deadline })
+    } catch (err) {
+      if (err instanceof DuplicateClusterNameError) {
+        // Ours from an earlier attempt (its tag says so): adopt it. Anybody else's: refuse.
+        const found = await atlas.getCluster(name, { deadline }).catch(() => undefined)
+        if (found === undefined || !ownedBy(found, instanceId)) {
+          await this.forget(record)
+          throw new InstanceConflictError(`an Atlas cluster named ${name} already exists and does not belong to this instance`)
+        }
+      } else if (err instanceof AtlasRequestError || err instanceof AtlasRateLimitedError || !(err instanceof AtlasUnavailableError)) {
+        // Atlas definitely did not create it: nothing to keep.
+        await this.forget(record)
+        throw err
+      } else {
+        // Timeout or 5xx: Atlas may have created it. Keep the record so the platform's DELETE cleans up.
+        await this.settle(record, { leaseUntil: undefined, lastOperation: { ...operation, state: 'failed', description: toBrokerError(err).message } })
+        throw err
+      }
+    }
+    await this.settle(record, { leaseUntil: undefined })
+    logger.info({ instanceId, cluster: name, plan: resolved.plan.name, originatingIdentity: meta.originatingIdentity }, 'cluster creation started')
+    return { alreadyExists: false, isAsync: true, operation: operation.id }
+  }
+
+  /** PATCH for an instance whose current or target plan is a cluster plan. */
+  async update (
+    record: InstanceRecord, details: UpdateDetails, current: ResolvedPlan, target: ResolvedPlan, asyncAllowed: boolean
+  ): Promise<UpdateServiceSpec> {
+    const from = dedicatedSettings(current)
+    const to = dedicatedSettings(target)
+    if (from === undefined || to === undefined) {
+      throw new UnprocessableError(`a change from plan ${current.plan.name} to plan ${target.plan.name} is not supported (shared-cluster and cluster plans do not convert)`)
+    }
+    const planChange = target.plan.id !== current.plan.id
+    if (planChange) {
+      if (!isPlanUpdateable(current)) throw new UnprocessableError(`plan ${current.plan.name} cannot be changed to another plan`)
+      if (from.clusterKind !== 'dedicated' || to.clusterKind !== 'dedicated') {
+        throw new UnprocessableError(`a change from plan ${current.plan.name} to plan ${target.plan.name} is not supported: only dedicated tiers resize into each other`)
+      }
+    }
+    const requested = details.parameters ?? {}
+    if (details.parameters !== undefined) {
+      this.kit.validateParameters(target.plan.schemas?.service_instance?.update?.parameters, requested, 'parameters')
+    }
+    const merged = { ...record.parameters, ...requested }
+    const changes: ClusterChanges = {}
+    if (planChange && to.instanceSize !== undefined) changes.instanceSize = to.instanceSize
+    for (const key of CHANGEABLE) {
+      if (requested[key] !== undefined && requested[key] !== effective(from, record.parameters, key)) Object.assign(changes, { [key]: requested[key] })
+    }
+
+    if (record.state === 'updating' && record.lastOperation.state === 'in progress') {
+      const same = record.lastOperation.targetPlanId === target.plan.id && JSON.stringify(record.lastOperation.targetParameters) === JSON.stringify(merged)
+      if (same) return { isAsync: true, operation: record.lastOperation.id }
+      throw new ConcurrencyError(`instance ${record.id} is being updated`)
+    }
+    if (record.state !== 'ready') throw new ConcurrencyError(`instance ${record.id} has an operation in progress`)
+
+    const recordChanges: Partial<InstanceRecord> = {}
+    if (details.context !== undefined) recordChanges.context = details.context
+    if (details.maintenanceInfo?.version !== undefined) recordChanges.maintenanceVersion = details.maintenanceInfo.version
+
+    if (Object.keys(changes).length === 0) {
+      // Nothing for Atlas to do: context, maintenance or same-value parameters apply at once.
+      await this.deps.storage.updateInstance(record.id, record.version, {
+        ...recordChanges, parameters: merged, lastOperation: this.kit.operation('update', 'succeeded')
+      }).catch((err: unknown) => {
+        if (err instanceof VersionConflictError) throw new ConcurrencyError(`instance ${record.id} was changed by another request; retry`)
+        throw err
+      })
+      return { isAsync: false }
+    }
+    if (!asyncAllowed) throw new AsyncRequiredError('changing the Atlas cluster takes minutes: send accepts_incomplete=true')
+
+    const operation: OperationRecord = {
+      ...this.kit.operation('update', 'in progress', `updating Atlas cluster ${record.cluster}`),
+      targetPlanId: target.plan.id,
+      targetParameters: merged
+    }
+    let claimed: InstanceRecord
+    try {
+      claimed = await this.deps.storage.updateInstance(record.id, record.version, {
+        ...recordChanges, state: 'updating', leaseUntil: this.kit.leaseUntil(), lastOperation: operation
+      })
+    } catch (err) {
+      if (err instanceof VersionConflictError) throw new ConcurrencyError(`instance ${record.id} was changed by another request; retry`)
+      throw err
+    }
+    try {
+      await this.deps.atlas.updateCluster(record.cluster, from.clusterKind, changes, { deadline: this.kit.deadline() })
+    } catch (err) {
+      // Nothing was applied (F7): back to the previous state and operation.
+      await this.settle(claimed, { state: 'ready', leaseUntil: undefined, lastOperation: record.lastOperation })
+      if (err instanceof ClusterNotFoundError) throw new UnprocessableError(`the Atlas cluster ${record.cluster} of this instance no longer exists`, { instanceUsable: false })
+      throw err
+    }
+    await this.settle(claimed, { leaseUntil: undefined })
+    return { isAsync: true, operation: operation.id }
+  }
+
+  /** DELETE for a cluster-plan instance: revoke its users, then delete its cluster (asynchronously). */
+  async deprovision (record: InstanceRecord, asyncAllowed: boolean, revokeBindings: (deadline: number) => Promise<void>): Promise<DeprovisionServiceSpec> {
+    const { atlas } = this.deps
+    const kind = this.settingsOf(record)?.clusterKind ?? 'dedicated'
+    if (record.state === 'deleting' && record.lastOperation.kind === 'deprovision' && record.lastOperation.state === 'in progress') {
+      return { isAsync: true, operation: record.lastOperation.id }
+    }
+    if (record.state === 'updating' && record.lastOperation.state === 'in progress') throw new ConcurrencyError(`instance ${record.id} is being updated`)
+    if (this.kit.leaseIsLive(record)) throw new ConcurrencyError(`instance ${record.id} has an operation in progress`)
+    const deadline = this.kit.deadline()
+    const cluster = await atlas.getCluster(record.cluster, { deadline }).catch((err: unknown) => {
+      if (err instanceof ClusterNotFoundError) return undefined
+      throw err
+    })
+    if (cluster?.terminationProtectionEnabled === true) {
+      throw new UnprocessableError(`Atlas cluster ${record.cluster} has termination protection enabled: update the instance with {"terminationProtectionEnabled": false} first`)
+    }
+    if (cluster !== undefined && !asyncAllowed) {
+      throw new AsyncRequiredError('deleting the Atlas cluster takes minutes: send accepts_incomplete=true')
+    }
+    const operation = this.kit.operation('deprovision', 'in progress', `deleting Atlas cluster ${record.cluster}`)
+    let claimed: InstanceRecord
+    try {
+      claimed = await this.deps.storage.updateInstance(record.id, record.version, { state: 'deleting', leaseUntil: this.kit.leaseUntil(), lastOperation: operation })
+    } catch (err) {
+      if (err instanceof VersionConflictError) throw new ConcurrencyError(`instance ${record.id} was changed by another request; retry`)
+      throw err
+    }
+    try {
+      await revokeBindings(deadline)
+      if (cluster !== undefined) await atlas.deleteCluster(record.cluster, kind, { deadline })
+    } catch (err) {
+      if (err instanceof TerminationProtectedError) {
+        await this.settle(claimed, { state: record.state, leaseUntil: undefined, lastOperation: record.lastOperation })
+        throw new UnprocessableError(`Atlas cluster ${record.cluster} has termination protection enabled: update the instance with {"terminationProtectionEnabled": false} first`)
+      }
+      if (!(err instanceof ClusterNotFoundError) && !(err instanceof AtlasError && err.errorCode === 'CLUSTER_ALREADY_REQUESTED_DELETION')) {
+        await this.settle(claimed, { leaseUntil: undefined, lastOperation: { ...operation, state: 'failed', description: toBrokerError(err).message } })
+        throw err
+      }
+    }
+    if (cluster === undefined) {
+      // No cluster (a failed or halted create): done at once.
+      await this.settle(claimed, { state: 'deleted', leaseUntil: undefined, lastOperation: { ...operation, state: 'succeeded', description: 'deleted' } })
+      return { isAsync: false }
+    }
+    await this.settle(claimed, { leaseUntil: undefined })
+    return { isAsync: true, operation: operation.id }
+  }
+
+  /**
+   * Brings an instance with an operation in progress up to date with its Atlas cluster and returns the
+   * current record. Transient Atlas errors leave the operation in progress.
+   */
+  async refresh (record: InstanceRecord): Promise<InstanceRecord> {
+    const settings = this.settingsOf(record)
+    const op = record.lastOperation
+    if (settings === undefined || op.state !== 'in progress' || record.state === 'deleted' || this.kit.leaseIsLive(record)) return record
+    let cluster: AtlasCluster | undefined
+    try {
+      cluster = await this.deps.atlas.getCluster(record.cluster, { deadline: this.kit.now() + Math.min(10_000, this.deps.settings.operationBudgetMs) })
+    } catch (err) {
+      if (!(err instanceof ClusterNotFoundError)) {
+        this.deps.logger.warn({ err, instanceId: record.id }, 'could not read the cluster state; the operation stays in progress')
+        return record
+      }
+    }
+    const at = new Date(this.kit.now()).toISOString()
+    let changes: Partial<InstanceRecord> | undefined
+    if (op.kind === 'provision') {
+      if (cluster === undefined) changes = { lastOperation: { ...op, state: 'failed', description: `Atlas cluster ${record.cluster} disappeared while it was being created`, updatedAt: at } }
+      else if (cluster.stateName === 'IDLE') changes = { state: 'ready', lastOperation: { ...op, state: 'succeeded', description: `Atlas cluster ${record.cluster} is ready`, updatedAt: at } }
+      else changes = progress(op, cluster, at)
+    } else if (op.kind === 'update') {
+      const target = op.targetPlanId === undefined ? undefined : resolvePlanOrUndefined(this.deps.catalog, record.serviceId, op.targetPlanId)
+      const wantedSize = target === undefined ? undefined : dedicatedSettings(target)?.instanceSize
+      if (cluster === undefined) {
+        changes = { state: 'ready', lastOperation: { ...op, state: 'failed', description: `Atlas cluster ${record.cluster} no longer exists`, instanceUsable: false, updateRepeatable: false, updatedAt: at } }
+      } else if (cluster.stateName === 'IDLE' && (wantedSize === undefined || cluster.instanceSize === wantedSize || op.targetPlanId === record.planId)) {
+        changes = {
+          state: 'ready',
+          ...(op.targetPlanId === undefined ? {} : { planId: op.targetPlanId }),
+          ...(op.targetParameters === undefined ? {} : { parameters: op.targetParameters }),
+          lastOperation: { ...op, state: 'succeeded', description: `Atlas cluster ${record.cluster} is updated`, updatedAt: at }
+        }
+      } else if (cluster.stateName === 'IDLE') {
+        changes = { state: 'ready', lastOperation: { ...op, state: 'failed', description: `Atlas finished the update but cluster ${record.cluster} is ${cluster.instanceSize ?? 'of another tier'}`, instanceUsable: true, updateRepeatable: true, updatedAt: at } }
+      } else changes = progress(op, cluster, at)
+    } else if (op.kind === 'deprovision') {
+      if (cluster === undefined) {
+        changes = { state: 'deleted', lastOperation: { ...op, state: 'succeeded', description: `Atlas cluster ${record.cluster} is deleted`, updatedAt: at } }
+      } else {
+        if (cluster.stateName !== 'DELETING') {
+          await this.deps.atlas.deleteCluster(record.cluster, settings.clusterKind).catch((err: unknown) => {
+            this.deps.logger.warn({ err, instanceId: record.id }, 'could not repeat the cluster deletion')
+          })
+        }
+        changes = progress(op, cluster, at)
+      }
+    }
+    if (changes === undefined) return record
+    try {
+      return await this.deps.storage.updateInstance(record.id, record.version, changes)
+    } catch (err) {
+      if (!(err instanceof VersionConflictError)) throw err
+      return (await this.deps.storage.getInstance(record.id)) ?? record
+    }
+  }
+
+  /** last_operation for a cluster-plan instance: refreshed state plus a polling hint. */
+  async lastOperation (record: InstanceRecord): Promise<{ record: InstanceRecord, hint?: Pick<LastOperation, 'retryAfterSeconds'> }> {
+    const current = await this.refresh(record)
+    if (current.lastOperation.state !== 'in progress') return { record: current }
+    return { record: current, hint: { retryAfterSeconds: this.deps.settings.pollRetryAfterSeconds ?? 15 } }
+  }
+
+  private async answerExisting (existing: InstanceRecord, details: ProvisionDetails): Promise<ProvisionedInstanceSpec> {
+    if (!sameInstanceRequest(existing, details)) throw new InstanceConflictError('an instance with this id already exists with different attributes')
+    if (existing.state === 'deleting') throw new ConcurrencyError('the instance is being deleted')
+    const current = existing.state === 'creating' ? await this.refresh(existing) : existing
+    if (current.state !== 'creating') return { alreadyExists: true, isAsync: false }
+    if (current.lastOperation.state === 'failed') {
+      throw new UnprocessableError(`the earlier provision of this instance failed (${current.lastOperation.description ?? 'unknown reason'}); delete it first`)
+    }
+    return { alreadyExists: false, isAsync: true, operation: current.lastOperation.id }
+  }
+
+  private settingsOf (record: { serviceId: string, planId: string }): DedicatedClusterPlanSettings | undefined {
+    const resolved = resolvePlanOrUndefined(this.deps.catalog, record.serviceId, record.planId)
+    return resolved === undefined ? undefined : dedicatedSettings(resolved)
+  }
+
+  /** Removes a claim whose Atlas side effect did not happen. */
+  private async forget (record: InstanceRecord): Promise<void> {
+    await this.deps.storage.deleteInstance(record.id, record.version).catch((err: unknown) => {
+      this.deps.logger.warn({ err, instanceId: record.id }, 'could not remove the claim of a refused provision')
+    })
+  }
+
+  /** Conditional update that, after a conflict, leaves the newer record alone. */
+  private async settle (record: InstanceRecord, changes: Partial<InstanceRecord>): Promise<void> {
+    await this.deps.storage.updateInstance(record.id, record.version, changes).catch((err: unknown) => {
+      if (!(err instanceof VersionConflictError)) this.deps.logger.warn({ err, instanceId: record.id }, 'could not record the operation state')
+    })
+  }
+}
+
+function progress (op: OperationRecord, cluster: AtlasCluster, at: string): Partial<InstanceRecord> | undefined {
+  const description = `Atlas cluster ${cluster.name} is ${cluster.stateName}`
+  if (op.description === description) return undefined
+  if (!IN_PROGRESS_STATES.has(cluster.stateName) && cluster.stateName !== 'DELETING' && cluster.stateName !== 'IDLE') return undefined
+  return { lastOperation: { ...op, description, updatedAt: at } }
+}
+
+function ownedBy (cluster: AtlasCluster, instanceId: string): boolean {
+  return cluster.tags.some(tag => tag.key === INSTANCE_LABEL && tag.value === labelValue(instanceId))
+}
+
+function effective (plan: DedicatedClusterPlanSettings, parameters: JsonObject, key: (typeof CHANGEABLE)[number]): unknown {
+  if (parameters[key] !== undefined) return parameters[key]
+  if (key === 'backupEnabled') return plan.defaultBackupEnabled ?? false
+  if (key === 'terminationProtectionEnabled') return plan.defaultTerminationProtectionEnabled ?? false
+  return plan.defaultMongoDBMajorVersion
+}
+
+/** The Atlas cluster for an instance's parameters, defaults from its plan; choices outside the plan are a 400. */
+function clusterSpec (plan: DedicatedClusterPlanSettings, parameters: JsonObject, name: string, instanceId: string): ClusterSpec {
+  const provider = stringParam(parameters, 'provider') ?? plan.providers[0] ?? 'AWS'
+  if (!(plan.providers as string[]).includes(provider)) throw new BadRequestError(`provider ${provider} is not offered by this plan (${plan.providers.join(', ')})`)
+  const region = stringParam(parameters, 'region') ?? plan.defaultRegion
+  if (plan.regions !== undefined && !plan.regions.includes(region)) throw new BadRequestError(`region ${region} is not offered by this plan (${plan.regions.join(', ')})`)
+  const version = stringParam(parameters, 'mongoDBMajorVersion') ?? plan.defaultMongoDBMajorVersion
+  const backup = typeof parameters.backupEnabled === 'boolean' ? parameters.backupEnabled : plan.defaultBackupEnabled
+  const protection = typeof parameters.terminationProtectionEnabled === 'boolean' ? parameters.terminationProtectionEnabled : plan.defaultTerminationProtectionEnabled
+  return {
+    name,
+    kind: plan.clusterKind,
+    ...(plan.instanceSize === undefined ? {} : { instanceSize: plan.instanceSize }),
+    providerName: provider,
+    regionName: region,
+    ...(version === undefined ? {} : { mongoDBMajorVersion: version }),
+    ...(backup === undefined ? {} : { backupEnabled: backup }),
+    ...(protection === undefined ? {} : { terminationProtectionEnabled: protection }),
+    tags: [{ key: INSTANCE_LABEL, value: labelValue(instanceId) }, { key: MANAGED_BY_LABEL, value: MANAGED_BY }]
+  }
+}
+
+function resolvePlanOrUndefined (catalog: BrokerDeps['catalog'], serviceId: string, planId: string): ResolvedPlan | undefined {
+  try {
+    return resolvePlan(catalog, serviceId, planId)
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * What every use case shares: the dependencies, the clock and deadlines, operation records, leases,
+ * parameter validation, policy calls, and the wait for Atlas to apply user changes.
+ */
+import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { type AtlasPort } from '../ports/atlas-port.js'
+import { type DatabaseAdminPort } from '../ports/database-admin-port.js'
+import { type LoggerPort } from '../ports/logger-port.js'
+import { type ParameterValidator } from '../ports/parameter-validator-port.js'
+import { type Policy, type PolicyHook, PolicyError } from '../ports/policy-port.js'
+import { type InstanceFacts } from '../ports/policy-port.js'
+import { type JsonObject, type ProvisionDetails, BadRequestError, ServiceUnavailableError } from '../ports/service-broker.js'
+import { type InstanceRecord, type OperationKind, type OperationRecord, type StoragePort } from '../ports/storage-port.js'
+import { type BrokerCatalog } from './catalog.js'
+import { jsonEqual } from './equality.js'
+import { toBrokerError } from './errors.js'
+
+export interface BrokerSettings {
+  /** Secret behind derived passwords and sealed values. */
+  credentialsSecret: string
+  /** Cluster used by shared-cluster provisions that name none. */
+  defaultCluster?: string
+  /** Longest wait for a new database user to reach its cluster (APPLIED) before bind answers. */
+  userPropagationTimeoutMs: number
+  userPropagationPollMs: number
+  /** Total time one OSB call may spend on Atlas, retries and waits included (keep well under 60 s). */
+  operationBudgetMs: number
+  /** How long an in-progress claim protects a record before another request may take it over. */
+  leaseMs: number
+  /** Drop an instance's database on deprovision when no other instance uses it (off: databases are kept). */
+  dropDatabaseOnDeprovision?: boolean
+  /** Retry-After (seconds) sent with last_operation while a cluster operation is in progress. */
+  pollRetryAfterSeconds?: number
+}
+
+export interface BrokerDeps {
+  catalog: BrokerCatalog
+  atlas: AtlasPort
+  storage: StoragePort
+  policy: Policy
+  validator: ParameterValidator
+  logger: LoggerPort
+  settings: BrokerSettings
+  /** Needed only with `dropDatabaseOnDeprovision`. */
+  databaseAdmin?: DatabaseAdminPort
+  now?: () => number
+}
+
+/** Label that marks an Atlas database user as owned by a binding. */
+export const BINDING_LABEL = 'osb-binding-id'
+export const INSTANCE_LABEL = 'osb-instance-id'
+export const MANAGED_BY_LABEL = 'managed-by'
+export const MANAGED_BY = 'atlas-broker'
+
+/** MongoDB database name rules (Atlas): 1–63 bytes, none of / \ . " $ * < > : | ? or whitespace. */
+export const DATABASE_NAME = /^[^/\\."$*<>:|?\s]{1,63}$/
+
+/** Atlas label and tag values are 1-255 characters. */
+export function labelValue (id: string): string {
+  return id.length <= 255 ? id : id.slice(0, 255)
+}
+
+export function describe (err: unknown): string {
+  return toBrokerError(err).message
+}
+
+export function instanceFacts (instanceId: string, details: ProvisionDetails): InstanceFacts {
+  return {
+    instanceId,
+    serviceId: details.serviceId,
+    planId: details.planId,
+    organizationGuid: details.organizationGuid,
+    spaceGuid: details.spaceGuid,
+    parameters: details.parameters ?? {},
+    context: details.context ?? {}
+  }
+}
+
+export function stringParam (parameters: JsonObject, key: string): string | undefined {
+  const value = parameters[key]
+  return typeof value === 'string' && value !== '' ? value : undefined
+}
+
+/** Same id, same attributes: OSB's "identical" provision (context is platform metadata and not compared). */
+export function sameInstanceRequest (existing: InstanceRecord, details: ProvisionDetails): boolean {
+  return existing.serviceId === details.serviceId &&
+    existing.planId === details.planId &&
+    existing.organizationGuid === details.organizationGuid &&
+    existing.spaceGuid === details.spaceGuid &&
+    jsonEqual(existing.parameters, details.parameters ?? {})
+}
+
+export class Kit {
+  readonly now: () => number
+  private readonly deps: BrokerDeps
+
+  constructor (deps: BrokerDeps) {
+    this.deps = deps
+    this.now = deps.now ?? Date.now
+  }
+
+  /** When the current OSB call must have finished its Atlas work. */
+  deadline (): number {
+    return this.now() + this.deps.settings.operationBudgetMs
+  }
+
+  operation (kind: OperationKind, state: OperationRecord['state'], description?: string): OperationRecord {
+    const at = new Date(this.now()).toISOString()
+    return { id: randomUUID(), kind, state, ...(description === undefined ? {} : { description }), startedAt: at, updatedAt: at }
+  }
+
+  leaseUntil (): string {
+    return new Date(this.now() + this.deps.settings.leaseMs).toISOString()
+  }
+
+  leaseIsLive (record: { leaseUntil?: string }): boolean {
+    return record.leaseUntil !== undefined && Date.parse(record.leaseUntil) > this.now()
+  }
+
+  validateParameters (schema: JsonObject | undefined, value: JsonObject, what: string): void {
+    if (schema === undefined) return
+    const problems = this.deps.validator.validate(schema, value)
+    if (problems.length > 0) throw new BadRequestError(`invalid ${what}: ${problems.join('; ')}`)
+  }
+
+  callPolicy<T> (hook: PolicyHook, call: () => T): T {
+    try {
+      return call()
+    } catch (err) {
+      if (err instanceof PolicyError) throw err
+      throw new PolicyError(hook, err instanceof Error ? err.message : String(err), { cause: err })
+    }
+  }
+
+  /** Waits (bounded) until Atlas reports the user changes APPLIED on the cluster, so credentials work on return. */
+  async waitUntilApplied (cluster: string, deadline: number): Promise<void> {
+    const { userPropagationTimeoutMs, userPropagationPollMs } = this.deps.settings
+    const until = Math.min(deadline, this.now() + userPropagationTimeoutMs)
+    for (;;) {
+      if (await this.deps.atlas.clusterChangeStatus(cluster, { deadline }) === 'APPLIED') return
+      if (this.now() + userPropagationPollMs > until) {
+        throw new ServiceUnavailableError(`the new database user did not reach cluster ${cluster} in time; retry the request`)
+      }
+      await sleep(userPropagationPollMs)
+    }
+  }
+}

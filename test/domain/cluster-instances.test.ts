@@ -1,0 +1,55 @@
+/** Cluster-plan use cases against the stateful fake Atlas: ownership, failures and their OSB reports. */
+import t from 'tap'
+import { DEDICATED_PLAN_IDS } from '../../src/app/default-catalog.js'
+import { defaultPolicy } from '../../src/domain/default-policy.js'
+import { InstanceConflictError, InternalError, type ProvisionDetails } from '../../src/ports/service-broker.js'
+import { makeBroker, SERVICE_ID } from '../helpers/broker.js'
+
+const m10: ProvisionDetails = { serviceId: SERVICE_ID, planId: DEDICATED_PLAN_IDS.m10, organizationGuid: 'o', spaceGuid: 's' }
+
+t.test('a cluster that disappears while CREATING fails the provision with a description', async t => {
+  const { broker, atlas } = makeBroker()
+  const spec = await broker.provision('i', m10, true, {})
+  t.equal(spec.isAsync, true)
+  const name = [...atlas.clusters.keys()].find(n => n !== 'Cluster0')!
+  t.equal((await broker.lastOperation('i', {})).state, 'in progress')
+  atlas.clusters.delete(name)
+  const lo = await broker.lastOperation('i', {})
+  t.equal(lo.state, 'failed')
+  t.match(lo.description, /disappeared/)
+  t.equal(lo.instanceUsable, undefined, 'A11: not on a failed provision')
+})
+
+t.test('an update whose cluster vanished fails with instance_usable false', async t => {
+  const { broker, atlas } = makeBroker()
+  await broker.provision('i', m10, true, {})
+  const name = [...atlas.clusters.keys()].find(n => n !== 'Cluster0')!
+  atlas.clusters.get(name)!.stateName = 'IDLE'
+  t.equal((await broker.lastOperation('i', {})).state, 'succeeded')
+  await broker.update('i', { serviceId: SERVICE_ID, planId: DEDICATED_PLAN_IDS.m20 }, true, {})
+  atlas.clusters.delete(name)
+  const lo = await broker.lastOperation('i', {})
+  t.equal(lo.state, 'failed')
+  t.equal(lo.instanceUsable, false)
+  t.equal(lo.updateRepeatable, false)
+})
+
+t.test('a cluster name already taken: adopted when tagged with this instance, refused otherwise', async t => {
+  const { broker, atlas, storage } = makeBroker()
+  const name = defaultPolicy.clusterName({ instanceId: 'mine', serviceId: SERVICE_ID, planId: m10.planId, organizationGuid: 'o', spaceGuid: 's', parameters: {}, context: {} })
+  await atlas.createCluster({ name, kind: 'dedicated', instanceSize: 'M10', providerName: 'AWS', regionName: 'US_EAST_1', tags: [{ key: 'osb-instance-id', value: 'mine' }] })
+  t.equal((await broker.provision('mine', m10, true, {})).isAsync, true, 'adopted')
+  const other = defaultPolicy.clusterName({ instanceId: 'theirs', serviceId: SERVICE_ID, planId: m10.planId, organizationGuid: 'o', spaceGuid: 's', parameters: {}, context: {} })
+  await atlas.createCluster({ name: other, kind: 'dedicated', instanceSize: 'M10', providerName: 'AWS', regionName: 'US_EAST_1', tags: [] })
+  await t.rejects(broker.provision('theirs', m10, true, {}), InstanceConflictError)
+  t.equal(await storage.getInstance('theirs'), undefined, 'no record left')
+})
+
+t.test('a clusterName hook returning an invalid name is a 500 naming the hook, before anything is created', async t => {
+  const { broker, atlas, storage } = makeBroker({ policy: { ...defaultPolicy, clusterName: () => 'not a valid name!' } })
+  const err = await broker.provision('i', m10, true, {}).catch((e: unknown) => e)
+  t.type(err, InternalError)
+  t.match((err as Error).message, /clusterName/)
+  t.equal(atlas.count('createCluster'), 0)
+  t.equal(await storage.getInstance('i'), undefined)
+})
