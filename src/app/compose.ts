@@ -12,11 +12,13 @@ import { SimulatedDatabaseAdmin } from '../adapters/database/simulated-database-
 import { AtlasSimulator } from '../adapters/atlas/simulator/atlas-simulator.js'
 import { loadPolicies } from '../adapters/policy/ts-policy-loader.js'
 import { MemoryStorage } from '../adapters/storage/memory-storage.js'
+import { MongoStorage } from '../adapters/storage/mongo-storage.js'
 import { AjvParameterValidator } from '../adapters/validation/ajv-parameter-validator.js'
 import { AtlasBroker } from '../domain/broker.js'
 import { type BrokerCatalog, validateCatalog } from '../domain/catalog.js'
 import { defaultPolicy } from '../domain/default-policy.js'
 import { type AtlasPort } from '../ports/atlas-port.js'
+import { type Policy } from '../ports/policy-port.js'
 import { type StoragePort } from '../ports/storage-port.js'
 import { buildApp } from './build-app.js'
 import { type Config, ConfigError } from './config.js'
@@ -51,14 +53,36 @@ export interface ComposeOverrides {
 }
 
 export async function composeBroker (config: Config, logger: Logger, overrides: ComposeOverrides = {}): Promise<RunningBroker> {
-  if (overrides.storage === undefined && config.mongo !== undefined) {
-    throw new ConfigError(['MONGODB_URI: the MongoDB storage adapter is not available in this version yet; unset it to use the in-memory store'])
-  }
   const catalog = loadCatalog(config)
   const { policy, sources } = await loadPolicies(config.policiesDir, defaultPolicy)
   logger.info({ policyHooks: sources }, 'policy loaded')
 
   const closers: Array<() => Promise<void>> = []
+  let storage: StoragePort
+  if (overrides.storage !== undefined) {
+    storage = overrides.storage
+  } else if (config.mongo !== undefined) {
+    // Connect before anything else runs, so a MongoDB that cannot be reached stops start-up clearly.
+    const mongo = await MongoStorage.connect({ ...config.mongo, logger })
+    logger.info({ database: config.mongo.database, collection: config.mongo.collection }, 'storage: MongoDB')
+    storage = mongo
+    closers.push(() => mongo.close())
+  } else {
+    storage = new MemoryStorage()
+    logger.warn('storage: in-memory store; state is lost on restart and cannot be shared between replicas')
+    closers.push(() => storage.close())
+  }
+  try {
+    return await wire(config, logger, catalog, policy, storage, closers)
+  } catch (err) {
+    for (const close of closers.reverse()) await close().catch(() => undefined)
+    throw err
+  }
+}
+
+async function wire (
+  config: Config, logger: Logger, catalog: BrokerCatalog, policy: Policy, storage: StoragePort, closers: Array<() => Promise<void>>
+): Promise<RunningBroker> {
   let atlas: AtlasPort
   let simulatorUrl: string | undefined
   if (config.localMode) {
@@ -97,14 +121,6 @@ export async function composeBroker (config: Config, logger: Logger, overrides: 
     atlas = adapter
   }
 
-  let storage: StoragePort
-  if (overrides.storage !== undefined) {
-    storage = overrides.storage
-  } else {
-    storage = new MemoryStorage()
-    logger.warn('storage: in-memory store; state is lost on restart and cannot be shared between replicas')
-    closers.push(() => storage.close())
-  }
 
   const credentials = {
     username: config.broker.username ?? 'broker',

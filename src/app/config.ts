@@ -33,7 +33,7 @@ export const ConfigSchema = Type.Object({
   POLL_RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 600, default: 15, description: 'Retry-After sent with last_operation while a cluster operation is in progress (local mode: at most 2).' }),
   USER_PROPAGATION_POLL_MS: Type.Integer({ minimum: 10, default: 1000, description: 'Interval between cluster status checks while waiting.' }),
   DROP_DATABASE_ON_DEPROVISION: Type.String({ pattern: '^(true|false)$', default: 'false', description: 'true: deprovision drops the instance database when no other instance uses it (through a temporary dbAdmin user). Default: databases are kept.' }),
-  MONGODB_URI: Type.Optional(Type.String({ pattern: '^mongodb(\\+srv)?://', description: 'MongoDB connection string for the broker\'s state (MongoDB storage adapter; not yet available in this version).' })),
+  MONGODB_URI: Type.Optional(Type.String({ pattern: '^mongodb(\\+srv)?://', description: 'MongoDB connection string for the broker\'s state (MongoDB or Atlas); unset: in-memory store (state lost on restart).' })),
   MONGODB_DATABASE: Type.String({ minLength: 1, default: 'atlas_broker', description: 'Database of the broker\'s state.' }),
   MONGODB_COLLECTION: Type.String({ minLength: 1, default: 'broker', description: 'Collection prefix of the broker\'s state.' }),
   MONGODB_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 5000, description: 'Bound of every MongoDB call (server selection, socket, operation).' }),

@@ -16,7 +16,7 @@ const SPEC = new URL('../../../../shared/specs/atlas/v2-broker-subset.json', imp
 
 if (!existsSync(SPEC)) {
   t.comment(`skipped: the Atlas OpenAPI subset is not at ${SPEC.pathname} (../shared is absent), so the Atlas contract test cannot run`)
-  t.pass('Atlas contract test skipped: ../shared/specs/atlas/v2-broker-subset.json is absent')
+  t.plan(0, 'skipped: ../shared/specs/atlas/v2-broker-subset.json is absent')
 } else {
   interface Operation {
     operationId: string
