@@ -8,6 +8,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { type Logger } from 'pino'
 import { registerErrorHandling } from '../adapters/http/error-handler.js'
 import { healthRoutes, type ReadinessCheck } from '../adapters/http/health-routes.js'
+import { type BrokerMetrics } from '../adapters/metrics/prometheus-metrics.js'
 import { type BrokerCredentials, REQUEST_IDENTITY_HEADER, registerOsbHooks } from '../adapters/http/osb-hooks.js'
 import { osbRoutes } from '../adapters/http/osb-routes.js'
 import { type ServiceBroker } from '../ports/service-broker.js'
@@ -20,6 +21,8 @@ export interface BuildAppOptions {
   bodyLimit?: number
   /** What /readyz checks (none: always ready). */
   readiness?: ReadinessCheck[]
+  /** Serve /metrics (behind broker auth unless `public`). */
+  metrics?: { metrics: BrokerMetrics, public: boolean }
 }
 
 export async function buildApp (options: BuildAppOptions): Promise<FastifyInstance> {
@@ -37,6 +40,14 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   registerErrorHandling(app)
   await registerOsbHooks(app, options.credentials)
   await app.register(healthRoutes, { checks: options.readiness ?? [] })
+  if (options.metrics !== undefined) {
+    const { metrics } = options.metrics
+    metrics.observeHttp(app)
+    app.get('/metrics', { config: { versionless: true, public: options.metrics.public }, logLevel: 'warn' }, async (_request, reply) => {
+      const { contentType, body } = await metrics.render()
+      return await reply.type(contentType).send(body)
+    })
+  }
   await app.withTypeProvider<TypeBoxTypeProvider>().register(osbRoutes, { broker: options.broker })
   return app
 }

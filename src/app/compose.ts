@@ -6,11 +6,12 @@ import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { type FastifyInstance } from 'fastify'
 import { type Logger } from 'pino'
-import { HttpAtlasAdapter } from '../adapters/atlas/http-atlas-adapter.js'
+import { HttpAtlasAdapter, type HttpAtlasAdapterOptions } from '../adapters/atlas/http-atlas-adapter.js'
+import { BrokerMetrics } from '../adapters/metrics/prometheus-metrics.js'
 import { MongoDatabaseAdmin } from '../adapters/database/mongodb-database-admin.js'
 import { SimulatedDatabaseAdmin } from '../adapters/database/simulated-database-admin.js'
 import { AtlasSimulator } from '../adapters/atlas/simulator/atlas-simulator.js'
-import { loadPolicies } from '../adapters/policy/ts-policy-loader.js'
+import { checkPlugin, composePolicy, loadPolicies } from '../adapters/policy/ts-policy-loader.js'
 import { MemoryStorage } from '../adapters/storage/memory-storage.js'
 import { MongoStorage } from '../adapters/storage/mongo-storage.js'
 import { AjvParameterValidator } from '../adapters/validation/ajv-parameter-validator.js'
@@ -18,7 +19,7 @@ import { AtlasBroker } from '../domain/broker.js'
 import { type BrokerCatalog, validateCatalog } from '../domain/catalog.js'
 import { defaultPolicy } from '../domain/default-policy.js'
 import { type AtlasPort } from '../ports/atlas-port.js'
-import { type Policy } from '../ports/policy-port.js'
+import { type Policy, type PolicyPlugin } from '../ports/policy-port.js'
 import { type StoragePort } from '../ports/storage-port.js'
 import { buildApp } from './build-app.js'
 import { type Config, ConfigError } from './config.js'
@@ -47,17 +48,38 @@ export function loadCatalog (config: Config, readFile: (path: string) => string 
   return catalog
 }
 
+/** The Atlas adapter for configured credentials (not local mode). */
+export function configuredAtlas (config: Config, onExchange?: HttpAtlasAdapterOptions['onExchange']): HttpAtlasAdapter {
+  if (config.atlas.auth === undefined || config.atlas.projectId === undefined) throw new ConfigError(['ATLAS_*: no Atlas credentials configured'])
+  return new HttpAtlasAdapter({
+    baseUrl: config.atlas.baseUrl,
+    projectId: config.atlas.projectId,
+    credentials: config.atlas.auth,
+    requestTimeoutMs: config.atlas.requestTimeoutMs,
+    maxRetries: config.atlas.maxRetries,
+    defaultBudgetMs: config.operationBudgetMs,
+    ...(onExchange === undefined ? {} : { onExchange })
+  })
+}
+
 export interface ComposeOverrides {
   /** A store to use instead of the configured one (tests; embedders with their own StoragePort). */
   storage?: StoragePort
+  /** Hooks applied over the built-in policy and the policy files (embedders). */
+  policy?: PolicyPlugin
 }
 
 export async function composeBroker (config: Config, logger: Logger, overrides: ComposeOverrides = {}): Promise<RunningBroker> {
   const catalog = loadCatalog(config)
-  const { policy, sources } = await loadPolicies(config.policiesDir, defaultPolicy)
-  logger.info({ policyHooks: sources }, 'policy loaded')
+  const loaded = await loadPolicies(config.policiesDir, defaultPolicy)
+  const { policy, sources } = overrides.policy === undefined
+    ? loaded
+    : composePolicy(loaded.policy, [{ file: 'createBroker options', plugin: checkPlugin('createBroker options', overrides.policy) }], loaded.sources)
+  // As `hook: source` strings: keys such as `password` would be (rightly) redacted by the logger.
+  logger.info({ policyHooks: Object.entries(sources).map(([hook, source]) => `${hook}: ${source}`) }, 'policy loaded')
 
   const closers: Array<() => Promise<void>> = []
+  const metrics = new BrokerMetrics()
   let storage: StoragePort
   if (overrides.storage !== undefined) {
     storage = overrides.storage
@@ -73,7 +95,7 @@ export async function composeBroker (config: Config, logger: Logger, overrides: 
     closers.push(() => storage.close())
   }
   try {
-    return await wire(config, logger, catalog, policy, storage, closers)
+    return await wire(config, logger, catalog, policy, metrics.instrumentStorage(storage), closers, metrics)
   } catch (err) {
     for (const close of closers.reverse()) await close().catch(() => undefined)
     throw err
@@ -81,7 +103,8 @@ export async function composeBroker (config: Config, logger: Logger, overrides: 
 }
 
 async function wire (
-  config: Config, logger: Logger, catalog: BrokerCatalog, policy: Policy, storage: StoragePort, closers: Array<() => Promise<void>>
+  config: Config, logger: Logger, catalog: BrokerCatalog, policy: Policy, storage: StoragePort, closers: Array<() => Promise<void>>,
+  metrics: BrokerMetrics
 ): Promise<RunningBroker> {
   let atlas: AtlasPort
   let simulatorUrl: string | undefined
@@ -104,19 +127,13 @@ async function wire (
       credentials: { kind: 'digest', publicKey: sim.publicKey, privateKey: sim.privateKey },
       requestTimeoutMs: config.atlas.requestTimeoutMs,
       maxRetries: config.atlas.maxRetries,
-      defaultBudgetMs: config.operationBudgetMs
+      defaultBudgetMs: config.operationBudgetMs,
+      onExchange: metrics.onAtlasExchange
     })
     closers.push(() => adapter.close())
     atlas = adapter
   } else {
-    const adapter = new HttpAtlasAdapter({
-      baseUrl: config.atlas.baseUrl,
-      projectId: config.atlas.projectId!,
-      credentials: config.atlas.auth!,
-      requestTimeoutMs: config.atlas.requestTimeoutMs,
-      maxRetries: config.atlas.maxRetries,
-      defaultBudgetMs: config.operationBudgetMs
-    })
+    const adapter = configuredAtlas(config, metrics.onAtlasExchange)
     closers.push(() => adapter.close())
     atlas = adapter
   }
@@ -151,6 +168,7 @@ async function wire (
     broker,
     credentials,
     logger,
+    metrics: { metrics, public: config.metricsPublic },
     readiness: [
       { name: 'storage', check: () => storage.ping() },
       { name: 'atlas', check: async () => { await atlas.getProject({ deadline: Date.now() + 5000 }) } }

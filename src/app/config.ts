@@ -30,6 +30,7 @@ export const ConfigSchema = Type.Object({
   ATLAS_MAX_RETRIES: Type.Integer({ minimum: 0, maximum: 10, default: 4, description: 'Retries of an idempotent Atlas call on 429, 5xx or connection errors.' }),
   OPERATION_BUDGET_MS: Type.Integer({ minimum: 1000, maximum: 55000, default: 45000, description: 'Longest time one OSB request may spend on Atlas (keeps answers under the platforms\' 60 s).' }),
   USER_PROPAGATION_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 40000, description: 'Longest wait for a new database user to be APPLIED on its cluster before bind answers.' }),
+  METRICS_PUBLIC: Type.String({ pattern: '^(true|false)$', default: 'false', description: 'true: serve /metrics without broker auth (e.g. to a Prometheus inside the cluster). Default: behind broker auth.' }),
   POLL_RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 600, default: 15, description: 'Retry-After sent with last_operation while a cluster operation is in progress (local mode: at most 2).' }),
   USER_PROPAGATION_POLL_MS: Type.Integer({ minimum: 10, default: 1000, description: 'Interval between cluster status checks while waiting.' }),
   DROP_DATABASE_ON_DEPROVISION: Type.String({ pattern: '^(true|false)$', default: 'false', description: 'true: deprovision drops the instance database when no other instance uses it (through a temporary dbAdmin user). Default: databases are kept.' }),
@@ -68,6 +69,7 @@ export interface Config {
   operationBudgetMs: number
   dropDatabaseOnDeprovision: boolean
   pollRetryAfterSeconds: number
+  metricsPublic: boolean
   userPropagationTimeoutMs: number
   userPropagationPollMs: number
   mongo?: { uri: string, database: string, collection: string, timeoutMs: number }
@@ -174,6 +176,7 @@ export function loadConfig (
     operationBudgetMs: c.OPERATION_BUDGET_MS,
     dropDatabaseOnDeprovision: c.DROP_DATABASE_ON_DEPROVISION === 'true',
     pollRetryAfterSeconds: c.POLL_RETRY_AFTER_SECONDS,
+    metricsPublic: c.METRICS_PUBLIC === 'true',
     userPropagationTimeoutMs: c.USER_PROPAGATION_TIMEOUT_MS,
     userPropagationPollMs: c.USER_PROPAGATION_POLL_MS,
     ...(c.MONGODB_URI === undefined

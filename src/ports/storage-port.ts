@@ -92,6 +92,8 @@ export interface StoragePort {
   /** Instances (not deleted tombstones) whose database is `database` on `cluster`. */
   listInstancesUsingDatabase(cluster: string, database: string): Promise<InstanceRecord[]>
 
+  /** How many instances and bindings have an operation in progress (metrics). */
+  countOperationsInProgress(): Promise<number>
   /** Resolves when the store is reachable (readiness). */
   ping(): Promise<void>
   close(): Promise<void>

@@ -23,6 +23,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Route served without broker auth and version header (health probes). */
     public?: boolean
+    /** Route served without the X-Broker-API-Version header, still behind auth unless public (metrics). */
+    versionless?: boolean
   }
   interface FastifyRequest {
     osbMeta?: RequestMeta
@@ -83,7 +85,7 @@ export async function registerOsbHooks (app: FastifyInstance, credentials: Broke
   })
 
   app.addHook('onRequest', async (request: FastifyRequest) => {
-    if (request.routeOptions.config.public === true) return
+    if (request.routeOptions.config.public === true || request.routeOptions.config.versionless === true) return
     const version = request.headers[API_VERSION_HEADER]
     if (typeof version !== 'string' || !/^2\.\d+$/.test(version.trim())) {
       const got = typeof version === 'string' && version !== '' ? `'${version}'` : 'missing'

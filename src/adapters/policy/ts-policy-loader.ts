@@ -52,9 +52,9 @@ function defaultExport (mod: { default?: unknown }): unknown {
 }
 
 /** Merges plugins over a base policy, recording where each hook comes from. */
-export function composePolicy (base: Policy, plugins: Array<{ file: string, plugin: PolicyPlugin }>): LoadedPolicy {
+export function composePolicy (base: Policy, plugins: Array<{ file: string, plugin: PolicyPlugin }>, baseSources?: Record<PolicyHook, string>): LoadedPolicy {
   const policy: Policy = { ...base }
-  const sources = Object.fromEntries(POLICY_HOOKS.map(hook => [hook, 'built-in'])) as Record<PolicyHook, string>
+  const sources = { ...(baseSources ?? Object.fromEntries(POLICY_HOOKS.map(hook => [hook, 'built-in'])) as Record<PolicyHook, string>) }
   for (const { file, plugin } of plugins) {
     for (const hook of POLICY_HOOKS) {
       if (plugin[hook] === undefined) continue

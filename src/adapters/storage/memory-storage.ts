@@ -81,6 +81,11 @@ export class MemoryStorage implements StoragePort {
     return this.instances.filter(i => i.cluster === cluster && i.database === database && i.state !== 'deleted')
   }
 
+  async countOperationsInProgress (): Promise<number> {
+    const inProgress = (r: StoredFields): boolean => r.lastOperation.state === 'in progress' && r.state !== 'deleted'
+    return this.instances.filter(inProgress).length + this.bindings.filter(inProgress).length
+  }
+
   async ping (): Promise<void> {}
   async close (): Promise<void> {}
 }

@@ -124,6 +124,15 @@ class RecordCollection<T extends StoredFields> {
     }
   }
 
+  /** Records with an operation in progress. */
+  async count (): Promise<number> {
+    try {
+      return await this.collection.countDocuments({ schemaVersion: SCHEMA_VERSION, 'lastOperation.state': 'in progress', state: { $ne: 'deleted' } } as Filter<Doc>, { maxTimeMS: this.timeoutMs })
+    } catch (err) {
+      throw toStorageError(err, `count ${this.kind}s`)
+    }
+  }
+
   async find (filter: Filter<Doc>): Promise<T[]> {
     try {
       const docs = await this.collection.find({ ...filter, schemaVersion: SCHEMA_VERSION }, { maxTimeMS: this.timeoutMs }).sort({ _id: 1 }).toArray()
@@ -190,6 +199,10 @@ export class MongoStorage implements StoragePort {
 
   async listInstancesUsingDatabase (cluster: string, database: string): Promise<InstanceRecord[]> {
     return await this.instances.find({ cluster, database, state: { $ne: 'deleted' } })
+  }
+
+  async countOperationsInProgress (): Promise<number> {
+    return await this.instances.count() + await this.bindings.count()
   }
 
   async ping (): Promise<void> {

@@ -107,6 +107,15 @@ export function storageContract (t: Test, name: string, open: () => Promise<Stor
       t.equal((await s.getInstance('race-u'))?.version, 2)
     })
 
+    t.test('operations in progress are counted', async t => {
+      const s = await open()
+      const before = await s.countOperationsInProgress()
+      await s.createInstance(newInstance('busy', { state: 'creating', lastOperation: { ...op, state: 'in progress' } }))
+      await s.createBinding(newBinding('busy-b', 'busy', { state: 'creating', lastOperation: { ...op, kind: 'bind', state: 'in progress' } }))
+      await s.createInstance(newInstance('idle'))
+      t.equal(await s.countOperationsInProgress(), before + 2)
+    })
+
     t.test('ping answers when the store is up', async t => {
       const s = await open()
       await s.ping()

@@ -1,0 +1,141 @@
+#!/usr/bin/env node
+/**
+ * `atlas-broker serve | check | catalog | sweep [--delete]`: the command-line tool. Reads the same
+ * environment variables as the broker (it is an entry point, like main.ts).
+ */
+import { realpathSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { loadPolicies } from '../adapters/policy/ts-policy-loader.js'
+import { MongoStorage } from '../adapters/storage/mongo-storage.js'
+import { servedCatalog } from '../domain/catalog.js'
+import { defaultPolicy } from '../domain/default-policy.js'
+import { deleteOrphans, findOrphans } from '../domain/sweep.js'
+import { configuredAtlas, loadCatalog } from './compose.js'
+import { type Config, ConfigError, loadConfig } from './config.js'
+import { serve } from './server.js'
+
+const USAGE = `usage: atlas-broker <command>
+  serve            start the broker (as npm start)
+  check            validate configuration, catalog and policies; try the Atlas credentials and MongoDB
+  catalog          print the catalog the broker serves
+  sweep [--delete] list Atlas users and clusters this broker created but has no record of; --delete removes them`
+
+type Out = (line: string) => void
+
+function configOrExit (env: Record<string, string | undefined>, err: Out): Config | undefined {
+  try {
+    return loadConfig(env)
+  } catch (e) {
+    if (e instanceof ConfigError) { err(e.message); return undefined }
+    throw e
+  }
+}
+
+async function check (env: Record<string, string | undefined>, out: Out): Promise<number> {
+  let failures = 0
+  const report = (ok: boolean, what: string): void => { out(`${ok ? 'ok  ' : 'FAIL'} ${what}`); if (!ok) failures++ }
+  const config = configOrExit(env, line => report(false, line))
+  if (config === undefined) return 1
+  report(true, `configuration (${config.localMode ? 'local mode: no Atlas credentials, the simulator would be used' : `Atlas project ${config.atlas.projectId ?? ''}`})`)
+  try {
+    const catalog = loadCatalog(config)
+    report(true, `catalog: ${catalog.services.reduce((n, s) => n + s.plans.length, 0)} plans`)
+  } catch (e) {
+    report(false, e instanceof Error ? e.message : String(e))
+  }
+  try {
+    const { sources } = await loadPolicies(config.policiesDir, defaultPolicy)
+    report(true, `policies: ${Object.entries(sources).map(([hook, source]) => `${hook}=${source}`).join(', ')}`)
+  } catch (e) {
+    report(false, e instanceof Error ? e.message : String(e))
+  }
+  if (!config.localMode) {
+    const atlas = configuredAtlas(config)
+    try {
+      const project = await atlas.getProject({ deadline: Date.now() + 15_000 })
+      report(true, `Atlas credentials accepted for project ${project.name} (${project.id})`)
+    } catch (e) {
+      report(false, `Atlas: ${e instanceof Error ? e.message : String(e)}`)
+    } finally {
+      await atlas.close()
+    }
+  }
+  if (config.mongo !== undefined) {
+    try {
+      const storage = await MongoStorage.connect(config.mongo)
+      await storage.close()
+      report(true, `MongoDB reachable (database ${config.mongo.database})`)
+    } catch (e) {
+      report(false, e instanceof Error ? e.message : String(e))
+    }
+  } else {
+    out('note in-memory storage (no MONGODB_URI): state is lost on restart')
+  }
+  return failures === 0 ? 0 : 1
+}
+
+async function sweep (env: Record<string, string | undefined>, remove: boolean, out: Out, err: Out): Promise<number> {
+  const config = configOrExit(env, err)
+  if (config === undefined) return 2
+  if (config.localMode || config.mongo === undefined) {
+    err('sweep needs Atlas credentials and the broker\'s MongoDB state (MONGODB_URI): without its records every resource would look orphaned')
+    return 2
+  }
+  const atlas = configuredAtlas(config)
+  const storage = await MongoStorage.connect(config.mongo)
+  try {
+    let last = ''
+    const orphans = await findOrphans(atlas, storage, (done, total, what) => {
+      const line = `checked ${done}/${total} ${what}`
+      if (done === total || done % 25 === 0) { if (line !== last) err(line); last = line }
+    })
+    for (const o of orphans) out(`${o.kind}\t${o.name}\towner ${o.owner}\t${o.reason}`)
+    out(`${orphans.length} orphan(s)${remove ? '' : ' (run with --delete to remove them)'}`)
+    if (!remove || orphans.length === 0) return 0
+    const failed = await deleteOrphans(atlas, orphans)
+    for (const f of failed) err(`could not delete ${f.orphan.kind} ${f.orphan.name}: ${f.error}`)
+    out(`deleted ${orphans.length - failed.length} of ${orphans.length}`)
+    return failed.length === 0 ? 0 : 1
+  } finally {
+    await storage.close()
+    await atlas.close()
+  }
+}
+
+export async function runCli (argv: string[], env: Record<string, string | undefined>, out: Out = l => process.stdout.write(`${l}\n`), err: Out = l => process.stderr.write(`${l}\n`)): Promise<number> {
+  const [command, ...rest] = argv
+  switch (command) {
+    case 'serve':
+      await serve(env)
+      return -1
+    case 'check':
+      return await check(env, out)
+    case 'catalog': {
+      const config = configOrExit(env, err)
+      if (config === undefined) return 2
+      out(JSON.stringify(servedCatalog(loadCatalog(config)), null, 2))
+      return 0
+    }
+    case 'sweep':
+      return await sweep(env, rest.includes('--delete'), out, err)
+    default:
+      err(USAGE)
+      return command === undefined || command === '--help' || command === 'help' ? 0 : 2
+  }
+}
+
+/** True when this file is the program being run (also through the npm `bin` symlink), not imported. */
+function isMain (): boolean {
+  const script = process.argv[1]
+  if (script === undefined) return false
+  try {
+    return realpathSync(script) === fileURLToPath(import.meta.url)
+  } catch {
+    return false
+  }
+}
+
+if (isMain()) {
+  const code = await runCli(process.argv.slice(2), process.env)
+  if (code >= 0) process.exit(code)
+}

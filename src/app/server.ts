@@ -1,0 +1,64 @@
+/**
+ * `serve`: parse the configuration once, compose the broker, listen, and stop cleanly on SIGTERM/SIGINT
+ * (stop accepting, finish in-flight requests within a bound, close Atlas and storage). The environment is
+ * passed in by the entry points (main.ts, cli.ts), the only modules that read process.env.
+ */
+import { pino } from 'pino'
+import { composeBroker } from './compose.js'
+import { ConfigError, loadConfig } from './config.js'
+import { loggerOptions } from './logger.js'
+
+export async function serve (env: Record<string, string | undefined>): Promise<void> {
+  let config
+  try {
+    config = loadConfig(env)
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`atlas-broker: ${err.message}`)
+      process.exit(2)
+    }
+    throw err
+  }
+  const logger = pino(loggerOptions(config.logLevel))
+  let running
+  try {
+    running = await composeBroker(config, logger)
+  } catch (err) {
+    logger.fatal({ err }, 'start-up failed')
+    console.error(`atlas-broker: start-up failed: ${err instanceof Error ? err.message : String(err)}`)
+    process.exit(1)
+  }
+  const address = await running.app.listen({ port: config.port, host: config.host })
+  if (config.localMode) {
+    logger.warn({ simulator: running.simulatorUrl }, 'LOCAL MODE: no Atlas credentials configured; using the built-in Atlas simulator and an in-memory store. Not for production.')
+    const { username, password } = running.credentials
+    const shown = config.broker.password === undefined ? password : '<BROKER_PASSWORD>'
+    const url = address.replace('0.0.0.0', '127.0.0.1')
+    process.stdout.write([
+      '',
+      'Atlas Broker is running in LOCAL MODE (simulated Atlas, in-memory state; not for production).',
+      `  broker URL:      ${url}`,
+      `  basic auth:      ${username} / ${shown}`,
+      `  Atlas simulator: ${running.simulatorUrl ?? ''} (seeded with cluster Cluster0)`,
+      '  try:',
+      `    curl -s -u '${username}:${shown}' -H 'X-Broker-API-Version: 2.17' ${url}/v2/catalog`,
+      '',
+      ''
+    ].join('\n'))
+  }
+  let stopping = false
+  const stop = (signal: string): void => {
+    if (stopping) return
+    stopping = true
+    logger.info({ signal }, 'shutting down')
+    const force = setTimeout(() => process.exit(1), 25_000)
+    force.unref()
+    running.close().then(() => process.exit(0), (err: unknown) => {
+      logger.error({ err }, 'error during shutdown')
+      process.exit(1)
+    })
+  }
+  process.once('SIGTERM', () => stop('SIGTERM'))
+  process.once('SIGINT', () => stop('SIGINT'))
+}
+

@@ -1,0 +1,70 @@
+/**
+ * Sweep: finds what this broker created in Atlas (database users labelled, clusters tagged `managed-by:
+ * atlas-broker`) that no live broker record accounts for, and optionally deletes it. A resource whose record
+ * is missing or a deleted tombstone is an orphan; one whose record is still being created is left alone.
+ */
+import { type AtlasPort, ClusterNotFoundError, DatabaseUserNotFoundError } from '../ports/atlas-port.js'
+import { type StoragePort } from '../ports/storage-port.js'
+import { BINDING_LABEL, INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from './kit.js'
+
+export interface Orphan {
+  kind: 'database-user' | 'cluster'
+  name: string
+  /** The OSB id its label or tag names. */
+  owner: string
+  reason: string
+  clusterKind?: 'dedicated' | 'flex'
+}
+
+export interface SweepProgress {
+  (done: number, total: number, what: 'database users' | 'clusters'): void
+}
+
+export async function findOrphans (atlas: AtlasPort, storage: StoragePort, progress: SweepProgress = () => {}): Promise<Orphan[]> {
+  const orphans: Orphan[] = []
+  const users = (await atlas.listDatabaseUsers()).filter(u => u.labels.some(l => l.key === MANAGED_BY_LABEL && l.value === MANAGED_BY))
+  for (const [i, user] of users.entries()) {
+    const bindingId = user.labels.find(l => l.key === BINDING_LABEL)?.value
+    const instanceId = user.labels.find(l => l.key === INSTANCE_LABEL)?.value
+    if (bindingId !== undefined) {
+      const record = await storage.getBinding(bindingId)
+      if (record === undefined || record.state === 'deleted') {
+        orphans.push({ kind: 'database-user', name: user.username, owner: bindingId, reason: record === undefined ? 'no binding record' : 'binding deleted' })
+      }
+    } else if (instanceId !== undefined) {
+      // A temporary user (database drop) outlives its use only when a deprovision failed half-way.
+      const record = await storage.getInstance(instanceId)
+      if (record === undefined || record.state === 'deleted') {
+        orphans.push({ kind: 'database-user', name: user.username, owner: instanceId, reason: 'temporary user of a deleted instance' })
+      }
+    }
+    progress(i + 1, users.length, 'database users')
+  }
+  const clusters = (await atlas.listClusters()).filter(c => c.tags.some(t => t.key === MANAGED_BY_LABEL && t.value === MANAGED_BY))
+  for (const [i, cluster] of clusters.entries()) {
+    const instanceId = cluster.tags.find(t => t.key === INSTANCE_LABEL)?.value
+    if (instanceId !== undefined && cluster.stateName !== 'DELETING') {
+      const record = await storage.getInstance(instanceId)
+      if (record === undefined || record.state === 'deleted') {
+        orphans.push({ kind: 'cluster', name: cluster.name, owner: instanceId, clusterKind: cluster.kind, reason: record === undefined ? 'no instance record' : 'instance deleted' })
+      }
+    }
+    progress(i + 1, clusters.length, 'clusters')
+  }
+  return orphans
+}
+
+/** Deletes the orphans (already gone counts as done); returns the ones that could not be deleted, with why. */
+export async function deleteOrphans (atlas: AtlasPort, orphans: Orphan[]): Promise<Array<{ orphan: Orphan, error: string }>> {
+  const failed: Array<{ orphan: Orphan, error: string }> = []
+  for (const orphan of orphans) {
+    try {
+      if (orphan.kind === 'database-user') await atlas.deleteDatabaseUser(orphan.name)
+      else await atlas.deleteCluster(orphan.name, orphan.clusterKind ?? 'dedicated')
+    } catch (err) {
+      if (err instanceof DatabaseUserNotFoundError || err instanceof ClusterNotFoundError) continue
+      failed.push({ orphan, error: err instanceof Error ? err.message : String(err) })
+    }
+  }
+  return failed
+}
