@@ -11,7 +11,7 @@
  * catalog accepts only `cluster` and `database` as parameters: to use `ns`, serve a catalog (CATALOG_FILE)
  * whose plan schema allows it; the namespace fallback works as is.
  */
-import { type PolicyPlugin } from '../../src/ports/policy-port.js'
+import type { PolicyPlugin } from '../../src/ports/policy-port.js'
 
 const PARAMETER_NAMESPACE = 'ns'
 

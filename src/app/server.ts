@@ -8,6 +8,8 @@ import { composeBroker } from './compose.js'
 import { ConfigError, loadConfig } from './config.js'
 import { loggerOptions } from './logger.js'
 
+const SHUTDOWN_BOUND_MS = 25_000
+
 export async function serve (env: Record<string, string | undefined>): Promise<void> {
   let config
   try {
@@ -51,8 +53,13 @@ export async function serve (env: Record<string, string | undefined>): Promise<v
     if (stopping) return
     stopping = true
     logger.info({ signal }, 'shutting down')
-    const force = setTimeout(() => process.exit(1), 25_000)
+    // In-flight requests get up to SHUTDOWN_BOUND_MS to finish; then the process exits regardless.
+    const force = setTimeout(() => process.exit(1), SHUTDOWN_BOUND_MS)
     force.unref()
+    // Keep-alive connections that go idle after close() began would otherwise hold it open until their
+    // keep-alive timeout: close them as they go idle.
+    const idle = setInterval(() => running.app.server.closeIdleConnections(), 100)
+    idle.unref()
     running.close().then(() => process.exit(0), (err: unknown) => {
       logger.error({ err }, 'error during shutdown')
       process.exit(1)

@@ -42,6 +42,24 @@ t.test('local mode from a bare environment', async t => {
   t.equal(await exited, 0, 'clean exit on SIGTERM')
 })
 
+t.test('SIGTERM during a request: the request completes, then the process exits 0', async t => {
+  const { child, output, exited } = start({ PORT: '0', LOG_LEVEL: 'warn', LOCAL_SIM_PROPAGATION_SECONDS: '1.5', USER_PROPAGATION_POLL_MS: '50' })
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  const deadline = Date.now() + 30_000
+  while (!/curl -s -u/.test(output()) && Date.now() < deadline && child.exitCode === null) await new Promise(resolve => setTimeout(resolve, 50))
+  const login = /basic auth:\s+(\S+) \/ (\S+)/.exec(output())!
+  const url = /broker URL:\s+(http:\/\/\S+)/.exec(output())![1]!
+  const headers = { authorization: `Basic ${Buffer.from(`${login[1]}:${login[2]}`).toString('base64')}`, 'X-Broker-API-Version': '2.17', 'content-type': 'application/json' }
+  const ids = { service_id: '2a04f349-4aab-4fcb-af6d-8e1749a77c13', plan_id: '8db474d1-3cc0-4f4d-b864-24e3bd49b874' }
+  t.equal((await fetch(`${url}/v2/service_instances/g1`, { method: 'PUT', headers, body: JSON.stringify({ ...ids, organization_guid: 'o', space_guid: 's' }) })).status, 201)
+  // The bind waits ~1.5 s for the simulated propagation; SIGTERM arrives in the middle.
+  const bind = fetch(`${url}/v2/service_instances/g1/service_bindings/b1`, { method: 'PUT', headers, body: JSON.stringify(ids) })
+  await new Promise(resolve => setTimeout(resolve, 400))
+  child.kill('SIGTERM')
+  t.equal((await bind).status, 201, 'the in-flight bind finished')
+  t.equal(await exited, 0)
+})
+
 t.test('invalid settings stop start-up with one message naming each', async t => {
   const { output, exited } = start({ PORT: 'x', ATLAS_PUBLIC_KEY: 'pub' })
   t.equal(await exited, 2)

@@ -1,0 +1,31 @@
+# Atlas Broker container image.
+#   build:   compile the TypeScript (all dependencies)
+#   runtime: production dependencies and the compiled JavaScript only, as the unprivileged `node` user
+# Policies: the image ships policies/ (README and examples, nothing enabled); mount your own folder over
+# /app/policies (or point POLICIES_DIR elsewhere). .ts policy files load at start-up, no build step.
+ARG NODE_VERSION=24
+
+FROM node:${NODE_VERSION}-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+FROM node:${NODE_VERSION}-slim AS runtime
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=8080 \
+    POLICIES_DIR=/app/policies
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY policies ./policies
+USER node
+EXPOSE 8080
+STOPSIGNAL SIGTERM
+# Node is PID 1 and handles SIGTERM itself (stop accepting, finish in-flight requests, close storage);
+# the broker starts no child processes, so no init is needed to reap them.
+ENTRYPOINT ["node", "dist/app/main.js"]

@@ -1,0 +1,43 @@
+/** The command-line tool: check, catalog, sweep's refusal, usage. */
+import t from 'tap'
+import { AtlasSimulator } from '../../src/adapters/atlas/simulator/atlas-simulator.js'
+import { runCli } from '../../src/app/cli.js'
+
+async function cli (argv: string[], env: Record<string, string>): Promise<{ code: number, out: string, err: string }> {
+  const out: string[] = []
+  const err: string[] = []
+  const code = await runCli(argv, env, l => out.push(l), l => err.push(l))
+  return { code, out: out.join('\n'), err: err.join('\n') }
+}
+
+t.test('check: configuration, catalog, policies and the Atlas credentials', async t => {
+  const sim = new AtlasSimulator({ seedClusters: ['Main'] })
+  const url = await sim.listen()
+  t.teardown(() => sim.close())
+  const env = {
+    ATLAS_BASE_URL: url, ATLAS_PROJECT_ID: sim.projectId, ATLAS_PUBLIC_KEY: sim.publicKey, ATLAS_PRIVATE_KEY: sim.privateKey,
+    BROKER_USERNAME: 'platform', BROKER_PASSWORD: 'a-long-password', CREDENTIALS_SECRET: 'z'.repeat(32)
+  }
+  const good = await cli(['check'], env)
+  t.equal(good.code, 0, good.out)
+  t.match(good.out, /ok +Atlas credentials accepted for project atlas-broker-local/)
+  t.match(good.out, /ok +catalog: 5 plans/)
+  const wrong = await cli(['check'], { ...env, ATLAS_PRIVATE_KEY: 'wrong' })
+  t.equal(wrong.code, 1)
+  t.match(wrong.out, /FAIL Atlas: /)
+  const invalid = await cli(['check'], { PORT: 'x' })
+  t.equal(invalid.code, 1)
+  t.match(invalid.out, /FAIL invalid configuration/)
+})
+
+t.test('catalog prints the served catalog; sweep refuses without the broker\'s MongoDB state; usage', async t => {
+  const catalog = await cli(['catalog'], {})
+  t.equal(catalog.code, 0)
+  t.equal((JSON.parse(catalog.out) as { services: unknown[] }).services.length, 1)
+  t.notMatch(catalog.out, /"atlas":/)
+  const sweep = await cli(['sweep'], {})
+  t.equal(sweep.code, 2)
+  t.match(sweep.err, /MONGODB_URI/)
+  t.equal((await cli(['nope'], {})).code, 2)
+  t.match((await cli(['--help'], {})).err, /usage: atlas-broker/)
+})

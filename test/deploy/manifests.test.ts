@@ -1,0 +1,86 @@
+/** The deployment files: every manifest parses, uses current APIs, and has the fields that matter. */
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import t from 'tap'
+import { parseAllDocuments } from 'yaml'
+import { loadPolicies } from '../../src/adapters/policy/ts-policy-loader.js'
+import { defaultPolicy } from '../../src/domain/default-policy.js'
+
+const dir = new URL('../../deploy/kubernetes/', import.meta.url)
+type Doc = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+const docs: Doc[] = readdirSync(dir).filter(f => f.endsWith('.yaml')).flatMap(file =>
+  parseAllDocuments(readFileSync(new URL(file, dir), 'utf8')).map(d => {
+    if (d.errors.length > 0) throw new Error(`${file}: ${d.errors[0]?.message ?? ''}`)
+    return { ...(d.toJSON() as Doc), __file: file }
+  }))
+const byKind = (kind: string): Doc[] => docs.filter(d => d.kind === kind)
+
+const CURRENT: Record<string, string> = {
+  Namespace: 'v1', Secret: 'v1', ConfigMap: 'v1', Service: 'v1', Deployment: 'apps/v1', PodDisruptionBudget: 'policy/v1',
+  ClusterServiceBroker: 'servicecatalog.k8s.io/v1beta1', Kustomization: 'kustomize.config.k8s.io/v1beta1'
+}
+
+t.test('every manifest uses a current API version', async t => {
+  t.ok(docs.length >= 8)
+  for (const d of docs) t.equal(d.apiVersion, CURRENT[d.kind as string], `${String(d.__file)} ${String(d.kind)}`)
+})
+
+t.test('the Deployment: 2 replicas, probes, resources, restricted security, read-only root', async t => {
+  const [deployment] = byKind('Deployment')
+  const spec = deployment!.spec
+  t.equal(spec.replicas, 2)
+  const pod = spec.template.spec
+  t.equal(pod.securityContext.runAsNonRoot, true)
+  t.equal(pod.securityContext.seccompProfile.type, 'RuntimeDefault')
+  const [container] = pod.containers
+  t.equal(container.readinessProbe.httpGet.path, '/readyz')
+  t.equal(container.livenessProbe.httpGet.path, '/healthz')
+  t.ok(container.resources.requests.cpu && container.resources.requests.memory && container.resources.limits.memory)
+  t.same(container.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } })
+  t.ok(container.volumeMounts.some((m: Doc) => m.mountPath === '/tmp'), 'a writable /tmp for tsx')
+  t.ok(container.volumeMounts.some((m: Doc) => m.mountPath === '/app/policies'), 'policies from a ConfigMap')
+  t.ok(pod.terminationGracePeriodSeconds >= 30)
+})
+
+t.test('Service, PDB and the Service Catalog registration with basic auth', async t => {
+  t.equal(byKind('Service')[0]!.spec.ports[0].targetPort, 'http')
+  t.equal(byKind('PodDisruptionBudget')[0]!.spec.minAvailable, 1)
+  const broker = byKind('ClusterServiceBroker')[0]!
+  t.match(broker.spec.url, /^http:\/\/atlas-broker\.atlas-broker\.svc/)
+  t.same(broker.spec.authInfo.basic.secretRef, { name: 'atlas-broker-auth', namespace: 'atlas-broker' })
+  const auth = byKind('Secret').find(s => s.metadata.name === 'atlas-broker-auth')!
+  t.same(Object.keys(auth.stringData).sort(), ['password', 'username'])
+  const settings = byKind('Secret').find(s => s.metadata.name === 'atlas-broker')!
+  for (const key of ['ATLAS_PROJECT_ID', 'BROKER_USERNAME', 'BROKER_PASSWORD', 'CREDENTIALS_SECRET', 'MONGODB_URI']) t.ok(key in settings.stringData, key)
+})
+
+t.test('the ConfigMap policy loads with the broker\'s policy loader', async t => {
+  const configMap = byKind('ConfigMap')[0]!
+  const folder = mkdtempSync(path.join(tmpdir(), 'cm-policies-'))
+  for (const [name, text] of Object.entries(configMap.data as Record<string, string>)) writeFileSync(path.join(folder, name), text)
+  const { policy, sources } = await loadPolicies(folder, defaultPolicy)
+  t.match(sources.username, /10-seed-custom-config\.ts$/)
+  t.equal(policy.username({ bindingId: 'b', instanceId: 'i', serviceId: 's', planId: 'p', parameters: {}, context: {}, database: 'd', cluster: 'c', instance: { instanceId: 'i', serviceId: 's', planId: 'p', organizationGuid: 'o', spaceGuid: 's', parameters: {}, context: {} } }), 'b-rw')
+})
+
+t.test('the kustomization lists every namespaced manifest', async t => {
+  const kustomization = byKind('Kustomization')[0]!
+  for (const file of ['namespace.yaml', 'secret.yaml', 'policy-configmap.yaml', 'deployment.yaml', 'service.yaml', 'pdb.yaml']) {
+    t.ok((kustomization.resources as string[]).includes(file), file)
+  }
+})
+
+t.test('the Dockerfile: multi-stage, slim LTS base, production deps, non-root, compiled entry point', async t => {
+  const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8')
+  t.equal((dockerfile.match(/^FROM /gm) ?? []).length, 2)
+  t.match(dockerfile, /FROM node:\$\{NODE_VERSION\}-slim AS runtime/)
+  t.match(dockerfile, /ARG NODE_VERSION=(22|24|26)\n/)
+  t.match(dockerfile, /npm ci --omit=dev/)
+  t.match(dockerfile, /^USER node$/m)
+  t.match(dockerfile, /HOST=0\.0\.0\.0/)
+  t.match(dockerfile, /^EXPOSE 8080$/m)
+  t.match(dockerfile, /ENTRYPOINT \["node", "dist\/app\/main\.js"\]/)
+  const ignore = readFileSync(new URL('../../.dockerignore', import.meta.url), 'utf8')
+  for (const entry of ['node_modules', '.git', 'dist']) t.match(ignore, new RegExp(`^${entry.replace('.', '\\.')}$`, 'm'))
+})

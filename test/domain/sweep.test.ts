@@ -1,0 +1,31 @@
+/** Sweep: orphans are the broker's Atlas resources without a live record; others are left alone. */
+import t from 'tap'
+import { MemoryStorage } from '../../src/adapters/storage/memory-storage.js'
+import { DEDICATED_PLAN_IDS } from '../../src/app/default-catalog.js'
+import { deleteOrphans, findOrphans } from '../../src/domain/sweep.js'
+import { makeBroker, PLAN_ID, SERVICE_ID } from '../helpers/broker.js'
+
+t.test('finds users and clusters whose records are gone, and deletes only those', async t => {
+  const storage = new MemoryStorage()
+  const { broker, atlas } = makeBroker({ storage })
+  await broker.provision('live', { serviceId: SERVICE_ID, planId: PLAN_ID, organizationGuid: 'o', spaceGuid: 's' }, false, {})
+  await broker.bind('live', 'kept', { serviceId: SERVICE_ID, planId: PLAN_ID }, false, {})
+  await broker.bind('live', 'lost', { serviceId: SERVICE_ID, planId: PLAN_ID }, false, {})
+  await broker.provision('cl', { serviceId: SERVICE_ID, planId: DEDICATED_PLAN_IDS.flex, organizationGuid: 'o', spaceGuid: 's' }, true, {})
+  // Records lost (e.g. a restore of an older backup of the broker's database):
+  const lost = await storage.getBinding('lost')
+  await storage.deleteBinding('lost', lost!.version)
+  const cl = await storage.getInstance('cl')
+  await storage.deleteInstance('cl', cl!.version)
+  // Something the broker did not create is never touched:
+  atlas.users.set('human', { username: 'human', password: 'x'.repeat(10), roles: [], scopes: [], labels: [] })
+
+  const progress: string[] = []
+  const orphans = await findOrphans(atlas, storage, (done, total, what) => progress.push(`${done}/${total} ${what}`))
+  t.same(orphans.map(o => `${o.kind}:${o.owner}`).sort(), ['cluster:cl', 'database-user:lost'])
+  t.ok(progress.includes('2/2 database users'), progress.join(', '))
+  const failed = await deleteOrphans(atlas, orphans)
+  t.same(failed, [])
+  t.same([...atlas.users.keys()].sort(), ['human', 'kept'])
+  t.same([...atlas.clusters.keys()], ['Cluster0'])
+})
