@@ -81,9 +81,11 @@ t.test('probes: /healthz and /readyz need no auth; wrong Atlas keys fail readine
     ATLAS_BASE_URL: url, ATLAS_PROJECT_ID: sim.projectId, ATLAS_PUBLIC_KEY: sim.publicKey,
     BROKER_USERNAME: 'platform', BROKER_PASSWORD: 'a-long-password', CREDENTIALS_SECRET: 'z'.repeat(32)
   }
-  const good = await composeBroker(loadConfig({ ...base, ATLAS_PRIVATE_KEY: sim.privateKey }), captureLogger('silent').logger)
+  const logs = captureLogger('info')
+  const good = await composeBroker(loadConfig({ ...base, ATLAS_PRIVATE_KEY: sim.privateKey }), logs.logger)
   t.teardown(() => good.close())
   t.equal((await good.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200)
+  t.notMatch(logs.lines.join('\n'), /healthz/, 'probes stay out of the info-level request log')
   const ready = await good.app.inject({ method: 'GET', url: '/readyz' })
   t.equal(ready.statusCode, 200)
   t.equal(ready.headers['content-type'], 'application/json; charset=utf-8')
