@@ -23,10 +23,18 @@ export interface BuildAppOptions {
   readiness?: ReadinessCheck[]
   /** Serve /metrics (behind broker auth unless `public`). */
   metrics?: { metrics: BrokerMetrics, public: boolean }
+  /** Serve HTTPS directly with this certificate and key (PEM). */
+  tls?: { cert: Buffer, key: Buffer }
+  /** Take the client address from X-Forwarded-For (behind a trusted proxy). */
+  trustProxy?: boolean
+  /** Failed basic-auth attempts per client and minute before 429. */
+  authFailuresPerMinute?: number
 }
 
 export async function buildApp (options: BuildAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
+    ...(options.tls === undefined ? {} : { https: { cert: options.tls.cert, key: options.tls.key } }),
+    trustProxy: options.trustProxy ?? false,
     loggerInstance: options.logger as FastifyBaseLogger,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     requestIdHeader: REQUEST_IDENTITY_HEADER,
@@ -38,7 +46,9 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   })
 
   registerErrorHandling(app)
-  await registerOsbHooks(app, options.credentials)
+  await registerOsbHooks(app, options.credentials, {
+    ...(options.authFailuresPerMinute === undefined ? {} : { authFailuresPerMinute: options.authFailuresPerMinute })
+  })
   await app.register(healthRoutes, { checks: options.readiness ?? [] })
   if (options.metrics !== undefined) {
     const { metrics } = options.metrics

@@ -62,6 +62,14 @@ export function configuredAtlas (config: Config, onExchange?: HttpAtlasAdapterOp
   })
 }
 
+function readTls (files: { certFile: string, keyFile: string }): { cert: Buffer, key: Buffer } {
+  try {
+    return { cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) }
+  } catch (err) {
+    throw new ConfigError([`TLS_CERT_FILE/TLS_KEY_FILE: cannot read (${err instanceof Error ? err.message : String(err)})`])
+  }
+}
+
 export interface ComposeOverrides {
   /** A store to use instead of the configured one (tests; embedders with their own StoragePort). */
   storage?: StoragePort
@@ -155,6 +163,8 @@ async function wire (
       dropDatabaseOnDeprovision: config.dropDatabaseOnDeprovision,
       pollRetryAfterSeconds: config.localMode ? Math.min(config.pollRetryAfterSeconds, 2) : config.pollRetryAfterSeconds,
       credentialsSecret: config.credentialsSecret ?? randomBytes(32).toString('base64url'),
+      credentialsKeyId: config.credentialsKeyId,
+      previousCredentialsSecrets: config.previousCredentialsSecrets,
       ...(config.atlas.defaultCluster !== undefined
         ? { defaultCluster: config.atlas.defaultCluster }
         : config.localMode ? { defaultCluster: 'Cluster0' } : {}),
@@ -169,6 +179,9 @@ async function wire (
     credentials,
     logger,
     metrics: { metrics, public: config.metricsPublic },
+    ...(config.tls === undefined ? {} : { tls: readTls(config.tls) }),
+    trustProxy: config.trustProxy,
+    authFailuresPerMinute: config.authFailuresPerMinute,
     readiness: [
       { name: 'storage', check: () => storage.ping() },
       { name: 'atlas', check: async () => { await atlas.getProject({ deadline: Date.now() + 5000 }) } }

@@ -16,6 +16,8 @@ export const ConfigSchema = Type.Object({
   BROKER_USERNAME: Type.Optional(Type.String({ minLength: 1, description: 'Basic-auth username platforms use. Required unless in local mode (generated there).' })),
   BROKER_PASSWORD: Type.Optional(Type.String({ minLength: 12, description: 'Basic-auth password (12+ characters). Required unless in local mode (generated there).' })),
   CREDENTIALS_SECRET: Type.Optional(Type.String({ minLength: 32, description: 'Secret (32+ characters) from which binding passwords are derived and sealed. Required unless in local mode. Changing it changes the passwords of new binds only.' })),
+  CREDENTIALS_SECRET_ID: Type.String({ pattern: '^[A-Za-z0-9_-]{1,32}$', default: 'primary', description: 'Id of CREDENTIALS_SECRET, recorded with each binding. To rotate: give the new secret a new id and list the old one in CREDENTIALS_PREVIOUS_SECRETS.' }),
+  CREDENTIALS_PREVIOUS_SECRETS: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,32}=[^,]{32,}(,[A-Za-z0-9_-]{1,32}=[^,]{32,})*$', description: 'Earlier credentials secrets as id=secret,id=secret: bindings made with them keep their credentials.' })),
   SECRETS_FILE: Type.Optional(Type.String({ minLength: 1, description: "Path of a python-atlasbroker secrets JSON file ({\"atlas\": {user, password, group}, \"mongo\": {uri, db, timeoutms, collection}}); environment variables win over it." })),
   POLICIES_DIR: Type.String({ minLength: 1, default: 'policies', description: 'Folder whose *.ts policy files are loaded at start-up, in name order.' }),
   CATALOG_FILE: Type.Optional(Type.String({ minLength: 1, description: 'JSON file with the catalog to serve instead of the built-in one.' })),
@@ -30,6 +32,10 @@ export const ConfigSchema = Type.Object({
   ATLAS_MAX_RETRIES: Type.Integer({ minimum: 0, maximum: 10, default: 4, description: 'Retries of an idempotent Atlas call on 429, 5xx or connection errors.' }),
   OPERATION_BUDGET_MS: Type.Integer({ minimum: 1000, maximum: 55000, default: 45000, description: 'Longest time one OSB request may spend on Atlas (keeps answers under the platforms\' 60 s).' }),
   USER_PROPAGATION_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 40000, description: 'Longest wait for a new database user to be APPLIED on its cluster before bind answers.' }),
+  TLS_CERT_FILE: Type.Optional(Type.String({ minLength: 1, description: 'PEM certificate file: serve HTTPS directly (with TLS_KEY_FILE). Default: plain HTTP behind the platform\'s TLS.' })),
+  TLS_KEY_FILE: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key file for TLS_CERT_FILE.' })),
+  TRUST_PROXY: Type.String({ pattern: '^(true|false)$', default: 'false', description: 'true: take client addresses from X-Forwarded-For (only behind a proxy you trust).' }),
+  AUTH_FAILURES_PER_MINUTE: Type.Integer({ minimum: 1, default: 20, description: 'Failed basic-auth attempts a client may make per minute before it gets 429.' }),
   METRICS_PUBLIC: Type.String({ pattern: '^(true|false)$', default: 'false', description: 'true: serve /metrics without broker auth (e.g. to a Prometheus inside the cluster). Default: behind broker auth.' }),
   POLL_RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 600, default: 15, description: 'Retry-After sent with last_operation while a cluster operation is in progress (local mode: at most 2).' }),
   USER_PROPAGATION_POLL_MS: Type.Integer({ minimum: 10, default: 1000, description: 'Interval between cluster status checks while waiting.' }),
@@ -56,6 +62,8 @@ export interface Config {
   localMode: boolean
   broker: { username?: string, password?: string }
   credentialsSecret?: string
+  credentialsKeyId: string
+  previousCredentialsSecrets: Record<string, string>
   policiesDir: string
   catalogFile?: string
   atlas: {
@@ -70,6 +78,9 @@ export interface Config {
   dropDatabaseOnDeprovision: boolean
   pollRetryAfterSeconds: number
   metricsPublic: boolean
+  tls?: { certFile: string, keyFile: string }
+  trustProxy: boolean
+  authFailuresPerMinute: number
   userPropagationTimeoutMs: number
   userPropagationPollMs: number
   mongo?: { uri: string, database: string, collection: string, timeoutMs: number }
@@ -144,6 +155,7 @@ export function loadConfig (
       auth = { kind: 'service-account', clientId: c.ATLAS_CLIENT_ID, clientSecret: c.ATLAS_CLIENT_SECRET }
     }
   }
+  if ((c.TLS_CERT_FILE === undefined) !== (c.TLS_KEY_FILE === undefined)) problems.push('TLS_CERT_FILE/TLS_KEY_FILE: give both or neither')
   const localMode = !hasDigest && !hasOauth
   if (!localMode) {
     if (c.ATLAS_PROJECT_ID === undefined) problems.push('ATLAS_PROJECT_ID: required when Atlas credentials are configured')
@@ -163,6 +175,11 @@ export function loadConfig (
       ...(c.BROKER_PASSWORD === undefined ? {} : { password: c.BROKER_PASSWORD })
     },
     ...(c.CREDENTIALS_SECRET === undefined ? {} : { credentialsSecret: c.CREDENTIALS_SECRET }),
+    credentialsKeyId: c.CREDENTIALS_SECRET_ID,
+    previousCredentialsSecrets: Object.fromEntries((c.CREDENTIALS_PREVIOUS_SECRETS ?? '').split(',').filter(Boolean).map(pair => {
+      const at = pair.indexOf('=')
+      return [pair.slice(0, at), pair.slice(at + 1)]
+    })),
     policiesDir: c.POLICIES_DIR,
     ...(c.CATALOG_FILE === undefined ? {} : { catalogFile: c.CATALOG_FILE }),
     atlas: {
@@ -177,6 +194,9 @@ export function loadConfig (
     dropDatabaseOnDeprovision: c.DROP_DATABASE_ON_DEPROVISION === 'true',
     pollRetryAfterSeconds: c.POLL_RETRY_AFTER_SECONDS,
     metricsPublic: c.METRICS_PUBLIC === 'true',
+    ...(c.TLS_CERT_FILE === undefined || c.TLS_KEY_FILE === undefined ? {} : { tls: { certFile: c.TLS_CERT_FILE, keyFile: c.TLS_KEY_FILE } }),
+    trustProxy: c.TRUST_PROXY === 'true',
+    authFailuresPerMinute: c.AUTH_FAILURES_PER_MINUTE,
     userPropagationTimeoutMs: c.USER_PROPAGATION_TIMEOUT_MS,
     userPropagationPollMs: c.USER_PROPAGATION_POLL_MS,
     ...(c.MONGODB_URI === undefined

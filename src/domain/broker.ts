@@ -325,12 +325,15 @@ export class AtlasBroker implements ServiceBroker {
     }
     const roles = this.kit.callPolicy('roles', () => policy.roles(facts))
     if (!Array.isArray(roles) || roles.length === 0) throw new PolicyError('roles', 'must return at least one role')
+    // A takeover keeps the key its claim was made with; a new binding takes the current one.
+    const keyId = stale?.keyId ?? this.kit.currentKeyId()
+    const secret = this.kit.secretFor(keyId)
     let password: string
     if (stale?.sealedPassword !== undefined) {
-      password = unseal(settings.credentialsSecret, stale.sealedPassword)
+      password = unseal(secret, stale.sealedPassword)
     } else {
       password = this.kit.callPolicy('password', () => policy.password({
-        ...facts, derive: (purpose?: string) => derivePassword(settings.credentialsSecret, facts.bindingId, purpose)
+        ...facts, derive: (purpose?: string) => derivePassword(secret, facts.bindingId, purpose)
       }))
     }
     if (typeof password !== 'string' || password.length < 8) throw new PolicyError('password', 'must return at least 8 characters (Atlas minimum)')
@@ -351,7 +354,8 @@ export class AtlasBroker implements ServiceBroker {
       roles,
       cluster: instance.cluster,
       database: instance.database,
-      ...(policy.predictableCredentials ? {} : { sealedPassword: seal(settings.credentialsSecret, password) })
+      keyId,
+      ...(policy.predictableCredentials ? {} : { sealedPassword: seal(secret, password) })
     }
     let record: BindingRecord
     try {
@@ -458,11 +462,12 @@ export class AtlasBroker implements ServiceBroker {
   private async bindingSpec (
     record: BindingRecord, facts: BindingFacts, alreadyExists: boolean, deadline: number, knownPassword?: string
   ): Promise<BindingSpec> {
-    const { policy, settings } = this.deps
+    const { policy } = this.deps
+    const secret = knownPassword === undefined ? this.kit.secretFor(record.keyId) : ''
     const password = knownPassword ?? (record.sealedPassword !== undefined
-      ? unseal(settings.credentialsSecret, record.sealedPassword)
+      ? unseal(secret, record.sealedPassword)
       : this.kit.callPolicy('password', () => policy.password({
-        ...facts, derive: (purpose?: string) => derivePassword(settings.credentialsSecret, facts.bindingId, purpose)
+        ...facts, derive: (purpose?: string) => derivePassword(secret, facts.bindingId, purpose)
       })))
     let cluster: AtlasCluster | undefined
     try {

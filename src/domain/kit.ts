@@ -10,15 +10,19 @@ import { type LoggerPort } from '../ports/logger-port.js'
 import { type ParameterValidator } from '../ports/parameter-validator-port.js'
 import { type Policy, type PolicyHook, PolicyError } from '../ports/policy-port.js'
 import { type InstanceFacts } from '../ports/policy-port.js'
-import { type JsonObject, type ProvisionDetails, BadRequestError, ServiceUnavailableError } from '../ports/service-broker.js'
+import { type JsonObject, type ProvisionDetails, BadRequestError, InternalError, ServiceUnavailableError } from '../ports/service-broker.js'
 import { type InstanceRecord, type OperationKind, type OperationRecord, type StoragePort } from '../ports/storage-port.js'
 import { type BrokerCatalog } from './catalog.js'
 import { jsonEqual } from './equality.js'
 import { toBrokerError } from './errors.js'
 
 export interface BrokerSettings {
-  /** Secret behind derived passwords and sealed values. */
+  /** Secret behind derived passwords and sealed values (the current one, for new bindings). */
   credentialsSecret: string
+  /** Id recorded with each new binding; default `primary`. */
+  credentialsKeyId?: string
+  /** Earlier secrets by id, so bindings made before a rotation keep their credentials. */
+  previousCredentialsSecrets?: Record<string, string>
   /** Cluster used by shared-cluster provisions that name none. */
   defaultCluster?: string
   /** Longest wait for a new database user to reach its cluster (APPLIED) before bind answers. */
@@ -57,6 +61,8 @@ export const MANAGED_BY = 'atlas-broker'
 export const DATABASE_NAME = /^[^/\\."$*<>:|?\s]{1,63}$/
 
 /** Atlas label and tag values are 1-255 characters. */
+export const DEFAULT_KEY_ID = 'primary'
+
 export function labelValue (id: string): string {
   return id.length <= 255 ? id : id.slice(0, 255)
 }
@@ -98,6 +104,19 @@ export class Kit {
   constructor (deps: BrokerDeps) {
     this.deps = deps
     this.now = deps.now ?? Date.now
+  }
+
+  currentKeyId (): string {
+    return this.deps.settings.credentialsKeyId ?? DEFAULT_KEY_ID
+  }
+
+  /** The secret a binding was made with (bindings from before key ids were recorded used the default id). */
+  secretFor (keyId: string | undefined): string {
+    const id = keyId ?? DEFAULT_KEY_ID
+    if (id === this.currentKeyId()) return this.deps.settings.credentialsSecret
+    const secret = this.deps.settings.previousCredentialsSecrets?.[id]
+    if (secret === undefined) throw new InternalError(`the credentials secret '${id}' of this binding is not configured (add it to CREDENTIALS_PREVIOUS_SECRETS)`)
+    return secret
   }
 
   /** When the current OSB call must have finished its Atlas work. */

@@ -68,6 +68,8 @@ export interface BindingRecord extends StoredFields {
   database: string
   /** Only for credentials a policy marks unpredictable: the password sealed with the broker key. */
   sealedPassword?: string
+  /** Id of the credentials secret this binding's password is derived or sealed with (rotation). */
+  keyId?: string
 }
 
 export type NewRecord<T extends StoredFields> = Omit<T, 'version' | 'createdAt' | 'updatedAt'>

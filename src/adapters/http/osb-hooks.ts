@@ -65,7 +65,42 @@ export function parseOriginatingIdentity (header: string | undefined): Originati
   }
 }
 
-export async function registerOsbHooks (app: FastifyInstance, credentials: BrokerCredentials): Promise<void> {
+export interface OsbHookOptions {
+  /** Failed basic-auth attempts a client (IP) may make per minute before it gets 429s. */
+  authFailuresPerMinute?: number
+}
+
+/** Counts failed logins per client in fixed one-minute windows; memory is bounded. */
+class AuthFailures {
+  private readonly windows = new Map<string, { count: number, since: number }>()
+  private readonly limit: number
+  constructor (limit: number) { this.limit = limit }
+
+  /** Seconds until the client may try again, or 0 when it may try now. */
+  blockedFor (client: string, now: number): number {
+    const w = this.windows.get(client)
+    if (w === undefined || now - w.since >= 60_000 || w.count < this.limit) return 0
+    return Math.ceil((w.since + 60_000 - now) / 1000)
+  }
+
+  fail (client: string, now: number): void {
+    const w = this.windows.get(client)
+    if (w === undefined || now - w.since >= 60_000) {
+      if (this.windows.size >= 10_000) this.prune(now)
+      this.windows.set(client, { count: 1, since: now })
+    } else {
+      w.count++
+    }
+  }
+
+  private prune (now: number): void {
+    for (const [client, w] of this.windows) if (now - w.since >= 60_000) this.windows.delete(client)
+    if (this.windows.size >= 10_000) this.windows.clear()
+  }
+}
+
+export async function registerOsbHooks (app: FastifyInstance, credentials: BrokerCredentials, options: OsbHookOptions = {}): Promise<void> {
+  const failures = new AuthFailures(options.authFailuresPerMinute ?? 20)
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const identity = request.headers[REQUEST_IDENTITY_HEADER]
     if (typeof identity === 'string' && identity !== '') reply.header('X-Broker-API-Request-Identity', identity)
@@ -79,9 +114,19 @@ export async function registerOsbHooks (app: FastifyInstance, credentials: Broke
   })
   app.addHook('onRequest', async (request, reply) => {
     if (request.routeOptions.config.public === true) return
-    await new Promise<void>((resolve, reject) => {
-      void app.basicAuth(request, reply, (err?: Error) => { if (err === undefined) resolve(); else reject(err) })
-    })
+    const wait = failures.blockedFor(request.ip, Date.now())
+    if (wait > 0) {
+      void reply.header('Retry-After', String(wait))
+      throw new HttpError(429, 'too many failed authentication attempts from this client; retry later')
+    }
+    try {
+      await new Promise<void>((resolve, reject) => {
+        void app.basicAuth(request, reply, (err?: Error) => { if (err === undefined) resolve(); else reject(err) })
+      })
+    } catch (err) {
+      failures.fail(request.ip, Date.now())
+      throw err
+    }
   })
 
   app.addHook('onRequest', async (request: FastifyRequest) => {
