@@ -49,6 +49,10 @@ class Collection<T extends StoredFields> {
     this.records.delete(id)
   }
 
+  all (): T[] {
+    return [...this.records.values()].map(record => structuredClone(record))
+  }
+
   filter (predicate: (record: T) => boolean): T[] {
     return [...this.records.values()].filter(predicate).map(record => structuredClone(record))
   }
@@ -84,6 +88,11 @@ export class MemoryStorage implements StoragePort {
   async countOperationsInProgress (): Promise<number> {
     const inProgress = (r: StoredFields): boolean => r.lastOperation.state === 'in progress' && r.state !== 'deleted'
     return this.instances.filter(inProgress).length + this.bindings.filter(inProgress).length
+  }
+
+  /** Every record, for tests and debugging (a 4xx must leave this unchanged). */
+  snapshot (): { instances: InstanceRecord[], bindings: BindingRecord[] } {
+    return { instances: this.instances.all(), bindings: this.bindings.all() }
   }
 
   async ping (): Promise<void> {}
