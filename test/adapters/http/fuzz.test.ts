@@ -3,7 +3,7 @@
  * JSON answer, never a 5xx for bad input, never a crash, and a 4xx changes nothing in storage or Atlas.
  */
 import fc from 'fast-check'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { type FastifyInstance } from 'fastify'
 import { bindBody, headers, makeApp, PLAN_ID, provisionBody, SERVICE_ID } from '../../helpers/broker.js'
 import { type FakeAtlas } from '../../fakes/fake-atlas.js'
@@ -33,14 +33,13 @@ async function check (env: Env, request: { method: string, url: string, headers?
   if (r.statusCode >= 400 && state(env) !== before) throw new Error(`${request.method} ${request.url} → ${r.statusCode} changed state`)
 }
 
-async function setup (t: Tap): Promise<Env> {
+async function setup (t: Test): Promise<Env> {
   const env = await makeApp(t)
   // Some existing resources, so fuzzed requests also hit real records.
   await env.app.inject({ method: 'PUT', url: '/v2/service_instances/known', headers: headers(), payload: JSON.stringify(provisionBody()) })
   await env.app.inject({ method: 'PUT', url: '/v2/service_instances/known/service_bindings/kb', headers: headers(), payload: JSON.stringify(bindBody()) })
   return env
 }
-type Tap = Parameters<Parameters<typeof t.test>[1]>[0]
 
 const segment = fc.oneof(fc.constantFrom('known', 'kb', 'x', ''), fc.string(), fc.string({ unit: 'binary' }), fc.uuid())
 const encoded = segment.map(s => encodeURIComponent(s))
