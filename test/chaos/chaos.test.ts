@@ -1,0 +1,101 @@
+/**
+ * Chaos (bounded, loopback only): 300 shared-plan lifecycles while the Atlas simulator injects 10% 5xx, bursts
+ * of 429 and 2 s latency spikes. The platform behaves as real ones do: after a failed provision, bind, unbind
+ * or deprovision it sends DELETE until that succeeds. Every OSB request must answer well under 60 s, and at
+ * the end Atlas and the broker's records must agree: no user without a live binding, no live binding without
+ * its user, no live instance left.
+ */
+import t from 'tap'
+import { HttpAtlasAdapter } from '../../src/adapters/atlas/http-atlas-adapter.js'
+import { AtlasSimulator } from '../../src/adapters/atlas/simulator/atlas-simulator.js'
+import { MemoryStorage } from '../../src/adapters/storage/memory-storage.js'
+import { composeBroker } from '../../src/app/compose.js'
+import { loadConfig } from '../../src/app/config.js'
+import { SEED_PLAN_ID, SEED_SERVICE_ID } from '../../src/app/default-catalog.js'
+import { findOrphans } from '../../src/domain/sweep.js'
+import { captureLogger } from '../helpers/broker.js'
+
+t.setTimeout(600_000)
+const LIFECYCLES = 300
+const CONCURRENCY = 25
+
+t.test(`${LIFECYCLES} lifecycles under 5xx, 429 bursts and latency spikes stay consistent`, async t => {
+  const sim = new AtlasSimulator({ seedClusters: ['Main'], delays: { clusterCreateMs: 0, clusterUpdateMs: 0, clusterDeleteMs: 0, flexCreateMs: 0, userPropagationMs: 30 } })
+  const url = await sim.listen()
+  const storage = new MemoryStorage()
+  const broker = await composeBroker(loadConfig({
+    ATLAS_BASE_URL: url, ATLAS_PROJECT_ID: sim.projectId, ATLAS_PUBLIC_KEY: sim.publicKey, ATLAS_PRIVATE_KEY: sim.privateKey,
+    ATLAS_DEFAULT_CLUSTER: 'Main', BROKER_USERNAME: 'platform', BROKER_PASSWORD: 'a-long-password', CREDENTIALS_SECRET: 'c'.repeat(32),
+    USER_PROPAGATION_POLL_MS: '20', OPERATION_BUDGET_MS: '20000', ATLAS_REQUEST_TIMEOUT_MS: '3000', LOG_LEVEL: 'silent'
+  }), captureLogger('silent').logger, { storage })
+  t.teardown(async () => { await broker.close(); await sim.close() })
+
+  sim.addFault({ kind: 'status', status: 500, rate: 0.05 })
+  sim.addFault({ kind: 'status', status: 503, rate: 0.05 })
+  sim.addFault({ kind: 'latency', ms: 2000, rate: 0.02 })
+  // 429 storms: every 3 s, 400 ms during which Atlas rate-limits every call.
+  const bursts = setInterval(() => {
+    const stop = sim.addFault({ kind: 'rate-limit', retryAfterSeconds: 0.2 })
+    setTimeout(stop, 400)
+  }, 3000)
+  t.teardown(() => clearInterval(bursts))
+
+  const headers = { authorization: `Basic ${Buffer.from('platform:a-long-password').toString('base64')}`, 'x-broker-api-version': '2.17', 'content-type': 'application/json' }
+  let slowest = 0
+  let requests = 0
+  const statuses = new Map<number, number>()
+  const lastBodies = new Map<string, string>()
+  const send = async (method: 'PUT' | 'DELETE', path: string, body?: unknown): Promise<number> => {
+    const started = Date.now()
+    const r = await broker.app.inject({ method, url: path, headers, ...(body === undefined ? {} : { payload: JSON.stringify(body) }) })
+    lastBodies.set(path.split('?')[0] ?? path, `${r.statusCode} ${r.body}`)
+    slowest = Math.max(slowest, Date.now() - started)
+    requests++
+    statuses.set(r.statusCode, (statuses.get(r.statusCode) ?? 0) + 1)
+    return r.statusCode
+  }
+  const ids = `service_id=${SEED_SERVICE_ID}&plan_id=${SEED_PLAN_ID}`
+  /** Platform orphan mitigation: DELETE until it succeeds (200 or 410). */
+  const deleteUntilGone = async (path: string): Promise<void> => {
+    const giveUp = Date.now() + 120_000
+    while (Date.now() < giveUp) {
+      const status = await send('DELETE', `${path}?${ids}`)
+      if (status === 200 || status === 410) return
+      await new Promise(resolve => setTimeout(resolve, 200))
+    }
+    throw new Error(`DELETE ${path} never succeeded: last answer ${lastBodies.get(path) ?? ''}`)
+  }
+
+  const lifecycle = async (n: number): Promise<void> => {
+    const instance = `/v2/service_instances/chaos-${n}`
+    const binding = `${instance}/service_bindings/b-${n}`
+    const provisioned = await send('PUT', instance, { service_id: SEED_SERVICE_ID, plan_id: SEED_PLAN_ID, organization_guid: 'o', space_guid: 's' })
+    if (provisioned !== 201 && provisioned !== 200) { await deleteUntilGone(instance); return }
+    const bound = await send('PUT', binding, { service_id: SEED_SERVICE_ID, plan_id: SEED_PLAN_ID })
+    if (bound !== 201 && bound !== 200) await deleteUntilGone(binding)
+    else await deleteUntilGone(binding)
+    await deleteUntilGone(instance)
+  }
+
+  let next = 0
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < LIFECYCLES) await lifecycle(next++)
+  }))
+  clearInterval(bursts)
+  sim.clearFaults()
+
+  t.comment(`${requests} OSB requests, statuses ${JSON.stringify(Object.fromEntries(statuses))}, slowest ${slowest} ms`)
+  t.ok(slowest < 30_000, `every request answered well under 60 s (slowest ${slowest} ms)`)
+  t.ok([...statuses.keys()].some(s => s >= 500), 'faults did reach the platform (the test exercised failure paths)')
+
+  const snapshot = storage.snapshot()
+  const liveInstances = snapshot.instances.filter(i => i.state !== 'deleted')
+  const liveBindings = snapshot.bindings.filter(b => b.state !== 'deleted')
+  t.same(liveInstances.map(i => i.id), [], 'no live instance left')
+  t.same(liveBindings.map(b => b.id), [], 'no live binding left')
+  const users = sim.databaseUsers()
+  t.same(users.map(u => u.username), [], 'no Atlas user left behind')
+  const sweeper = new HttpAtlasAdapter({ baseUrl: url, projectId: sim.projectId, credentials: { kind: 'digest', publicKey: sim.publicKey, privateKey: sim.privateKey } })
+  t.teardown(() => sweeper.close())
+  t.same(await findOrphans(sweeper, storage), [], 'the sweep finds no orphans')
+})
