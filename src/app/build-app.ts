@@ -5,13 +5,18 @@
 import { randomUUID } from 'node:crypto'
 import { type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
-import { type Logger } from 'pino'
+import { type ChildLoggerOptions, type Logger } from 'pino'
+import { lazyChildLoggerFactory } from './logger.js'
 import { registerErrorHandling } from '../adapters/http/error-handler.js'
 import { healthRoutes, type ReadinessCheck } from '../adapters/http/health-routes.js'
 import { type BrokerMetrics } from '../adapters/metrics/prometheus-metrics.js'
 import { type BrokerCredentials, REQUEST_IDENTITY_HEADER, registerOsbHooks } from '../adapters/http/osb-hooks.js'
 import { osbRoutes } from '../adapters/http/osb-routes.js'
 import { type ServiceBroker } from '../ports/service-broker.js'
+
+/** Request ids: a random per-process prefix and a counter (a UUID per request costs more than it gives). */
+const ID_PREFIX = randomUUID().slice(0, 8)
+let requestCounter = 0
 
 export interface BuildAppOptions {
   broker: ServiceBroker
@@ -36,9 +41,12 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     ...(options.tls === undefined ? {} : { https: { cert: options.tls.cert, key: options.tls.key } }),
     trustProxy: options.trustProxy ?? false,
     loggerInstance: options.logger as FastifyBaseLogger,
+    childLoggerFactory: (logger, bindings, childOptions) =>
+      lazyChildLoggerFactory(logger as unknown as Logger, bindings, childOptions as ChildLoggerOptions) as unknown as FastifyBaseLogger,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     requestIdHeader: REQUEST_IDENTITY_HEADER,
-    genReqId: () => randomUUID(),
+    // Platforms' X-Broker-API-Request-Identity is the id when sent; otherwise a process-unique one.
+    genReqId: () => `${ID_PREFIX}-${(++requestCounter).toString(36)}`,
     requestTimeout: 58_000,
     // Coercion off: a wrong JSON type is a 400, not silently converted. Never removeAdditional: 'all' (it
     // would empty OSB's free-form `parameters`); `true` only strips where a schema forbids extra fields.

@@ -6,7 +6,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import fastifyBasicAuth from '@fastify/basic-auth'
-import { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { type FastifyInstance, type FastifyRequest } from 'fastify'
 import { type OriginatingIdentity, type RequestMeta } from '../../ports/service-broker.js'
 
 export const REQUEST_IDENTITY_HEADER = 'x-broker-api-request-identity'
@@ -43,13 +43,6 @@ export class HttpError extends Error {
 
 function digest (value: string): Buffer {
   return createHash('sha256').update(value).digest()
-}
-
-/** Constant-time comparison of both fields: hashing first makes the lengths equal (as brokerapi does). */
-export function credentialsMatch (expected: BrokerCredentials, username: string, password: string): boolean {
-  const userOk = timingSafeEqual(digest(expected.username), digest(username))
-  const passOk = timingSafeEqual(digest(expected.password), digest(password))
-  return userOk && passOk
 }
 
 export function parseOriginatingIdentity (header: string | undefined): OriginatingIdentity | undefined {
@@ -101,55 +94,58 @@ class AuthFailures {
 
 export async function registerOsbHooks (app: FastifyInstance, credentials: BrokerCredentials, options: OsbHookOptions = {}): Promise<void> {
   const failures = new AuthFailures(options.authFailuresPerMinute ?? 20)
-  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    const identity = request.headers[REQUEST_IDENTITY_HEADER]
-    if (typeof identity === 'string' && identity !== '') reply.header('X-Broker-API-Request-Identity', identity)
-  })
-
+  const expected = digest(`${credentials.username}\u0000${credentials.password}`)
   await app.register(fastifyBasicAuth, {
     authenticate: { realm: 'atlas-broker' },
-    validate: async (username, password) => {
-      if (!credentialsMatch(credentials, username, password)) throw new HttpError(401, 'invalid broker credentials')
+    // Callback style, answered synchronously: a promise per request costs more than the comparison.
+    // One constant-time comparison over both fields (hashing makes the lengths equal, as brokerapi does).
+    validate (username, password, _request, _reply, done) {
+      if (timingSafeEqual(expected, digest(`${username}\u0000${password}`))) done()
+      else done(new HttpError(401, 'invalid broker credentials'))
     }
   })
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.routeOptions.config.public === true) return
+
+  // One hook, in this order: echo the request identity, limit failed logins, basic auth, API version,
+  // originating identity. It runs before routing's body parsing and validation.
+  app.addHook('onRequest', (request, reply, done) => {
+    const identity = request.headers[REQUEST_IDENTITY_HEADER]
+    if (typeof identity === 'string' && identity !== '') void reply.header('X-Broker-API-Request-Identity', identity)
+    const config = request.routeOptions.config
+    if (config.public === true) { done(); return }
     const wait = failures.blockedFor(request.ip, Date.now())
     if (wait > 0) {
       void reply.header('Retry-After', String(wait))
-      throw new HttpError(429, 'too many failed authentication attempts from this client; retry later')
+      done(new HttpError(429, 'too many failed authentication attempts from this client; retry later'))
+      return
     }
-    try {
-      await new Promise<void>((resolve, reject) => {
-        void app.basicAuth(request, reply, (err?: Error) => { if (err === undefined) resolve(); else reject(err) })
-      })
-    } catch (err) {
-      failures.fail(request.ip, Date.now())
-      throw err
-    }
-  })
-
-  app.addHook('onRequest', async (request: FastifyRequest) => {
-    if (request.routeOptions.config.public === true || request.routeOptions.config.versionless === true) return
-    const version = request.headers[API_VERSION_HEADER]
-    if (typeof version !== 'string' || !/^2\.\d+$/.test(version.trim())) {
-      const got = typeof version === 'string' && version !== '' ? `'${version}'` : 'missing'
-      throw new HttpError(412, `X-Broker-API-Version ${got}: this broker implements OSB API ${SUPPORTED_API_VERSION} and accepts any 2.x`)
-    }
-    const header = request.headers[ORIGINATING_IDENTITY_HEADER]
-    const originatingIdentity = parseOriginatingIdentity(typeof header === 'string' ? header : undefined)
-    if (header !== undefined && originatingIdentity === undefined) {
-      request.log.warn('ignoring an unparsable X-Broker-API-Originating-Identity header')
-    }
-    const requestIdentity = request.headers[REQUEST_IDENTITY_HEADER]
-    request.osbMeta = {
-      ...(originatingIdentity === undefined ? {} : { originatingIdentity }),
-      ...(typeof requestIdentity === 'string' && requestIdentity !== '' ? { requestIdentity } : {})
-    }
-    if (originatingIdentity !== undefined) {
-      request.log = request.log.child({ originatingIdentity })
-      request.log.info({ method: request.method, url: request.url }, 'originating identity')
-    }
+    void app.basicAuth(request, reply, (err?: Error) => {
+      if (err !== undefined) {
+        failures.fail(request.ip, Date.now())
+        done(err)
+        return
+      }
+      if (config.versionless === true) { done(); return }
+      const version = request.headers[API_VERSION_HEADER]
+      if (typeof version !== 'string' || !/^2\.\d+$/.test(version.trim())) {
+        const got = typeof version === 'string' && version !== '' ? `'${version}'` : 'missing'
+        done(new HttpError(412, `X-Broker-API-Version ${got}: this broker implements OSB API ${SUPPORTED_API_VERSION} and accepts any 2.x`))
+        return
+      }
+      const header = request.headers[ORIGINATING_IDENTITY_HEADER]
+      const originatingIdentity = parseOriginatingIdentity(typeof header === 'string' ? header : undefined)
+      if (header !== undefined && originatingIdentity === undefined) {
+        request.log.warn('ignoring an unparsable X-Broker-API-Originating-Identity header')
+      }
+      request.osbMeta = {
+        ...(originatingIdentity === undefined ? {} : { originatingIdentity }),
+        ...(typeof identity === 'string' && identity !== '' ? { requestIdentity: identity } : {})
+      }
+      if (originatingIdentity !== undefined) {
+        request.log = request.log.child({ originatingIdentity })
+        request.log.info({ method: request.method, url: request.url }, 'originating identity')
+      }
+      done()
+    })
   })
 
   // Platforms send DELETE with Content-Type: application/json and no body (Z8); bodies of any other type

@@ -57,11 +57,21 @@ export class BrokerMetrics {
 
   /** Records every OSB request's operation, status and latency. */
   observeHttp (app: FastifyInstance): void {
-    app.addHook('onResponse', async (request, reply) => {
+    // Label children are cached: resolving label values on every request costs more than the counting.
+    const counters = new Map<string, ReturnType<Counter['labels']>>()
+    const histograms = new Map<string, ReturnType<Histogram['labels']>>()
+    app.addHook('onResponse', (request, reply, done) => {
       const operation = OSB_OPERATIONS[`${request.method} ${request.routeOptions.url ?? ''}`]
-      if (operation === undefined) return
-      this.osbRequests.inc({ operation, status: String(reply.statusCode) })
-      this.osbLatency.observe({ operation }, reply.elapsedTime / 1000)
+      if (operation !== undefined) {
+        const key = `${operation} ${reply.statusCode}`
+        let counter = counters.get(key)
+        if (counter === undefined) counters.set(key, counter = this.osbRequests.labels(operation, String(reply.statusCode)))
+        counter.inc()
+        let histogram = histograms.get(operation)
+        if (histogram === undefined) histograms.set(operation, histogram = this.osbLatency.labels(operation))
+        histogram.observe(reply.elapsedTime / 1000)
+      }
+      done()
     })
   }
 

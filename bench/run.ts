@@ -1,0 +1,189 @@
+/**
+ * `npm run bench` (not part of npm test): builds, then measures on this machine, loopback only, bounded:
+ *   1. catalog throughput and latency (autocannon, in its own process) at 32 and 128 connections, against the
+ *      broker and against a bare node:http server answering the same bytes, as a ratio (target ≥ 0.7);
+ *   2. shared-plan lifecycles (provision → bind → unbind → deprovision) against the simulator with no added
+ *      latency: cycles/s, per-call latency, the broker's own time per call and Atlas round trips per call;
+ *   3. start-up time to ready, and resident memory idle and under load.
+ * Results go to bench/results/latest.json and are printed as a table.
+ * BENCH_SECONDS sets each autocannon run's length (default 10).
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { AtlasSimulator } from '../src/adapters/atlas/simulator/atlas-simulator.js'
+
+const run = promisify(execFile)
+const root = new URL('..', import.meta.url).pathname
+const SECONDS = Number(process.env.BENCH_SECONDS ?? '10')
+const SERVICE = '2a04f349-4aab-4fcb-af6d-8e1749a77c13'
+const PLAN = '8db474d1-3cc0-4f4d-b864-24e3bd49b874'
+const USER = 'bench'
+const PASS = 'bench-password-123'
+const AUTH = `Basic ${Buffer.from(`${USER}:${PASS}`).toString('base64')}`
+
+interface Started { child: ChildProcess, url: string, readyMs: number }
+
+function rssMb (pid: number | undefined): number {
+  if (pid === undefined) return 0
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? '0')
+  return Math.round(kb / 102.4) / 10
+}
+
+/** A free loopback port (so the broker can run at LOG_LEVEL=warn, which does not log its address). */
+async function freePort (): Promise<number> {
+  const { createServer } = await import('node:net')
+  return await new Promise(resolve => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+async function startBroker (env: Record<string, string>): Promise<Started> {
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  const started = Date.now()
+  const child = spawn(process.execPath, ['dist/app/main.js'], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', BROKER_USERNAME: USER, BROKER_PASSWORD: PASS, ...env },
+    stdio: ['ignore', 'ignore', 'inherit']
+  })
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`broker exited (${child.exitCode})`)
+    const r = await fetch(`${url}/readyz`).catch(() => undefined)
+    if (r?.status === 200) break
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
+  return { child, url, readyMs: Date.now() - started }
+}
+
+async function startBare (body: string): Promise<{ child: ChildProcess, url: string }> {
+  const code = `const http = require('node:http'); const body = Buffer.from(${JSON.stringify(body)});
+    http.createServer((req, res) => { res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length }); res.end(body) })
+      .listen(0, '127.0.0.1', function () { console.log('http://127.0.0.1:' + this.address().port) })`
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const url = await new Promise<string>(resolve => child.stdout?.once('data', (chunk: Buffer) => resolve(chunk.toString().trim())))
+  return { child, url }
+}
+
+interface Load { requestsPerSecond: number, p50: number, p99: number, errors: number, non2xx: number }
+
+async function autocannon (url: string, connections: number, sampleRss?: () => void): Promise<Load> {
+  const timer = sampleRss === undefined ? undefined : setInterval(sampleRss, 250)
+  try {
+    const { stdout } = await run(path.join(root, 'node_modules/.bin/autocannon'), [
+      '-j', '-c', String(connections), '-d', String(SECONDS), '-H', `authorization=${AUTH}`, '-H', 'x-broker-api-version=2.17', url
+    ], { maxBuffer: 64 * 1024 * 1024 })
+    const r = JSON.parse(stdout) as { requests: { average: number }, latency: { p50: number, p99: number }, errors: number, non2xx: number }
+    return { requestsPerSecond: Math.round(r.requests.average), p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx }
+  } finally {
+    if (timer !== undefined) clearInterval(timer)
+  }
+}
+
+function percentile (values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return Math.round((sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0) * 100) / 100
+}
+
+const step = (m: string): void => { if (process.env.BENCH_DEBUG !== undefined) console.error(`[bench] ${m}`) }
+
+async function main (): Promise<void> {
+  await run('npm', ['run', '--silent', 'build'], { cwd: root })
+  const results: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version }
+  }
+
+  // 1 + 3: catalog, start-up, memory.
+  step('built')
+  const broker = await startBroker({})
+  step('broker ready')
+  const idleRss = rssMb(broker.child.pid)
+  const catalogBody = await (await fetch(`${broker.url}/v2/catalog`, { headers: { authorization: AUTH, 'x-broker-api-version': '2.17' } })).text()
+  const bare = await startBare(catalogBody)
+  step('bare ready')
+  let peakRss = idleRss
+  const catalog: Record<string, unknown> = {}
+  for (const connections of [32, 128]) {
+    const b = await autocannon(`${broker.url}/v2/catalog`, connections, () => { peakRss = Math.max(peakRss, rssMb(broker.child.pid)) })
+    step(`broker load ${connections} done`)
+    const n = await autocannon(bare.url, connections)
+    catalog[`c${connections}`] = { broker: b, bare: n, ratio: Math.round((b.requestsPerSecond / n.requestsPerSecond) * 100) / 100 }
+  }
+  results.catalog = catalog
+  results.startup = { readyMs: broker.readyMs }
+  results.memory = { idleRssMb: idleRss, peakRssUnderLoadMb: peakRss }
+  broker.child.kill('SIGTERM')
+  bare.child.kill('SIGTERM')
+
+  // 2: lifecycles against the simulator (no added latency, instant propagation).
+  step('catalog done')
+  const sim = new AtlasSimulator({ seedClusters: ['Cluster0'] })
+  const simUrl = await sim.listen()
+  const lifecycleBroker = await startBroker({
+    ATLAS_BASE_URL: simUrl, ATLAS_PROJECT_ID: sim.projectId, ATLAS_PUBLIC_KEY: sim.publicKey, ATLAS_PRIVATE_KEY: sim.privateKey,
+    ATLAS_DEFAULT_CLUSTER: 'Cluster0', CREDENTIALS_SECRET: 'b'.repeat(32), USER_PROPAGATION_POLL_MS: '10'
+  })
+  const headers = { authorization: AUTH, 'x-broker-api-version': '2.17', 'content-type': 'application/json' }
+  const latencies: Record<string, number[]> = { provision: [], bind: [], unbind: [], deprovision: [] }
+  const call = async (name: string, method: string, url: string, body?: unknown): Promise<void> => {
+    const started = performance.now()
+    const r = await fetch(`${lifecycleBroker.url}${url}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
+    await r.text()
+    latencies[name]!.push(performance.now() - started)
+    if (r.status >= 300) throw new Error(`${name} answered ${r.status}`)
+  }
+  step('lifecycle broker ready')
+  // Warm up (digest nonce, connections), then measure.
+  await call('provision', 'PUT', '/v2/service_instances/warm', { service_id: SERVICE, plan_id: PLAN, organization_guid: 'o', space_guid: 's' })
+  for (const k of Object.keys(latencies)) latencies[k] = []
+  const before = { ...sim.stats }
+  const originalStats = sim.stats.requests
+  const cycles = 200
+  const started = performance.now()
+  for (let i = 0; i < cycles; i++) {
+    const q = `service_id=${SERVICE}&plan_id=${PLAN}`
+    await call('provision', 'PUT', `/v2/service_instances/i${i}`, { service_id: SERVICE, plan_id: PLAN, organization_guid: 'o', space_guid: 's' })
+    await call('bind', 'PUT', `/v2/service_instances/i${i}/service_bindings/b${i}`, { service_id: SERVICE, plan_id: PLAN })
+    await call('unbind', 'DELETE', `/v2/service_instances/i${i}/service_bindings/b${i}?${q}`)
+    await call('deprovision', 'DELETE', `/v2/service_instances/i${i}?${q}`)
+  }
+  const seconds = (performance.now() - started) / 1000
+  const atlasCalls = sim.stats.requests - originalStats
+  results.lifecycle = {
+    cycles,
+    cyclesPerSecond: Math.round((cycles / seconds) * 10) / 10,
+    perCallMs: Object.fromEntries(Object.entries(latencies).map(([k, v]) => [k, { median: percentile(v, 0.5), p99: percentile(v, 0.99) }])),
+    atlasRoundTripsPerOsbCall: Math.round((atlasCalls / (cycles * 4)) * 100) / 100,
+    digestChallengesWhileWarm: sim.stats.challenges - before.challenges
+  }
+  lifecycleBroker.child.kill('SIGTERM')
+  await sim.close()
+
+  mkdirSync(path.join(root, 'bench/results'), { recursive: true })
+  writeFileSync(path.join(root, 'bench/results/latest.json'), `${JSON.stringify(results, null, 2)}\n`)
+  const c = results.catalog as Record<string, { broker: Load, bare: Load, ratio: number }>
+  const l = results.lifecycle as { cyclesPerSecond: number, perCallMs: Record<string, { median: number, p99: number }>, atlasRoundTripsPerOsbCall: number, digestChallengesWhileWarm: number }
+  console.log(`\nmachine: ${String((results.machine as { cpus: number }).cpus)} cores, ${(results.machine as { model: string }).model}, Node ${process.version}`)
+  console.log('\n| measure | value |\n| --- | --- |')
+  for (const k of ['c32', 'c128']) {
+    const r = c[k]!
+    console.log(`| catalog ${k.slice(1)} conn: broker req/s (p50/p99 ms) | ${r.broker.requestsPerSecond} (${r.broker.p50}/${r.broker.p99}) |`)
+    console.log(`| catalog ${k.slice(1)} conn: bare node:http req/s (p50/p99 ms) | ${r.bare.requestsPerSecond} (${r.bare.p50}/${r.bare.p99}) |`)
+    console.log(`| catalog ${k.slice(1)} conn: ratio (target ≥ 0.7) | ${r.ratio} |`)
+  }
+  console.log(`| lifecycles per second (provision, bind, unbind, deprovision) | ${l.cyclesPerSecond} |`)
+  for (const [k, v] of Object.entries(l.perCallMs)) console.log(`| ${k}: broker time per call with a zero-latency Atlas, median / p99 (ms) | ${v.median} / ${v.p99} |`)
+  console.log(`| Atlas HTTP round trips per OSB call | ${l.atlasRoundTripsPerOsbCall} |`)
+  console.log(`| digest challenges once warm | ${l.digestChallengesWhileWarm} |`)
+  console.log(`| start-up to ready (ms) | ${(results.startup as { readyMs: number }).readyMs} |`)
+  console.log(`| RSS idle / peak under catalog load (MB) | ${(results.memory as { idleRssMb: number }).idleRssMb} / ${(results.memory as { peakRssUnderLoadMb: number }).peakRssUnderLoadMb} |`)
+}
+
+await main()
