@@ -34,7 +34,7 @@ import { connectionUri, derivePassword, endpointsOf, seal, unseal } from './cred
 import { jsonEqual } from './equality.js'
 import { toBrokerError } from './errors.js'
 import {
-  type BrokerDeps, BINDING_LABEL, DATABASE_NAME, describe, INSTANCE_LABEL, instanceFacts, Kit, labelValue, MANAGED_BY, MANAGED_BY_LABEL,
+  type BrokerDeps, BINDING_LABEL, checkDatabaseName, describe, INSTANCE_LABEL, instanceFacts, instanceRecord, Kit, labelValue, MANAGED_BY, MANAGED_BY_LABEL,
   sameInstanceRequest, stringParam
 } from './kit.js'
 
@@ -78,24 +78,10 @@ export class AtlasBroker implements ServiceBroker {
       await this.requireCluster(clusterName, deadline)
       const facts = instanceFacts(instanceId, details)
       const database = stringParam(parameters, 'database') ?? this.kit.callPolicy('databaseName', () => this.deps.policy.databaseName(facts))
-      if (!DATABASE_NAME.test(database)) {
-        throw new BadRequestError(`database name '${database}' is not valid for MongoDB (1-63 characters, none of / \\ . " $ * < > : | ? or spaces)`)
-      }
-
-      const record: NewRecord<InstanceRecord> = {
-        id: instanceId,
-        state: 'ready',
-        lastOperation: this.kit.operation('provision', 'succeeded'),
-        serviceId: details.serviceId,
-        planId: details.planId,
-        organizationGuid: details.organizationGuid,
-        spaceGuid: details.spaceGuid,
-        ...(details.context === undefined ? {} : { context: details.context }),
-        parameters,
-        ...(details.maintenanceInfo?.version === undefined ? {} : { maintenanceVersion: details.maintenanceInfo.version }),
-        cluster: clusterName,
-        database
-      }
+      checkDatabaseName(database)
+      const record = instanceRecord(instanceId, details, {
+        state: 'ready', lastOperation: this.kit.operation('provision', 'succeeded'), cluster: clusterName, database
+      })
       try {
         if (existing === undefined) {
           await this.deps.storage.createInstance(record)

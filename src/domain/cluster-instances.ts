@@ -18,13 +18,13 @@ import {
   type RequestMeta, type UpdateDetails, type UpdateServiceSpec, AsyncRequiredError, BadRequestError, ConcurrencyError,
   InstanceConflictError, UnprocessableError
 } from '../ports/service-broker.js'
-import { type InstanceRecord, type NewRecord, type OperationRecord, RecordExistsError, VersionConflictError } from '../ports/storage-port.js'
+import { type InstanceRecord, type OperationRecord, RecordExistsError, VersionConflictError } from '../ports/storage-port.js'
 import {
   type DedicatedClusterPlanSettings, type ResolvedPlan, dedicatedSettings, isPlanUpdateable, resolvePlan
 } from './catalog.js'
 import { toBrokerError } from './errors.js'
 import {
-  type BrokerDeps, type Kit, DATABASE_NAME, INSTANCE_LABEL, instanceFacts, labelValue, MANAGED_BY, MANAGED_BY_LABEL,
+  type BrokerDeps, type Kit, checkDatabaseName, INSTANCE_LABEL, instanceFacts, instanceRecord, labelValue, MANAGED_BY, MANAGED_BY_LABEL,
   sameInstanceRequest, stringParam
 } from './kit.js'
 
@@ -65,25 +65,13 @@ export class ClusterInstances {
       throw new PolicyError('clusterName', `must return 1-23 characters matching ${CLUSTER_NAME.source}`)
     }
     const database = stringParam(parameters, 'database') ?? this.kit.callPolicy('databaseName', () => policy.databaseName(facts))
-    if (!DATABASE_NAME.test(database)) throw new BadRequestError(`database name '${database}' is not valid for MongoDB`)
+    checkDatabaseName(database)
     const spec = clusterSpec(plan, parameters, name, instanceId)
 
     const operation = this.kit.operation('provision', 'in progress', `creating Atlas cluster ${name}`)
-    const claim: NewRecord<InstanceRecord> = {
-      id: instanceId,
-      state: 'creating',
-      lastOperation: operation,
-      leaseUntil: this.kit.leaseUntil(),
-      serviceId: details.serviceId,
-      planId: details.planId,
-      organizationGuid: details.organizationGuid,
-      spaceGuid: details.spaceGuid,
-      ...(details.context === undefined ? {} : { context: details.context }),
-      parameters,
-      ...(details.maintenanceInfo?.version === undefined ? {} : { maintenanceVersion: details.maintenanceInfo.version }),
-      cluster: name,
-      database
-    }
+    const claim = instanceRecord(instanceId, details, {
+      state: 'creating', lastOperation: operation, leaseUntil: this.kit.leaseUntil(), cluster: name, database
+    })
     let record: InstanceRecord
     try {
       record = existing === undefined

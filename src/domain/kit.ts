@@ -11,7 +11,7 @@ import { type ParameterValidator } from '../ports/parameter-validator-port.js'
 import { type Policy, type PolicyHook, PolicyError } from '../ports/policy-port.js'
 import { type InstanceFacts } from '../ports/policy-port.js'
 import { type JsonObject, type ProvisionDetails, BadRequestError, InternalError, ServiceUnavailableError } from '../ports/service-broker.js'
-import { type InstanceRecord, type OperationKind, type OperationRecord, type StoragePort } from '../ports/storage-port.js'
+import { type InstanceRecord, type NewRecord, type OperationKind, type OperationRecord, type StoragePort } from '../ports/storage-port.js'
 import { type BrokerCatalog } from './catalog.js'
 import { jsonEqual } from './equality.js'
 import { toBrokerError } from './errors.js'
@@ -86,6 +86,31 @@ export function instanceFacts (instanceId: string, details: ProvisionDetails): I
 export function stringParam (parameters: JsonObject, key: string): string | undefined {
   const value = parameters[key]
   return typeof value === 'string' && value !== '' ? value : undefined
+}
+
+/** An instance record for a provision request; `fields` says what kind of record (state, operation, where). */
+export function instanceRecord (
+  instanceId: string, details: ProvisionDetails,
+  fields: Pick<InstanceRecord, 'state' | 'lastOperation' | 'cluster' | 'database'> & { leaseUntil?: string }
+): NewRecord<InstanceRecord> {
+  return {
+    id: instanceId,
+    serviceId: details.serviceId,
+    planId: details.planId,
+    organizationGuid: details.organizationGuid,
+    spaceGuid: details.spaceGuid,
+    ...(details.context === undefined ? {} : { context: details.context }),
+    parameters: details.parameters ?? {},
+    ...(details.maintenanceInfo?.version === undefined ? {} : { maintenanceVersion: details.maintenanceInfo.version }),
+    ...fields
+  }
+}
+
+/** MongoDB's database name rules, as a 400 naming the problem. */
+export function checkDatabaseName (name: string): void {
+  if (!DATABASE_NAME.test(name)) {
+    throw new BadRequestError(`database name '${name}' is not valid for MongoDB (1-63 characters, none of / \\ . " $ * < > : | ? or spaces)`)
+  }
 }
 
 /** Same id, same attributes: OSB's "identical" provision (context is platform metadata and not compared). */
