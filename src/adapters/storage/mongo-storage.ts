@@ -25,6 +25,8 @@ export interface MongoStorageOptions {
   collection: string
   timeoutMs: number
   logger?: LoggerPort
+  /** A client to use instead of one built from `uri` (tests without a mongod stand the driver in). */
+  client?: MongoClient
 }
 
 type Doc = Document & { _id: string, schemaVersion?: unknown, version?: unknown }
@@ -161,7 +163,7 @@ export class MongoStorage implements StoragePort {
   /** Connects and creates the indexes (idempotent). Fails with StorageUnavailableError when MongoDB cannot be reached in time. */
   static async connect (options: MongoStorageOptions): Promise<MongoStorage> {
     const t = options.timeoutMs
-    const client = new MongoClient(options.uri, {
+    const client = options.client ?? new MongoClient(options.uri, {
       serverSelectionTimeoutMS: t, connectTimeoutMS: t, socketTimeoutMS: t, waitQueueTimeoutMS: t, appName: 'atlas-broker', retryWrites: true
     })
     const storage = new MongoStorage(client, options)

@@ -8,6 +8,7 @@ import { MongoClient, MongoServerError } from 'mongodb'
 import { MongoStorage, toStorageError } from '../../../src/adapters/storage/mongo-storage.js'
 import { RecordExistsError, StorageError, StorageUnavailableError } from '../../../src/ports/storage-port.js'
 import { captureLogger } from '../../helpers/broker.js'
+import { FakeMongoClient } from '../../fakes/fake-mongo-client.js'
 import { NO_MONGO_REASON, startMongo } from '../../helpers/mongo.js'
 import { newInstance, storageContract } from './storage-contract.js'
 
@@ -24,6 +25,25 @@ t.test('driver errors are translated once', async t => {
   t.type(toStorageError(duplicate, 'create'), RecordExistsError)
   t.type(toStorageError(new MongoServerError({ message: 'operation exceeded time limit', code: 50 }), 'read'), StorageUnavailableError)
   t.type(toStorageError(new Error('other'), 'read'), StorageError)
+})
+
+// The adapter's own logic, with the driver stood in (no mongod here); the real-server run is below.
+storageContract(t, 'MongoStorage over a stand-in driver', async () => await MongoStorage.connect({
+  uri: 'mongodb://unused', database: 'db', collection: 'c', timeoutMs: 1000, client: new FakeMongoClient() as unknown as MongoClient
+}))
+
+t.test('MongoStorage over a stand-in driver: foreign and older documents are skipped with a log line', async t => {
+  const client = new FakeMongoClient()
+  const { logger, lines } = captureLogger('warn')
+  const storage = await MongoStorage.connect({ uri: 'mongodb://unused', database: 'db', collection: 'c', timeoutMs: 1000, logger, client: client as unknown as MongoClient })
+  const raw = client.db().collection('c_instances')
+  raw.raw({ _id: 'legacy', instance_id: 'legacy', parameters: {} })
+  raw.raw({ _id: 'future', schemaVersion: 99, state: 'ready' })
+  await storage.createInstance(newInstance('fine', { cluster: 'C', database: 'd' }))
+  t.equal(await storage.getInstance('legacy'), undefined)
+  t.equal(await storage.getInstance('future'), undefined)
+  t.same((await storage.listInstancesUsingDatabase('C', 'd')).map(i => i.id), ['fine'])
+  t.match(lines.join('\n'), /skipping a document/)
 })
 
 const mongo = await startMongo()
