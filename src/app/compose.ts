@@ -1,6 +1,6 @@
 /**
- * The composition root: the only place that picks adapters and wires them to the domain. main.ts calls it
- * with the parsed configuration; tests and embedders can call it too.
+ * The composition root: the only place that picks adapters and wires them to the domain. server.ts calls it
+ * with the parsed configuration; createBroker (src/index.ts), the CLI and tests call it too.
  */
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs'
 import { type Static, Type } from 'typebox'
 import { Value } from 'typebox/value'
+import { type AtlasCredentials } from '../adapters/atlas/atlas-http-client.js'
 
 /** Environment variables the broker reads; `description` feeds the README's configuration table. */
 export const ConfigSchema = Type.Object({
@@ -50,9 +51,8 @@ export const ConfigSchema = Type.Object({
 
 type Env = Static<typeof ConfigSchema>
 
-export type AtlasAuthConfig =
-  | { kind: 'digest', publicKey: string, privateKey: string }
-  | { kind: 'service-account', clientId: string, clientSecret: string }
+/** Atlas credentials: the adapter's own type (an API key for Digest, or a service account). */
+export type AtlasAuthConfig = AtlasCredentials
 
 export interface Config {
   port: number
