@@ -133,6 +133,8 @@ const VERSIONS = {
 } as const
 
 type VersionSet = (typeof VERSIONS)[keyof typeof VERSIONS]
+interface Negotiated { version: string, headers: Record<string, string> }
+interface Routed extends Negotiated { status: number, body: unknown }
 
 const PAGE = { defaultItems: 100, maxItems: 500 }
 const CLUSTER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9-]*$/
@@ -452,27 +454,25 @@ export class AtlasSimulator {
   // ---------------------------------------------------------------------------------------------
   // Routing
 
-  private route (method: string, url: URL, body: unknown, req: IncomingMessage): { status: number, body: unknown, version: string, headers: Record<string, string> } {
+  private route (method: string, url: URL, body: unknown, req: IncomingMessage): Routed {
     const path = url.pathname.replace(/\/+$/, '')
     const segments = path.split('/').slice(4).map(s => decodeURIComponent(s))
-    const accept = (set: VersionSet): { version: string, headers: Record<string, string> } => negotiate(req, set, body !== undefined)
-    const ok = (status: number, payload: unknown, set: VersionSet): { status: number, body: unknown, version: string, headers: Record<string, string> } => {
-      const { version, headers } = accept(set)
-      return { status, body: payload, version, headers }
-    }
+    // Negotiated before any work, so an unacceptable version changes nothing; `ok` reuses the result.
+    const accept = (set: VersionSet): Negotiated => negotiate(req, set, body !== undefined)
+    const ok = (status: number, payload: unknown, negotiated: Negotiated): Routed => ({ status, body: payload, ...negotiated })
 
     if (segments.length === 0 && method === 'GET') {
-      return ok(200, { appName: 'MongoDB Atlas', build: 'simulator', throttling: false, apiKey: { publicKey: this.publicKey, roles: [] }, links: [] }, VERSIONS.v20230101)
+      return ok(200, { appName: 'MongoDB Atlas', build: 'simulator', throttling: false, apiKey: { publicKey: this.publicKey, roles: [] }, links: [] }, accept(VERSIONS.v20230101))
     }
     if (segments[0] !== 'groups') throw notFound(url.pathname)
     if (segments.length === 1 && method === 'GET') {
-      accept(VERSIONS.v20230101)
-      return ok(200, this.page(url, [this.groupView()]), VERSIONS.v20230101)
+      const v = accept(VERSIONS.v20230101)
+      return ok(200, this.page(url, [this.groupView()]), v)
     }
     if (segments[1] === 'byName' && segments.length === 3 && method === 'GET') {
-      accept(VERSIONS.v20230101)
+      const v = accept(VERSIONS.v20230101)
       if (segments[2] !== this.projectName) throw new HttpFailure(404, 'GROUP_NAME_NOT_FOUND', `No group with name "${segments[2]}" exists.`, [segments[2]])
-      return ok(200, this.groupView(), VERSIONS.v20230101)
+      return ok(200, this.groupView(), v)
     }
     const groupId = segments[1] ?? ''
     if (!/^[a-f0-9]{24}$/.test(groupId)) throw new HttpFailure(400, 'INVALID_GROUP_ID', `An invalid group ID ${groupId} was specified.`, [groupId])
@@ -480,69 +480,69 @@ export class AtlasSimulator {
     const resource = segments[2]
     const rest = segments.slice(3)
 
-    if (resource === undefined && method === 'GET') { accept(VERSIONS.v20230101); return ok(200, this.groupView(), VERSIONS.v20230101) }
+    if (resource === undefined && method === 'GET') return ok(200, this.groupView(), accept(VERSIONS.v20230101))
 
     if (resource === 'clusters') {
       if (rest.length === 0 && method === 'GET') {
-        accept(VERSIONS.clusterRead)
+        const v = accept(VERSIONS.clusterRead)
         const list = [...this.clusters.values()].filter(c => c.kind === 'dedicated').map(c => this.clusterView(c))
-        return ok(200, this.page(url, list), VERSIONS.clusterRead)
+        return ok(200, this.page(url, list), v)
       }
       if (rest.length === 0 && method === 'POST') {
-        accept(VERSIONS.clusterWrite)
-        return ok(201, this.clusterView(this.createDedicated(body)), VERSIONS.clusterWrite)
+        const v = accept(VERSIONS.clusterWrite)
+        return ok(201, this.clusterView(this.createDedicated(body)), v)
       }
       const name = rest[0] ?? ''
       if (rest.length === 2 && rest[1] === 'status' && method === 'GET') {
-        accept(VERSIONS.v20230101)
+        const v = accept(VERSIONS.v20230101)
         this.requireCluster(name)
         const pending = (this.pendingUntil.get(name) ?? 0) > Date.now()
-        return ok(200, { changeStatus: pending ? 'PENDING' : 'APPLIED', links: [] }, VERSIONS.v20230101)
+        return ok(200, { changeStatus: pending ? 'PENDING' : 'APPLIED', links: [] }, v)
       }
       if (rest.length === 1) {
         const set = method === 'GET' ? VERSIONS.clusterRead : method === 'DELETE' ? VERSIONS.clusterDelete : VERSIONS.clusterWrite
-        accept(set)
+        const v = accept(set)
         const cluster = this.requireCluster(name)
         if (cluster.kind === 'flex') throw new HttpFailure(400, 'CANNOT_USE_FLEX_CLUSTER_IN_CLUSTER_API', `Flex cluster ${name} cannot be used in the Cluster API.`, [name])
-        if (method === 'GET') return ok(200, this.clusterView(cluster), set)
-        if (method === 'PATCH') return ok(200, this.clusterView(this.updateDedicated(cluster, body)), set)
-        if (method === 'DELETE') { this.deleteCluster(cluster, this.delays.clusterDeleteMs); return ok(202, {}, set) }
+        if (method === 'GET') return ok(200, this.clusterView(cluster), v)
+        if (method === 'PATCH') return ok(200, this.clusterView(this.updateDedicated(cluster, body)), v)
+        if (method === 'DELETE') { this.deleteCluster(cluster, this.delays.clusterDeleteMs); return ok(202, {}, v) }
       }
     }
 
     if (resource === 'flexClusters') {
-      accept(VERSIONS.flex)
+      const v = accept(VERSIONS.flex)
       if (rest.length === 0 && method === 'GET') {
         const list = [...this.clusters.values()].filter(c => c.kind === 'flex').map(c => this.flexView(c))
-        return ok(200, this.page(url, list), VERSIONS.flex)
+        return ok(200, this.page(url, list), v)
       }
-      if (rest.length === 0 && method === 'POST') return ok(201, this.flexView(this.createFlex(body)), VERSIONS.flex)
+      if (rest.length === 0 && method === 'POST') return ok(201, this.flexView(this.createFlex(body)), v)
       if (rest.length === 1) {
         const name = rest[0] ?? ''
         const cluster = this.requireCluster(name)
         if (cluster.kind !== 'flex') throw new HttpFailure(400, 'CANNOT_USE_NON_FLEX_CLUSTER_IN_FLEX_API', `Cannot use non-flex cluster ${name} in the flex API.`, [name])
-        if (method === 'GET') return ok(200, this.flexView(cluster), VERSIONS.flex)
-        if (method === 'PATCH') return ok(200, this.flexView(this.updateFlex(cluster, body)), VERSIONS.flex)
-        if (method === 'DELETE') { this.deleteCluster(cluster, this.delays.clusterDeleteMs); return ok(204, undefined, VERSIONS.flex) }
+        if (method === 'GET') return ok(200, this.flexView(cluster), v)
+        if (method === 'PATCH') return ok(200, this.flexView(this.updateFlex(cluster, body)), v)
+        if (method === 'DELETE') { this.deleteCluster(cluster, this.delays.clusterDeleteMs); return ok(204, undefined, v) }
       }
     }
 
     if (resource === 'databaseUsers') {
-      accept(VERSIONS.v20230101)
-      if (rest.length === 0 && method === 'GET') return ok(200, this.page(url, [...this.users.values()].map(u => this.userView(u))), VERSIONS.v20230101)
-      if (rest.length === 0 && method === 'POST') return ok(201, this.userView(this.createUser(body)), VERSIONS.v20230101)
+      const v = accept(VERSIONS.v20230101)
+      if (rest.length === 0 && method === 'GET') return ok(200, this.page(url, [...this.users.values()].map(u => this.userView(u))), v)
+      if (rest.length === 0 && method === 'POST') return ok(201, this.userView(this.createUser(body)), v)
       if (rest.length === 2) {
         const [db, username] = rest as [string, string]
         const user = this.users.get(`${db}/${username}`)
         if (user === undefined) {
           throw new HttpFailure(404, 'USERNAME_NOT_FOUND', `No user with username ${username} exists.`, [username])
         }
-        if (method === 'GET') return ok(200, this.userView(user), VERSIONS.v20230101)
-        if (method === 'PATCH') return ok(200, this.userView(this.updateUser(user, body)), VERSIONS.v20230101)
+        if (method === 'GET') return ok(200, this.userView(user), v)
+        if (method === 'PATCH') return ok(200, this.userView(this.updateUser(user, body)), v)
         if (method === 'DELETE') {
           this.users.delete(`${db}/${username}`)
           this.markPending(user.scopes)
-          return ok(204, undefined, VERSIONS.v20230101)
+          return ok(204, undefined, v)
         }
       }
     }
