@@ -6,9 +6,12 @@
  *      latency: cycles/s, per-call latency, the broker's own time per call and Atlas round trips per call;
  *   3. start-up time to ready, and resident memory idle and under load.
  * Results go to bench/results/latest.json and are printed as a table.
- * BENCH_SECONDS sets each autocannon run's length (default 10).
+ * BENCH_SECONDS sets each autocannon run's length (default 5); BENCH_ROUNDS how many times the broker and the
+ * bare server are measured, alternately, per connection count (default 3; medians are reported).
+ * With two or more cores and `taskset` available, servers run on core 1 and autocannon on core 0, so neither
+ * steals the other's core and runs are comparable (the table says whether this was done).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import path from 'node:path'
@@ -17,7 +20,13 @@ import { AtlasSimulator } from '../src/adapters/atlas/simulator/atlas-simulator.
 
 const run = promisify(execFile)
 const root = new URL('..', import.meta.url).pathname
-const SECONDS = Number(process.env.BENCH_SECONDS ?? '10')
+const SECONDS = Number(process.env.BENCH_SECONDS ?? '5')
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '3')
+/** Server and load generator on separate cores when the machine allows it. */
+const PINNED = cpus().length >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0
+function pinned (core: number, command: string, args: string[]): [string, string[]] {
+  return PINNED ? ['taskset', ['-c', String(core), command, ...args]] : [command, args]
+}
 const SERVICE = '2a04f349-4aab-4fcb-af6d-8e1749a77c13'
 const PLAN = '8db474d1-3cc0-4f4d-b864-24e3bd49b874'
 const USER = 'bench'
@@ -48,7 +57,8 @@ async function startBroker (env: Record<string, string>): Promise<Started> {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const started = Date.now()
-  const child = spawn(process.execPath, ['dist/app/main.js'], {
+  const [command, args] = pinned(1, process.execPath, ['dist/app/main.js'])
+  const child = spawn(command, args, {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', BROKER_USERNAME: USER, BROKER_PASSWORD: PASS, ...env },
     stdio: ['ignore', 'ignore', 'inherit']
@@ -66,7 +76,8 @@ async function startBare (body: string): Promise<{ child: ChildProcess, url: str
   const code = `const http = require('node:http'); const body = Buffer.from(${JSON.stringify(body)});
     http.createServer((req, res) => { res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length }); res.end(body) })
       .listen(0, '127.0.0.1', function () { console.log('http://127.0.0.1:' + this.address().port) })`
-  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const [command, args] = pinned(1, process.execPath, ['-e', code])
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] })
   const url = await new Promise<string>(resolve => child.stdout?.once('data', (chunk: Buffer) => resolve(chunk.toString().trim())))
   return { child, url }
 }
@@ -76,9 +87,10 @@ interface Load { requestsPerSecond: number, p50: number, p99: number, errors: nu
 async function autocannon (url: string, connections: number, sampleRss?: () => void): Promise<Load> {
   const timer = sampleRss === undefined ? undefined : setInterval(sampleRss, 250)
   try {
-    const { stdout } = await run(path.join(root, 'node_modules/.bin/autocannon'), [
+    const [command, args] = pinned(0, path.join(root, 'node_modules/.bin/autocannon'), [
       '-j', '-c', String(connections), '-d', String(SECONDS), '-H', `authorization=${AUTH}`, '-H', 'x-broker-api-version=2.17', url
-    ], { maxBuffer: 64 * 1024 * 1024 })
+    ])
+    const { stdout } = await run(command, args, { maxBuffer: 64 * 1024 * 1024 })
     const r = JSON.parse(stdout) as { requests: { average: number }, latency: { p50: number, p99: number }, errors: number, non2xx: number }
     return { requestsPerSecond: Math.round(r.requests.average), p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx }
   } finally {
@@ -97,7 +109,8 @@ async function main (): Promise<void> {
   await run('npm', ['run', '--silent', 'build'], { cwd: root })
   const results: Record<string, unknown> = {
     date: new Date().toISOString(),
-    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version }
+    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
+    method: { secondsPerRun: SECONDS, rounds: ROUNDS, pinnedCores: PINNED }
   }
 
   // 1 + 3: catalog, start-up, memory.
@@ -110,11 +123,24 @@ async function main (): Promise<void> {
   step('bare ready')
   let peakRss = idleRss
   const catalog: Record<string, unknown> = {}
+  const median = (loads: Load[]): Load => [...loads].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond)[Math.floor(loads.length / 2)]!
   for (const connections of [32, 128]) {
-    const b = await autocannon(`${broker.url}/v2/catalog`, connections, () => { peakRss = Math.max(peakRss, rssMb(broker.child.pid)) })
-    step(`broker load ${connections} done`)
-    const n = await autocannon(bare.url, connections)
-    catalog[`c${connections}`] = { broker: b, bare: n, ratio: Math.round((b.requestsPerSecond / n.requestsPerSecond) * 100) / 100 }
+    // Alternate broker and bare runs so both see the same machine conditions; report each one's median run.
+    const brokerRuns: Load[] = []
+    const bareRuns: Load[] = []
+    for (let round = 0; round < ROUNDS; round++) {
+      brokerRuns.push(await autocannon(`${broker.url}/v2/catalog`, connections, () => { peakRss = Math.max(peakRss, rssMb(broker.child.pid)) }))
+      bareRuns.push(await autocannon(bare.url, connections))
+      step(`catalog ${connections} round ${round} done`)
+    }
+    const b = median(brokerRuns)
+    const n = median(bareRuns)
+    catalog[`c${connections}`] = {
+      broker: b,
+      bare: n,
+      ratio: Math.round((b.requestsPerSecond / n.requestsPerSecond) * 100) / 100,
+      rounds: { broker: brokerRuns.map(r => r.requestsPerSecond), bare: bareRuns.map(r => r.requestsPerSecond) }
+    }
   }
   results.catalog = catalog
   results.startup = { readyMs: broker.readyMs }
@@ -171,6 +197,7 @@ async function main (): Promise<void> {
   const c = results.catalog as Record<string, { broker: Load, bare: Load, ratio: number }>
   const l = results.lifecycle as { cyclesPerSecond: number, perCallMs: Record<string, { median: number, p99: number }>, atlasRoundTripsPerOsbCall: number, digestChallengesWhileWarm: number }
   console.log(`\nmachine: ${String((results.machine as { cpus: number }).cpus)} cores, ${(results.machine as { model: string }).model}, Node ${process.version}`)
+  console.log(`method: ${ROUNDS} alternating ${SECONDS} s runs per server and connection count, medians; ${PINNED ? 'servers on core 1, autocannon on core 0' : 'processes not pinned to cores'}`)
   console.log('\n| measure | value |\n| --- | --- |')
   for (const k of ['c32', 'c128']) {
     const r = c[k]!

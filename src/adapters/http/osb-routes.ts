@@ -49,12 +49,13 @@ function sendLastOperation (reply: FastifyReply, operation: LastOperation): Json
 }
 
 export const osbRoutes: FastifyPluginAsyncTypebox<OsbRoutesOptions> = async (app, { broker }) => {
-  // The catalog does not change while the broker runs: serialise it once.
-  const catalogJson = JSON.stringify(broker.catalog())
+  // The catalog does not change while the broker runs: serialise and encode it once. A Buffer is sent as
+  // is: no serialiser, no per-request UTF-8 length scan or encoding of a ~10 kB string.
+  const catalogBytes = Buffer.from(JSON.stringify(broker.catalog()), 'utf8')
 
-  app.get('/v2/catalog', { schema: { response: { 200: CatalogBody, ...errors } } }, async (_request, reply) => {
-    // A string payload is sent as is (no re-serialisation); the response schema documents its shape.
-    return reply.type('application/json').send(catalogJson as never)
+  // Synchronous: nothing to await, so no promise and no extra microtask per request.
+  app.get('/v2/catalog', { schema: { response: { 200: CatalogBody, ...errors } } }, (_request, reply) => {
+    void reply.header('content-type', 'application/json; charset=utf-8').send(catalogBytes as never)
   })
 
   app.put(INSTANCE, {

@@ -3,7 +3,7 @@
  * operation and outcome with latency and retries, async operations in flight (read from storage at scrape
  * time, so it is the same on every replica), storage errors, plus Node's process metrics.
  */
-import { type FastifyInstance } from 'fastify'
+import { type FastifyInstance, type onResponseHookHandler } from 'fastify'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import { StorageError, type StoragePort } from '../../ports/storage-port.js'
 
@@ -35,10 +35,63 @@ export function atlasOperation (method: string, path: string): string {
   return `${method} /${named.join('/')}`
 }
 
+const OSB_LATENCY_BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 30, 60]
+
+/** One OSB operation's counts: requests by status, and latency in non-cumulative buckets (last = +Inf). */
+class OperationStats {
+  readonly byStatus = new Map<number, number>()
+  readonly buckets = new Float64Array(OSB_LATENCY_BUCKETS.length + 1)
+  sum = 0
+  count = 0
+
+  observe (status: number, seconds: number): void {
+    this.byStatus.set(status, (this.byStatus.get(status) ?? 0) + 1)
+    let i = 0
+    while (i < OSB_LATENCY_BUCKETS.length && seconds > OSB_LATENCY_BUCKETS[i]!) i++
+    this.buckets[i]!++
+    this.sum += seconds
+    this.count++
+  }
+}
+
+/**
+ * The OSB request counter and latency histogram, kept as plain numbers and written in Prometheus's text
+ * format at scrape time. They sit on every request's path, where prom-client's label validation and
+ * hashing per observation cost more than serving the catalog's bytes; the output is the same as
+ * prom-client's (names, label order, cumulative buckets).
+ */
+export class OsbRequestMetrics {
+  private readonly operations = new Map<string, OperationStats>()
+
+  /** The stats one route records into (created once, at route registration). */
+  forOperation (operation: string): OperationStats {
+    let stats = this.operations.get(operation)
+    if (stats === undefined) this.operations.set(operation, stats = new OperationStats())
+    return stats
+  }
+
+  render (): string {
+    const requests = ['# HELP atlas_broker_osb_requests_total OSB requests by operation and HTTP status', '# TYPE atlas_broker_osb_requests_total counter']
+    const latency = ['# HELP atlas_broker_osb_request_duration_seconds OSB request latency', '# TYPE atlas_broker_osb_request_duration_seconds histogram']
+    for (const [operation, stats] of this.operations) {
+      if (stats.count === 0) continue
+      for (const [status, n] of stats.byStatus) requests.push(`atlas_broker_osb_requests_total{operation="${operation}",status="${status}"} ${n}`)
+      let cumulative = 0
+      OSB_LATENCY_BUCKETS.forEach((bound, i) => {
+        cumulative += stats.buckets[i]!
+        latency.push(`atlas_broker_osb_request_duration_seconds_bucket{le="${bound}",operation="${operation}"} ${cumulative}`)
+      })
+      latency.push(`atlas_broker_osb_request_duration_seconds_bucket{le="+Inf",operation="${operation}"} ${stats.count}`)
+      latency.push(`atlas_broker_osb_request_duration_seconds_sum{operation="${operation}"} ${stats.sum}`)
+      latency.push(`atlas_broker_osb_request_duration_seconds_count{operation="${operation}"} ${stats.count}`)
+    }
+    return `${requests.join('\n')}\n\n${latency.join('\n')}\n`
+  }
+}
+
 export class BrokerMetrics {
   readonly registry = new Registry()
-  private readonly osbRequests: Counter
-  private readonly osbLatency: Histogram
+  private readonly osb = new OsbRequestMetrics()
   private readonly atlasCalls: Counter
   private readonly atlasLatency: Histogram
   private readonly atlasRetries: Counter
@@ -47,31 +100,28 @@ export class BrokerMetrics {
   constructor () {
     collectDefaultMetrics({ register: this.registry })
     const registers = [this.registry]
-    this.osbRequests = new Counter({ name: 'atlas_broker_osb_requests_total', help: 'OSB requests by operation and HTTP status', labelNames: ['operation', 'status'], registers })
-    this.osbLatency = new Histogram({ name: 'atlas_broker_osb_request_duration_seconds', help: 'OSB request latency', labelNames: ['operation'], buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 30, 60], registers })
     this.atlasCalls = new Counter({ name: 'atlas_broker_atlas_requests_total', help: 'Atlas API HTTP exchanges by operation and outcome', labelNames: ['operation', 'outcome'], registers })
     this.atlasLatency = new Histogram({ name: 'atlas_broker_atlas_request_duration_seconds', help: 'Atlas API exchange latency', labelNames: ['operation'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers })
     this.atlasRetries = new Counter({ name: 'atlas_broker_atlas_retries_total', help: 'Atlas API exchanges that were retries', labelNames: ['operation'], registers })
     this.storageErrors = new Counter({ name: 'atlas_broker_storage_errors_total', help: 'Storage calls that failed, by method and error code', labelNames: ['method', 'code'], registers })
   }
 
-  /** Records every OSB request's operation, status and latency. */
+  /**
+   * Records every OSB request's operation, status and latency. Call before the OSB routes are registered:
+   * each route gets its own onResponse hook with its operation name fixed, so nothing is looked up per request.
+   */
   observeHttp (app: FastifyInstance): void {
-    // Label children are cached: resolving label values on every request costs more than the counting.
-    const counters = new Map<string, ReturnType<Counter['labels']>>()
-    const histograms = new Map<string, ReturnType<Histogram['labels']>>()
-    app.addHook('onResponse', (request, reply, done) => {
-      const operation = OSB_OPERATIONS[`${request.method} ${request.routeOptions.url ?? ''}`]
-      if (operation !== undefined) {
-        const key = `${operation} ${reply.statusCode}`
-        let counter = counters.get(key)
-        if (counter === undefined) counters.set(key, counter = this.osbRequests.labels(operation, String(reply.statusCode)))
-        counter.inc()
-        let histogram = histograms.get(operation)
-        if (histogram === undefined) histograms.set(operation, histogram = this.osbLatency.labels(operation))
-        histogram.observe(reply.elapsedTime / 1000)
+    app.addHook('onRoute', route => {
+      const methods = Array.isArray(route.method) ? route.method : [route.method]
+      const operation = methods.length === 1 ? OSB_OPERATIONS[`${methods[0] ?? ''} ${route.url}`] : undefined
+      if (operation === undefined) return
+      const stats = this.osb.forOperation(operation)
+      const hook: onResponseHookHandler = (_request, reply, done) => {
+        stats.observe(reply.statusCode, reply.elapsedTime / 1000)
+        done()
       }
-      done()
+      const existing = route.onResponse
+      route.onResponse = existing === undefined ? [hook] : Array.isArray(existing) ? [...existing, hook] : [existing, hook]
     })
   }
 
@@ -119,6 +169,6 @@ export class BrokerMetrics {
   }
 
   async render (): Promise<{ contentType: string, body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() }
+    return { contentType: this.registry.contentType, body: `${this.osb.render()}\n${await this.registry.metrics()}` }
   }
 }
