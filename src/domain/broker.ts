@@ -356,15 +356,17 @@ export class AtlasBroker implements ServiceBroker {
       throw err
     }
 
-    let userCreated = false
     try {
-      userCreated = await this.ensureDatabaseUser(record, password, deadline)
+      await this.ensureDatabaseUser(record, password, deadline)
       await this.kit.waitUntilApplied(record.cluster, deadline)
       record = await this.deps.storage.updateBinding(record.id, record.version, {
         state: 'ready', leaseUntil: undefined, lastOperation: this.kit.operation('bind', 'succeeded')
       })
     } catch (err) {
-      await this.undoBinding(record, userCreated, err)
+      // Once the create was sent, this binding's user may exist whatever the error says: Atlas may have
+      // applied a create whose answer was lost, or an earlier attempt (now taken over) created it. Only a
+      // user owned by something else (BindingConflictError) is certainly not ours to delete.
+      await this.undoBinding(record, !(err instanceof BindingConflictError), err)
       throw err
     }
     this.deps.logger.info({
@@ -375,9 +377,9 @@ export class AtlasBroker implements ServiceBroker {
 
   /**
    * Creates the binding's Atlas user. A user of that name that this binding owns (an earlier attempt)
-   * is adopted and brought up to date; one owned by anything else is a conflict. Returns true if created now.
+   * is adopted and brought up to date; one owned by anything else is a conflict.
    */
-  private async ensureDatabaseUser (record: BindingRecord, password: string, deadline: number): Promise<boolean> {
+  private async ensureDatabaseUser (record: BindingRecord, password: string, deadline: number): Promise<void> {
     const labels = [
       { key: BINDING_LABEL, value: labelValue(record.id) },
       { key: INSTANCE_LABEL, value: labelValue(record.instanceId) },
@@ -386,7 +388,7 @@ export class AtlasBroker implements ServiceBroker {
     const spec = { username: record.username, password, roles: record.roles, scopes: [record.cluster], labels }
     try {
       await this.deps.atlas.createDatabaseUser({ ...spec, description: 'Open Service Broker binding' }, { deadline })
-      return true
+      return
     } catch (err) {
       if (!(err instanceof DatabaseUserExistsError)) throw err
     }
@@ -396,15 +398,18 @@ export class AtlasBroker implements ServiceBroker {
       throw new BindingConflictError(`Atlas database user '${record.username}' already exists and belongs to another binding or to no binding`)
     }
     await this.deps.atlas.updateDatabaseUser(record.username, { password, roles: spec.roles, scopes: spec.scopes, labels }, { deadline })
-    return false
   }
 
 
-  /** After a failed bind: deletes the user this attempt created and the claim, so nothing half-made stays. */
-  private async undoBinding (record: BindingRecord, userCreated: boolean, cause: unknown): Promise<void> {
+  /**
+   * After a failed bind: deletes the binding's user (when one may exist; not found counts as gone) and the
+   * claim, so nothing half-made stays. If the user cannot be deleted now, the record stays, marked failed
+   * and unlocked, so the platform's DELETE (orphan mitigation) finds and removes the user.
+   */
+  private async undoBinding (record: BindingRecord, userMayExist: boolean, cause: unknown): Promise<void> {
     const { logger } = this.deps
-    let userGone = !userCreated
-    if (userCreated) {
+    let userGone = !userMayExist
+    if (userMayExist) {
       try {
         await this.deps.atlas.deleteDatabaseUser(record.username)
         userGone = true

@@ -112,6 +112,32 @@ t.test('a stale claim (crashed replica) is taken over; its Atlas user is adopted
   t.equal((await storage.getBinding('b'))?.state, 'ready')
 })
 
+t.test('a create whose answer was lost (Atlas made the user, the call timed out): the user is deleted with the claim', async t => {
+  const { broker, atlas, storage } = makeBroker()
+  await broker.provision('i', provision, false, {})
+  atlas.loseAnswerNext('createDatabaseUser', new AtlasUnavailableError('timed out'))
+  await t.rejects(broker.bind('i', 'b', bind, false, {}), ServiceUnavailableError)
+  t.equal(atlas.users.size, 0, 'no user left without a record')
+  t.equal(await storage.getBinding('b'), undefined)
+  // An orphan-mitigation DELETE now answers 410, which is right: nothing is left to remove.
+})
+
+t.test('a takeover that fails after adopting the earlier attempt\'s user deletes that user too', async t => {
+  const { broker, atlas, storage } = makeBroker({ settings: { leaseMs: 1000 } })
+  await broker.provision('i', provision, false, {})
+  // A replica created the claim and the user, then died before marking it ready.
+  storage.failNext('updateBinding', new StorageUnavailableError('crash'))
+  atlas.failNext('deleteDatabaseUser', new AtlasUnavailableError('crash'))
+  await t.rejects(broker.bind('i', 'b', bind, false, {}))
+  t.equal(atlas.users.size, 1)
+  // The takeover adopts the user, then Atlas fails before the user is APPLIED.
+  const later = makeBroker({ atlas, storage, settings: { leaseMs: 1000 }, now: () => Date.now() + 5000 })
+  atlas.failNext('clusterChangeStatus', new AtlasUnavailableError('down'))
+  await t.rejects(later.broker.bind('i', 'b', bind, false, {}), ServiceUnavailableError)
+  t.equal(atlas.users.size, 0, 'the adopted user was deleted with the claim')
+  t.equal(await storage.getBinding('b'), undefined)
+})
+
 t.test('a user name taken by something this binding does not own is a conflict, and nothing is left', async t => {
   const { broker, atlas, storage } = makeBroker()
   await broker.provision('i', provision, false, {})

@@ -17,6 +17,7 @@ export class FakeAtlas implements AtlasPort {
   /** Cluster change status answers, consumed one per call; APPLIED once empty. */
   readonly changeStatuses: ChangeStatus[] = []
   private readonly failures = new Map<Method, Error[]>()
+  private readonly lostAnswers = new Map<Method, Error[]>()
   private readonly delays = new Map<Method, number>()
 
   constructor (clusterNames: string[] = ['Cluster0']) {
@@ -43,6 +44,18 @@ export class FakeAtlas implements AtlasPort {
     const queue = this.failures.get(method) ?? []
     queue.push(err)
     this.failures.set(method, queue)
+  }
+
+  /** The next call of `method` takes effect in Atlas, then throws `err` (an answer lost to a timeout). */
+  loseAnswerNext (method: Method, err: Error): void {
+    const queue = this.lostAnswers.get(method) ?? []
+    queue.push(err)
+    this.lostAnswers.set(method, queue)
+  }
+
+  private leave (method: Method): void {
+    const err = this.lostAnswers.get(method)?.shift()
+    if (err !== undefined) throw err
   }
 
   delay (method: Method, ms: number): void {
@@ -112,6 +125,7 @@ export class FakeAtlas implements AtlasPort {
     if (this.users.has(spec.username)) throw new DatabaseUserExistsError(`User ${spec.username} already exists.`, { status: 409, errorCode: 'USER_ALREADY_EXISTS' })
     const user = { username: spec.username, password: spec.password, roles: spec.roles, scopes: spec.scopes, labels: spec.labels }
     this.users.set(spec.username, user)
+    this.leave('createDatabaseUser')
     return publicUser(user)
   }
 
@@ -127,6 +141,7 @@ export class FakeAtlas implements AtlasPort {
     const user = this.users.get(username)
     if (user === undefined) throw new DatabaseUserNotFoundError(`No user ${username}.`, { status: 404, errorCode: 'USERNAME_NOT_FOUND' })
     Object.assign(user, changes)
+    this.leave('updateDatabaseUser')
     return publicUser(user)
   }
 
