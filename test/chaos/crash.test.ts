@@ -1,0 +1,172 @@
+/**
+ * Crash (bounded, loopback only): the broker runs as its own process and is killed with SIGKILL, again and
+ * again, in the middle of provisions, binds, unbinds and deprovisions, and restarted on the same port. Its
+ * state lives in this test process (RemoteStorage: a store that outlives the broker, as MongoDB does) and
+ * Atlas is the simulator, also here, with user propagation slow enough that kills land between creating a
+ * user and recording it. The platform retries as real ones do: half the lifecycles replay a failed PUT
+ * until it succeeds, half send DELETE (orphan mitigation) at once; every DELETE is repeated until 200/410.
+ * At the end Atlas and the records must agree exactly as in the chaos test: nothing live, no Atlas user
+ * left, and the sweep finds no orphan.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { HttpAtlasAdapter } from '../../src/adapters/atlas/http-atlas-adapter.js'
+import { AtlasSimulator } from '../../src/adapters/atlas/simulator/atlas-simulator.js'
+import { MemoryStorage } from '../../src/adapters/storage/memory-storage.js'
+import { SEED_PLAN_ID, SEED_SERVICE_ID } from '../../src/app/default-catalog.js'
+import { findOrphans } from '../../src/domain/sweep.js'
+import { serveStorage } from '../fakes/remote-storage.js'
+
+t.setTimeout(600_000)
+const LIFECYCLES = 60
+const CONCURRENCY = 12
+const KILLS = 8
+const MAIN = fileURLToPath(new URL('../helpers/crash-broker-main.ts', import.meta.url))
+
+async function freePort (): Promise<number> {
+  return await new Promise(resolve => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+t.test(`SIGKILL during ${LIFECYCLES} lifecycles, restarts and platform retries leave Atlas and the records consistent`, async t => {
+  const sim = new AtlasSimulator({ seedClusters: ['Main'], delays: { clusterCreateMs: 0, clusterUpdateMs: 0, clusterDeleteMs: 0, flexCreateMs: 0, userPropagationMs: 300 } })
+  const simUrl = await sim.listen()
+  const storage = new MemoryStorage()
+  const served = await serveStorage(storage)
+  t.teardown(async () => { await served.close(); await sim.close() })
+  // Atlas answers slowly now and then, so kills also land while a call to Atlas is in flight.
+  sim.addFault({ kind: 'latency', ms: 250, rate: 0.2 })
+
+  const port = await freePort()
+  const base = `http://127.0.0.1:${port}`
+  const settings = {
+    ATLAS_BASE_URL: simUrl, ATLAS_PROJECT_ID: sim.projectId, ATLAS_PUBLIC_KEY: sim.publicKey, ATLAS_PRIVATE_KEY: sim.privateKey,
+    ATLAS_DEFAULT_CLUSTER: 'Main', BROKER_USERNAME: 'platform', BROKER_PASSWORD: 'a-long-password', CREDENTIALS_SECRET: 'c'.repeat(32),
+    USER_PROPAGATION_POLL_MS: '20', OPERATION_BUDGET_MS: '2000', LOG_LEVEL: 'warn'
+  }
+
+  let child: ChildProcess | undefined
+  const output: string[] = []
+  const start = async (): Promise<void> => {
+    const proc = spawn(process.execPath, ['--import=tsx', MAIN, served.url, String(port), JSON.stringify(settings)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    child = proc
+    proc.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()))
+    await new Promise<void>((resolve, reject) => {
+      proc.stdout.on('data', (chunk: Buffer) => {
+        const text = chunk.toString()
+        if (text.includes('ready')) resolve()
+        else output.push(text)
+      })
+      proc.once('exit', code => reject(new Error(`broker exited (${String(code)}) before it was ready: ${output.join('').slice(-2000)}`)))
+    })
+  }
+  const kill = async (): Promise<void> => {
+    const proc = child
+    if (proc === undefined || proc.exitCode !== null) return
+    const exited = new Promise(resolve => proc.once('exit', resolve))
+    proc.kill('SIGKILL')
+    await exited
+  }
+  t.teardown(kill)
+  await start()
+
+  const headers = { authorization: `Basic ${Buffer.from('platform:a-long-password').toString('base64')}`, 'x-broker-api-version': '2.17', 'content-type': 'application/json' }
+  const statuses = new Map<number, number>()
+  const samples = new Map<number, string>()
+  /** One platform request; 0 when the connection failed (the broker died under it or is restarting). */
+  const send = async (method: 'PUT' | 'DELETE', path: string, body?: unknown): Promise<number> => {
+    let status = 0
+    try {
+      const r = await fetch(`${base}${path}`, { method, headers, signal: AbortSignal.timeout(30_000), ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
+      const text = await r.text()
+      status = r.status
+      if (!samples.has(status)) samples.set(status, text.slice(0, 300))
+    } catch {
+      status = 0
+    }
+    statuses.set(status, (statuses.get(status) ?? 0) + 1)
+    return status
+  }
+  const ids = `service_id=${SEED_SERVICE_ID}&plan_id=${SEED_PLAN_ID}`
+  const deleteUntilGone = async (path: string): Promise<void> => {
+    const giveUp = Date.now() + 120_000
+    while (Date.now() < giveUp) {
+      const status = await send('DELETE', `${path}?${ids}`)
+      if (status === 200 || status === 410) return
+      await sleep(250)
+    }
+    throw new Error(`DELETE ${path} never succeeded`)
+  }
+  let replayedToSuccess = 0
+  /** A platform that replays a failed PUT (same body) until it succeeds; false if it never did. */
+  const putUntilDone = async (path: string, body: unknown): Promise<boolean> => {
+    const giveUp = Date.now() + 90_000
+    for (let attempt = 0; Date.now() < giveUp; attempt++) {
+      const status = await send('PUT', path, body)
+      if (status === 200 || status === 201) {
+        if (attempt > 0) replayedToSuccess++
+        return true
+      }
+      if (status !== 0 && status < 500 && status !== 422) return false
+      await sleep(250)
+    }
+    return false
+  }
+
+  let completed = 0
+  const lifecycle = async (n: number): Promise<void> => {
+    const instance = `/v2/service_instances/crash-${n}`
+    const binding = `${instance}/service_bindings/b-${n}`
+    const provisionBody = { service_id: SEED_SERVICE_ID, plan_id: SEED_PLAN_ID, organization_guid: 'o', space_guid: 's' }
+    const bindBody = { service_id: SEED_SERVICE_ID, plan_id: SEED_PLAN_ID }
+    const replay = n % 2 === 0
+    const provisioned = replay ? await putUntilDone(instance, provisionBody) : [200, 201].includes(await send('PUT', instance, provisionBody))
+    if (!provisioned) { await deleteUntilGone(instance); return }
+    if (replay) await putUntilDone(binding, bindBody)
+    else await send('PUT', binding, bindBody)
+    // Unbind whatever the bind answered: after a failed bind this is the platform's orphan mitigation.
+    await deleteUntilGone(binding)
+    await deleteUntilGone(instance)
+    completed++
+  }
+
+  let next = 0
+  let kills = 0
+  let platformDone = false
+  const killer = (async () => {
+    while (kills < KILLS && !platformDone) {
+      await sleep(400 + Math.floor(Math.random() * 1100))
+      await kill()
+      kills++
+      await sleep(50)
+      await start()
+    }
+  })()
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < LIFECYCLES) await lifecycle(next++)
+  }))
+  platformDone = true
+  await killer
+
+  t.comment(`${kills} kills, ${completed} full lifecycles, ${replayedToSuccess} PUTs succeeded on a replay, statuses ${JSON.stringify(Object.fromEntries(statuses))}`)
+  t.comment(`one answer of each error status: ${JSON.stringify(Object.fromEntries([...samples].filter(([s]) => s >= 400)))}`)
+  t.equal(kills, KILLS, 'the broker was killed the planned number of times while the platform was busy')
+  t.ok((statuses.get(0) ?? 0) > 0, 'kills cut requests off mid-flight (connection failures seen by the platform)')
+
+  const snapshot = storage.snapshot()
+  t.same(snapshot.instances.filter(i => i.state !== 'deleted').map(i => `${i.id} ${i.state}`), [], 'no live instance left')
+  t.same(snapshot.bindings.filter(b => b.state !== 'deleted').map(b => `${b.id} ${b.state}`), [], 'no live binding left')
+  t.same(sim.databaseUsers().map(u => u.username), [], 'no Atlas user left behind')
+  const sweeper = new HttpAtlasAdapter({ baseUrl: simUrl, projectId: sim.projectId, credentials: { kind: 'digest', publicKey: sim.publicKey, privateKey: sim.privateKey } })
+  t.teardown(() => sweeper.close())
+  t.same(await findOrphans(sweeper, storage), [], 'the sweep finds no orphans')
+  if (t.passing() === false) t.comment(output.join('').slice(-4000))
+})
