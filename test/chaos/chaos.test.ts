@@ -1,6 +1,6 @@
 /**
  * Chaos (bounded, loopback only): 300 shared-plan lifecycles while the Atlas simulator injects 10% 5xx, bursts
- * of 429 and 2 s latency spikes. The platform behaves as real ones do: after a failed provision, bind, unbind
+ * of 429, 2 s latency spikes and a few answers slower than the broker's Atlas timeout (applied, but lost). The platform behaves as real ones do: after a failed provision, bind, unbind
  * or deprovision it sends DELETE until that succeeds. Every OSB request must answer well under 60 s, and at
  * the end Atlas and the broker's records must agree: no user without a live binding, no live binding without
  * its user, no live instance left.
@@ -33,6 +33,9 @@ t.test(`${LIFECYCLES} lifecycles under 5xx, 429 bursts and latency spikes stay c
   sim.addFault({ kind: 'status', status: 500, rate: 0.05 })
   sim.addFault({ kind: 'status', status: 503, rate: 0.05 })
   sim.addFault({ kind: 'latency', ms: 2000, rate: 0.02 })
+  // Now and then an answer slower than the broker's Atlas timeout: Atlas applies the call, the broker never
+  // hears back (a lost answer), so cleanup must not assume the call did nothing.
+  sim.addFault({ kind: 'slow-answer', ms: 3500, rate: 0.01 })
   // 429 storms: every 3 s, 400 ms during which Atlas rate-limits every call.
   const bursts = setInterval(() => {
     const stop = sim.addFault({ kind: 'rate-limit', retryAfterSeconds: 0.2 })

@@ -233,6 +233,15 @@ t.test('faults: dropped connections and latency beyond the timeout are retried f
   t.equal((await atlas.getCluster('Cluster0')).name, 'Cluster0')
 })
 
+t.test('a slow answer beyond the timeout: the call took effect in Atlas, the adapter reports it as unavailable', async t => {
+  const { sim, atlas } = await startSim(t, {}, { requestTimeoutMs: 150, maxRetries: 0 })
+  await atlas.getProject()
+  sim.addFault({ kind: 'slow-answer', ms: 400, method: 'POST', path: '/databaseUsers', times: 1 })
+  await t.rejects(atlas.createDatabaseUser(user('lost-answer')), AtlasUnavailableError)
+  t.ok(sim.databaseUsers().some(u => u.username === 'lost-answer'), 'the user exists although the caller never heard so')
+  await sleep(300)
+})
+
 t.test('the deadline bounds a call with its retries', async t => {
   const { sim, atlas } = await startSim(t, {}, { requestTimeoutMs: 100, maxRetries: 10 })
   await atlas.getProject()

@@ -53,10 +53,14 @@ export interface FaultRule {
   method?: string
   /** Substring or pattern of the request path (query excluded). */
   path?: string | RegExp
-  kind: 'latency' | 'status' | 'rate-limit' | 'drop'
+  /**
+   * `latency`: wait, then handle the request. `slow-answer`: handle it at once, then wait before answering;
+   * longer than the client's timeout, the call takes effect but its answer is lost.
+   */
+  kind: 'latency' | 'slow-answer' | 'status' | 'rate-limit' | 'drop'
   /** For `status`: the HTTP status to answer (default 500). */
   status?: number
-  /** For `latency`: extra delay before answering. */
+  /** For `latency` and `slow-answer`: the extra delay. */
   ms?: number
   /** For `rate-limit`: Retry-After seconds (default 1). */
   retryAfterSeconds?: number
@@ -326,10 +330,12 @@ export class AtlasSimulator {
         send(401, undefined, { 'Content-Type': 'application/json', 'WWW-Authenticate': challenge }, PRETTY_401)
         return
       }
-      if (await this.applyFaults(req, res, url)) return
+      const faults = await this.applyFaults(req, res, url)
+      if (faults.handled) return
       this.takeToken(url.pathname)
       this.tick()
       const result = this.route(req.method ?? 'GET', url, exchange.requestBody, req)
+      if (faults.answerDelayMs > 0) await new Promise(resolve => setTimeout(resolve, faults.answerDelayMs))
       send(result.status, result.body, { 'Content-Type': `application/vnd.atlas.${result.version}+json;charset=utf-8`, ...result.headers })
     } catch (err) {
       const failure = err instanceof HttpFailure ? err : new HttpFailure(500, 'UNEXPECTED_ERROR', 'Unexpected error.')
@@ -391,7 +397,9 @@ export class AtlasSimulator {
     return { access_token: token, token_type: 'Bearer', expires_in: this.tokenTtlSeconds }
   }
 
-  private async applyFaults (req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+  /** Applies matching fault rules; `handled` when the request was answered (or dropped) by a fault. */
+  private async applyFaults (req: IncomingMessage, res: ServerResponse, url: URL): Promise<{ handled: boolean, answerDelayMs: number }> {
+    let answerDelayMs = 0
     for (const rule of [...this.faults]) {
       if (rule.method !== undefined && rule.method.toUpperCase() !== req.method) continue
       if (rule.path !== undefined && !(typeof rule.path === 'string' ? url.pathname.includes(rule.path) : rule.path.test(url.pathname))) continue
@@ -404,10 +412,14 @@ export class AtlasSimulator {
         await new Promise(resolve => setTimeout(resolve, rule.ms ?? 1000))
         continue
       }
+      if (rule.kind === 'slow-answer') {
+        answerDelayMs += rule.ms ?? 1000
+        continue
+      }
       if (rule.kind === 'drop') {
         req.socket.destroy()
         res.destroy()
-        return true
+        return { handled: true, answerDelayMs }
       }
       if (rule.kind === 'rate-limit') {
         const seconds = rule.retryAfterSeconds ?? 1
@@ -417,7 +429,7 @@ export class AtlasSimulator {
       throw new HttpFailure(status, status === 503 ? 'SERVICE_UNAVAILABLE' : 'UNEXPECTED_ERROR',
         status === 503 ? 'Service unavailable.' : 'Unexpected error.', [], status === 503 ? { 'Retry-After': '1' } : {})
     }
-    return false
+    return { handled: false, answerDelayMs }
   }
 
   private takeToken (path: string): void {
