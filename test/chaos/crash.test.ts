@@ -1,23 +1,29 @@
 /**
  * Crash (bounded, loopback only): the broker runs as its own process and is killed with SIGKILL, again and
  * again, in the middle of provisions, binds, unbinds and deprovisions, and restarted on the same port. Its
- * state lives in this test process (RemoteStorage: a store that outlives the broker, as MongoDB does) and
- * Atlas is the simulator, also here, with user propagation slow enough that kills land between creating a
+ * state outlives it: always in a store served by this test process (RemoteStorage, contract-tested), and
+ * also in a real MongoDB when one is given (MONGODB_URI / MONGOMS_SYSTEM_BINARY; otherwise that run is skipped
+ * with one line). Atlas is the simulator, also here, with user propagation slow enough that kills land between creating a
  * user and recording it. The platform retries as real ones do: half the lifecycles replay a failed PUT
  * until it succeeds, half send DELETE (orphan mitigation) at once; every DELETE is repeated until 200/410.
  * At the end Atlas and the records must agree exactly as in the chaos test: nothing live, no Atlas user
  * left, and the sweep finds no orphan.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import t from 'tap'
+import { MongoClient } from 'mongodb'
+import t, { type Test } from 'tap'
 import { HttpAtlasAdapter } from '../../src/adapters/atlas/http-atlas-adapter.js'
 import { AtlasSimulator } from '../../src/adapters/atlas/simulator/atlas-simulator.js'
 import { MemoryStorage } from '../../src/adapters/storage/memory-storage.js'
+import { MongoStorage } from '../../src/adapters/storage/mongo-storage.js'
 import { SEED_PLAN_ID, SEED_SERVICE_ID } from '../../src/app/default-catalog.js'
 import { findOrphans } from '../../src/domain/sweep.js'
+import { type StoragePort } from '../../src/ports/storage-port.js'
 import { serveStorage } from '../fakes/remote-storage.js'
+import { NO_MONGO_REASON, startMongo } from '../helpers/mongo.js'
 
 t.setTimeout(600_000)
 const LIFECYCLES = 60
@@ -36,12 +42,15 @@ async function freePort (): Promise<number> {
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
-t.test(`SIGKILL during ${LIFECYCLES} lifecycles, restarts and platform retries leave Atlas and the records consistent`, async t => {
+/** Where the broker keeps its state across kills: the argument for crash-broker-main, extra settings, and the test's view of it. */
+interface CrashStore { arg: string, settings: Record<string, string>, storage: StoragePort, close: () => Promise<void> }
+
+async function crashRun (t: Test, open: () => Promise<CrashStore>): Promise<void> {
   const sim = new AtlasSimulator({ seedClusters: ['Main'], delays: { clusterCreateMs: 0, clusterUpdateMs: 0, clusterDeleteMs: 0, flexCreateMs: 0, userPropagationMs: 300 } })
   const simUrl = await sim.listen()
-  const storage = new MemoryStorage()
-  const served = await serveStorage(storage)
-  t.teardown(async () => { await served.close(); await sim.close() })
+  const store = await open()
+  const { storage } = store
+  t.teardown(async () => { await store.close(); await sim.close() })
   // Atlas answers slowly now and then, so kills also land while a call to Atlas is in flight.
   sim.addFault({ kind: 'latency', ms: 250, rate: 0.2 })
 
@@ -50,13 +59,13 @@ t.test(`SIGKILL during ${LIFECYCLES} lifecycles, restarts and platform retries l
   const settings = {
     ATLAS_BASE_URL: simUrl, ATLAS_PROJECT_ID: sim.projectId, ATLAS_PUBLIC_KEY: sim.publicKey, ATLAS_PRIVATE_KEY: sim.privateKey,
     ATLAS_DEFAULT_CLUSTER: 'Main', BROKER_USERNAME: 'platform', BROKER_PASSWORD: 'a-long-password', CREDENTIALS_SECRET: 'c'.repeat(32),
-    USER_PROPAGATION_POLL_MS: '20', OPERATION_BUDGET_MS: '2000', LOG_LEVEL: 'warn'
+    USER_PROPAGATION_POLL_MS: '20', OPERATION_BUDGET_MS: '2000', LOG_LEVEL: 'warn', ...store.settings
   }
 
   let child: ChildProcess | undefined
   const output: string[] = []
   const start = async (): Promise<void> => {
-    const proc = spawn(process.execPath, ['--import=tsx', MAIN, served.url, String(port), JSON.stringify(settings)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const proc = spawn(process.execPath, ['--import=tsx', MAIN, store.arg, String(port), JSON.stringify(settings)], { stdio: ['ignore', 'pipe', 'pipe'] })
     child = proc
     proc.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()))
     await new Promise<void>((resolve, reject) => {
@@ -161,12 +170,48 @@ t.test(`SIGKILL during ${LIFECYCLES} lifecycles, restarts and platform retries l
   t.equal(kills, KILLS, 'the broker was killed the planned number of times while the platform was busy')
   t.ok((statuses.get(0) ?? 0) > 0, 'kills cut requests off mid-flight (connection failures seen by the platform)')
 
-  const snapshot = storage.snapshot()
-  t.same(snapshot.instances.filter(i => i.state !== 'deleted').map(i => `${i.id} ${i.state}`), [], 'no live instance left')
-  t.same(snapshot.bindings.filter(b => b.state !== 'deleted').map(b => `${b.id} ${b.state}`), [], 'no live binding left')
+  // Read through the port, so the same checks hold for every store: every id the platform used is gone.
+  const live: string[] = []
+  for (let n = 0; n < LIFECYCLES; n++) {
+    const instance = await storage.getInstance(`crash-${n}`)
+    if (instance !== undefined && instance.state !== 'deleted') live.push(`instance crash-${n} ${instance.state}`)
+    const binding = await storage.getBinding(`b-${n}`)
+    if (binding !== undefined && binding.state !== 'deleted') live.push(`binding b-${n} ${binding.state}`)
+  }
+  t.same(live, [], 'no live instance or binding left')
+  t.equal(await storage.countOperationsInProgress(), 0, 'no operation left in progress')
   t.same(sim.databaseUsers().map(u => u.username), [], 'no Atlas user left behind')
   const sweeper = new HttpAtlasAdapter({ baseUrl: simUrl, projectId: sim.projectId, credentials: { kind: 'digest', publicKey: sim.publicKey, privateKey: sim.privateKey } })
   t.teardown(() => sweeper.close())
   t.same(await findOrphans(sweeper, storage), [], 'the sweep finds no orphans')
-  if (t.passing() === false) t.comment(output.join('').slice(-4000))
+  if (!t.passing()) t.comment(output.join('').slice(-4000))
+}
+
+t.test(`SIGKILL during ${LIFECYCLES} lifecycles (state in a store outside the broker process): Atlas and the records stay consistent`, async t => {
+  await crashRun(t, async () => {
+    const memory = new MemoryStorage()
+    const served = await serveStorage(memory)
+    return { arg: served.url, settings: {}, storage: memory, close: served.close }
+  })
+})
+
+const mongo = await startMongo()
+t.test(`SIGKILL during ${LIFECYCLES} lifecycles (state in MongoDB): Atlas and the records stay consistent`, mongo === undefined ? { skip: NO_MONGO_REASON } : {}, async t => {
+  if (mongo === undefined) return
+  const database = `atlas_broker_crash_${randomBytes(4).toString('hex')}`
+  await crashRun(t, async () => {
+    const storage = await MongoStorage.connect({ uri: mongo.uri, database, collection: 'broker', timeoutMs: 5000 })
+    return {
+      arg: 'config',
+      settings: { MONGODB_URI: mongo.uri, MONGODB_DATABASE: database },
+      storage,
+      close: async () => {
+        await storage.close()
+        const client = new MongoClient(mongo.uri)
+        await client.db(database).dropDatabase()
+        await client.close()
+        await mongo.stop()
+      }
+    }
+  })
 })
