@@ -3,7 +3,8 @@
  *   1. catalog throughput and latency (autocannon, in its own process) at 32 and 128 connections, against the
  *      broker and against a bare node:http server answering the same bytes, as a ratio (target ≥ 0.7);
  *   2. shared-plan lifecycles (provision → bind → unbind → deprovision) against the simulator with no added
- *      latency: cycles/s, per-call latency, the broker's own time per call and Atlas round trips per call;
+ *      latency: cycles/s, per-call latency, the broker's own time per call (latency less the Atlas exchange
+ *      time the broker records in /metrics, scraped between calls) and Atlas round trips per call;
  *   3. start-up time to ready, and resident memory idle and under load.
  * Results go to bench/results/latest.json and are printed as a table.
  * BENCH_SECONDS sets each autocannon run's length (default 5); BENCH_ROUNDS how many times the broker and the
@@ -158,36 +159,53 @@ async function main (): Promise<void> {
   })
   const headers = { authorization: AUTH, 'x-broker-api-version': '2.17', 'content-type': 'application/json' }
   const latencies: Record<string, number[]> = { provision: [], bind: [], unbind: [], deprovision: [] }
-  const call = async (name: string, method: string, url: string, body?: unknown): Promise<void> => {
+  const ownTimes: Record<string, number[]> = { provision: [], bind: [], unbind: [], deprovision: [] }
+  /** Seconds the broker has spent in Atlas exchanges so far, from its own /metrics (scraped between calls). */
+  const atlasSeconds = async (): Promise<number> => {
+    const text = await (await fetch(`${lifecycleBroker.url}/metrics`, { headers: { authorization: AUTH } })).text()
+    let sum = 0
+    for (const m of text.matchAll(/^atlas_broker_atlas_request_duration_seconds_sum\{[^}]*\} (\S+)$/gm)) sum += Number(m[1])
+    return sum
+  }
+  /** One OSB call; with `own`, also the broker's own time: the latency less the time its Atlas exchanges took. */
+  const call = async (name: string, method: string, url: string, body: unknown, own: boolean): Promise<void> => {
+    const atlasBefore = own ? await atlasSeconds() : 0
     const started = performance.now()
     const r = await fetch(`${lifecycleBroker.url}${url}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
     await r.text()
-    latencies[name]!.push(performance.now() - started)
+    const elapsed = performance.now() - started
+    if (own) ownTimes[name]!.push(Math.max(0, elapsed - (await atlasSeconds() - atlasBefore) * 1000))
+    else latencies[name]!.push(elapsed)
     if (r.status >= 300) throw new Error(`${name} answered ${r.status}`)
   }
+  const lifecycle = async (id: string, own: boolean): Promise<void> => {
+    const q = `service_id=${SERVICE}&plan_id=${PLAN}`
+    await call('provision', 'PUT', `/v2/service_instances/${id}`, { service_id: SERVICE, plan_id: PLAN, organization_guid: 'o', space_guid: 's' }, own)
+    await call('bind', 'PUT', `/v2/service_instances/${id}/service_bindings/b-${id}`, { service_id: SERVICE, plan_id: PLAN }, own)
+    await call('unbind', 'DELETE', `/v2/service_instances/${id}/service_bindings/b-${id}?${q}`, undefined, own)
+    await call('deprovision', 'DELETE', `/v2/service_instances/${id}?${q}`, undefined, own)
+  }
   step('lifecycle broker ready')
-  // Warm up (digest nonce, connections), then measure.
-  await call('provision', 'PUT', '/v2/service_instances/warm', { service_id: SERVICE, plan_id: PLAN, organization_guid: 'o', space_guid: 's' })
+  // Warm up (digest nonce, connections), then measure: first plain cycles (throughput, latency, round trips),
+  // then cycles with /metrics scraped around each call (the broker's own time; scrapes stay outside the timing).
+  await lifecycle('warm', false)
   for (const k of Object.keys(latencies)) latencies[k] = []
   const before = { ...sim.stats }
   const originalStats = sim.stats.requests
   const cycles = 200
   const started = performance.now()
-  for (let i = 0; i < cycles; i++) {
-    const q = `service_id=${SERVICE}&plan_id=${PLAN}`
-    await call('provision', 'PUT', `/v2/service_instances/i${i}`, { service_id: SERVICE, plan_id: PLAN, organization_guid: 'o', space_guid: 's' })
-    await call('bind', 'PUT', `/v2/service_instances/i${i}/service_bindings/b${i}`, { service_id: SERVICE, plan_id: PLAN })
-    await call('unbind', 'DELETE', `/v2/service_instances/i${i}/service_bindings/b${i}?${q}`)
-    await call('deprovision', 'DELETE', `/v2/service_instances/i${i}?${q}`)
-  }
+  for (let i = 0; i < cycles; i++) await lifecycle(`i${i}`, false)
   const seconds = (performance.now() - started) / 1000
   const atlasCalls = sim.stats.requests - originalStats
+  const challenges = sim.stats.challenges - before.challenges
+  for (let i = 0; i < 100; i++) await lifecycle(`o${i}`, true)
   results.lifecycle = {
     cycles,
     cyclesPerSecond: Math.round((cycles / seconds) * 10) / 10,
     perCallMs: Object.fromEntries(Object.entries(latencies).map(([k, v]) => [k, { median: percentile(v, 0.5), p99: percentile(v, 0.99) }])),
+    brokerOwnMsPerCall: Object.fromEntries(Object.entries(ownTimes).map(([k, v]) => [k, { median: percentile(v, 0.5), p99: percentile(v, 0.99) }])),
     atlasRoundTripsPerOsbCall: Math.round((atlasCalls / (cycles * 4)) * 100) / 100,
-    digestChallengesWhileWarm: sim.stats.challenges - before.challenges
+    digestChallengesWhileWarm: challenges
   }
   lifecycleBroker.child.kill('SIGTERM')
   await sim.close()
@@ -195,7 +213,7 @@ async function main (): Promise<void> {
   mkdirSync(path.join(root, 'bench/results'), { recursive: true })
   writeFileSync(path.join(root, 'bench/results/latest.json'), `${JSON.stringify(results, null, 2)}\n`)
   const c = results.catalog as Record<string, { broker: Load, bare: Load, ratio: number }>
-  const l = results.lifecycle as { cyclesPerSecond: number, perCallMs: Record<string, { median: number, p99: number }>, atlasRoundTripsPerOsbCall: number, digestChallengesWhileWarm: number }
+  const l = results.lifecycle as { cyclesPerSecond: number, perCallMs: Record<string, { median: number, p99: number }>, brokerOwnMsPerCall: Record<string, { median: number, p99: number }>, atlasRoundTripsPerOsbCall: number, digestChallengesWhileWarm: number }
   console.log(`\nmachine: ${String((results.machine as { cpus: number }).cpus)} cores, ${(results.machine as { model: string }).model}, Node ${process.version}`)
   console.log(`method: ${ROUNDS} alternating ${SECONDS} s runs per server and connection count, medians; ${PINNED ? 'servers on core 1, autocannon on core 0' : 'processes not pinned to cores'}`)
   console.log('\n| measure | value |\n| --- | --- |')
@@ -206,7 +224,8 @@ async function main (): Promise<void> {
     console.log(`| catalog ${k.slice(1)} conn: ratio (target ≥ 0.7) | ${r.ratio} |`)
   }
   console.log(`| lifecycles per second (provision, bind, unbind, deprovision) | ${l.cyclesPerSecond} |`)
-  for (const [k, v] of Object.entries(l.perCallMs)) console.log(`| ${k}: broker time per call with a zero-latency Atlas, median / p99 (ms) | ${v.median} / ${v.p99} |`)
+  for (const [k, v] of Object.entries(l.perCallMs)) console.log(`| ${k}: OSB call latency with a zero-latency Atlas, median / p99 (ms) | ${v.median} / ${v.p99} |`)
+  for (const [k, v] of Object.entries(l.brokerOwnMsPerCall)) console.log(`| ${k}: broker's own time per call (latency less its Atlas exchanges), median / p99 (ms) | ${v.median} / ${v.p99} |`)
   console.log(`| Atlas HTTP round trips per OSB call | ${l.atlasRoundTripsPerOsbCall} |`)
   console.log(`| digest challenges once warm | ${l.digestChallengesWhileWarm} |`)
   console.log(`| start-up to ready (ms) | ${(results.startup as { readyMs: number }).readyMs} |`)
