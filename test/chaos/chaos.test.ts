@@ -14,6 +14,7 @@ import { loadConfig } from '../../src/app/config.js'
 import { SEED_PLAN_ID, SEED_SERVICE_ID } from '../../src/app/default-catalog.js'
 import { findOrphans } from '../../src/domain/sweep.js'
 import { captureLogger } from '../helpers/broker.js'
+import { deleteUntilGone as platformDelete } from '../helpers/platform.js'
 
 t.setTimeout(600_000)
 const LIFECYCLES = 300
@@ -57,16 +58,8 @@ t.test(`${LIFECYCLES} lifecycles under 5xx, 429 bursts and latency spikes stay c
     statuses.set(r.statusCode, (statuses.get(r.statusCode) ?? 0) + 1)
     return r.statusCode
   }
-  const ids = `service_id=${SEED_SERVICE_ID}&plan_id=${SEED_PLAN_ID}`
-  /** Platform orphan mitigation: DELETE until it succeeds (200 or 410). */
   const deleteUntilGone = async (path: string): Promise<void> => {
-    const giveUp = Date.now() + 120_000
-    while (Date.now() < giveUp) {
-      const status = await send('DELETE', `${path}?${ids}`)
-      if (status === 200 || status === 410) return
-      await new Promise(resolve => setTimeout(resolve, 200))
-    }
-    throw new Error(`DELETE ${path} never succeeded: last answer ${lastBodies.get(path) ?? ''}`)
+    await platformDelete(send, path, { pauseMs: 200, lastAnswer: () => lastBodies.get(path) ?? '' })
   }
 
   const lifecycle = async (n: number): Promise<void> => {

@@ -24,6 +24,7 @@ import { findOrphans } from '../../src/domain/sweep.js'
 import { type StoragePort } from '../../src/ports/storage-port.js'
 import { serveStorage } from '../fakes/remote-storage.js'
 import { NO_MONGO_REASON, startMongo } from '../helpers/mongo.js'
+import { deleteUntilGone as platformDelete } from '../helpers/platform.js'
 
 t.setTimeout(600_000)
 const LIFECYCLES = 60
@@ -104,16 +105,7 @@ async function crashRun (t: Test, open: () => Promise<CrashStore>): Promise<void
     statuses.set(status, (statuses.get(status) ?? 0) + 1)
     return status
   }
-  const ids = `service_id=${SEED_SERVICE_ID}&plan_id=${SEED_PLAN_ID}`
-  const deleteUntilGone = async (path: string): Promise<void> => {
-    const giveUp = Date.now() + 120_000
-    while (Date.now() < giveUp) {
-      const status = await send('DELETE', `${path}?${ids}`)
-      if (status === 200 || status === 410) return
-      await sleep(250)
-    }
-    throw new Error(`DELETE ${path} never succeeded`)
-  }
+  const deleteUntilGone = async (path: string): Promise<void> => { await platformDelete(send, path, { pauseMs: 250 }) }
   let replayedToSuccess = 0
   /** A platform that replays a failed PUT (same body) until it succeeds; false if it never did. */
   const putUntilDone = async (path: string, body: unknown): Promise<boolean> => {

@@ -2,7 +2,7 @@
  * Use cases against stateful fakes of AtlasPort and StoragePort that throw the real port errors,
  * with failure injection and concurrency.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { defaultPolicy } from '../../src/domain/default-policy.js'
 import { AtlasUnavailableError, AtlasAuthError, DatabaseUserExistsError } from '../../src/ports/atlas-port.js'
 import { type Policy } from '../../src/ports/policy-port.js'
@@ -10,7 +10,7 @@ import {
   BindingConflictError, ConcurrencyError, InstanceConflictError, InternalError, ServiceUnavailableError, type BindDetails, type ProvisionDetails
 } from '../../src/ports/service-broker.js'
 import { StorageUnavailableError } from '../../src/ports/storage-port.js'
-import { makeBroker, PLAN_ID, SERVICE_ID } from '../helpers/broker.js'
+import { makeBroker, PLAN_ID, SERVICE_ID, type TestBroker } from '../helpers/broker.js'
 
 const provision: ProvisionDetails = { serviceId: SERVICE_ID, planId: PLAN_ID, organizationGuid: 'o', spaceGuid: 's', parameters: { database: 'db1' } }
 const bind: BindDetails = { serviceId: SERVICE_ID, planId: PLAN_ID }
@@ -96,15 +96,22 @@ t.test('storage and Atlas both failing during cleanup: the platform DELETE remov
   t.equal((await storage.getBinding('b'))?.state, 'deleted')
 })
 
+/**
+ * A replica that created binding b's claim and its Atlas user, then died before marking it ready; returns a
+ * second replica that runs after the claim's lease has expired.
+ */
+async function crashedBind (t: Test): Promise<TestBroker & { later: TestBroker }> {
+  const made = makeBroker({ settings: { leaseMs: 1000 } })
+  await made.broker.provision('i', provision, false, {})
+  made.storage.failNext('updateBinding', new StorageUnavailableError('crash'))
+  made.atlas.failNext('deleteDatabaseUser', new AtlasUnavailableError('crash'))
+  await t.rejects(made.broker.bind('i', 'b', bind, false, {}))
+  t.equal(made.atlas.users.size, 1, 'the crashed attempt left its user')
+  return { ...made, later: makeBroker({ atlas: made.atlas, storage: made.storage, settings: { leaseMs: 1000 }, now: () => Date.now() + 5000 }) }
+}
+
 t.test('a stale claim (crashed replica) is taken over; its Atlas user is adopted', async t => {
-  const { broker, atlas, storage } = makeBroker({ settings: { leaseMs: 1000 } })
-  await broker.provision('i', provision, false, {})
-  // Simulate a replica that created the claim and the user, then died before marking it ready.
-  storage.failNext('updateBinding', new StorageUnavailableError('crash'))
-  atlas.failNext('deleteDatabaseUser', new AtlasUnavailableError('crash'))
-  await t.rejects(broker.bind('i', 'b', bind, false, {}))
-  t.equal(atlas.users.size, 1)
-  const later = makeBroker({ atlas, storage, settings: { leaseMs: 1000 }, now: () => Date.now() + 5000 })
+  const { atlas, storage, later } = await crashedBind(t)
   const result = await later.broker.bind('i', 'b', bind, false, {})
   t.equal(result.alreadyExists, false)
   t.equal(atlas.users.size, 1, 'still exactly one user')
@@ -123,15 +130,8 @@ t.test('a create whose answer was lost (Atlas made the user, the call timed out)
 })
 
 t.test('a takeover that fails after adopting the earlier attempt\'s user deletes that user too', async t => {
-  const { broker, atlas, storage } = makeBroker({ settings: { leaseMs: 1000 } })
-  await broker.provision('i', provision, false, {})
-  // A replica created the claim and the user, then died before marking it ready.
-  storage.failNext('updateBinding', new StorageUnavailableError('crash'))
-  atlas.failNext('deleteDatabaseUser', new AtlasUnavailableError('crash'))
-  await t.rejects(broker.bind('i', 'b', bind, false, {}))
-  t.equal(atlas.users.size, 1)
+  const { atlas, storage, later } = await crashedBind(t)
   // The takeover adopts the user, then Atlas fails before the user is APPLIED.
-  const later = makeBroker({ atlas, storage, settings: { leaseMs: 1000 }, now: () => Date.now() + 5000 })
   atlas.failNext('clusterChangeStatus', new AtlasUnavailableError('down'))
   await t.rejects(later.broker.bind('i', 'b', bind, false, {}), ServiceUnavailableError)
   t.equal(atlas.users.size, 0, 'the adopted user was deleted with the claim')
