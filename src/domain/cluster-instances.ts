@@ -191,7 +191,10 @@ export class ClusterInstances {
     const { atlas } = this.deps
     const kind = this.settingsOf(record)?.clusterKind ?? 'dedicated'
     if (record.state === 'deleting' && record.lastOperation.kind === 'deprovision' && record.lastOperation.state === 'in progress') {
-      return { isAsync: true, operation: record.lastOperation.id }
+      // A repeated DELETE: look at Atlas first, so a platform that re-sends DELETE instead of polling sees the end.
+      const current = await this.refresh(record)
+      if (current.state === 'deleted') return { isAsync: false }
+      return { isAsync: true, operation: current.lastOperation.id }
     }
     if (record.state === 'updating' && record.lastOperation.state === 'in progress') throw new ConcurrencyError(`instance ${record.id} is being updated`)
     if (this.kit.leaseIsLive(record)) throw new ConcurrencyError(`instance ${record.id} has an operation in progress`)

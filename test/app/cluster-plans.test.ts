@@ -194,6 +194,23 @@ t.test('flex: provision, bind, unbind, deprovision', async t => {
   t.same(env.sim.clusterNames(), ['Main'])
 })
 
+t.test('a platform that re-sends DELETE instead of polling sees the deletion end (200, then 410)', async t => {
+  const env = await setup(t, { clusterDeleteMs: 300 })
+  const url = `${I}/resend`
+  t.equal((await env.call('PUT', `${url}?accepts_incomplete=true`, provisionBody(DEDICATED_PLAN_IDS.flex, { provider: 'GCP', region: 'CENTRAL_US' }))).status, 202)
+  t.equal((await pollUntilDone(env, `${url}/last_operation`, t)).body.state, 'succeeded')
+  const del = `${url}?${q(DEDICATED_PLAN_IDS.flex)}&accepts_incomplete=true`
+  t.equal((await env.call('DELETE', del)).status, 202)
+  t.equal((await env.call('DELETE', del)).status, 202, 'still deleting in Atlas')
+  await new Promise(resolve => setTimeout(resolve, 500))
+  t.same(env.sim.clusterNames(), ['Main'], 'Atlas has finished')
+  const done = await env.call('DELETE', del)
+  t.equal(done.status, 200, 'the re-sent DELETE looked at Atlas and saw the cluster gone')
+  t.same(done.body, {})
+  t.equal((await env.call('GET', `${url}/last_operation`)).body.state, 'succeeded')
+  t.equal((await env.call('DELETE', del)).status, 410)
+})
+
 t.test('H3: a DELETE during provisioning stops the create and deletes the cluster', async t => {
   const env = await setup(t, { clusterCreateMs: 5000 })
   const url = `${I}/orphan`

@@ -1,9 +1,10 @@
 /**
- * Chaos (bounded, loopback only): 300 shared-plan lifecycles while the Atlas simulator injects 10% 5xx, bursts
- * of 429, 2 s latency spikes and a few answers slower than the broker's Atlas timeout (applied, but lost). The platform behaves as real ones do: after a failed provision, bind, unbind
- * or deprovision it sends DELETE until that succeeds. Every OSB request must answer well under 60 s, and at
- * the end Atlas and the broker's records must agree: no user without a live binding, no live binding without
- * its user, no live instance left.
+ * Chaos (bounded, loopback only): 300 lifecycles (one in five on a cluster plan, flex or M10, asynchronous)
+ * while the Atlas simulator injects 10% 5xx, bursts of 429, 2 s latency spikes and a few answers slower than
+ * the broker's Atlas timeout (applied, but lost). The platform behaves as real ones do: it polls
+ * last_operation after a 202, and after a failed provision, bind, unbind or deprovision it sends DELETE until
+ * that succeeds. Every OSB request must answer well under 60 s, and at the end Atlas and the broker's records
+ * must agree: no user or cluster without a live record, no live record left.
  */
 import t from 'tap'
 import { HttpAtlasAdapter } from '../../src/adapters/atlas/http-atlas-adapter.js'
@@ -11,16 +12,16 @@ import { AtlasSimulator } from '../../src/adapters/atlas/simulator/atlas-simulat
 import { MemoryStorage } from '../../src/adapters/storage/memory-storage.js'
 import { composeBroker } from '../../src/app/compose.js'
 import { loadConfig } from '../../src/app/config.js'
-import { SEED_PLAN_ID, SEED_SERVICE_ID } from '../../src/app/default-catalog.js'
+import { DEDICATED_PLAN_IDS, SEED_PLAN_ID, SEED_SERVICE_ID } from '../../src/app/default-catalog.js'
 import { findOrphans } from '../../src/domain/sweep.js'
 import { captureLogger } from '../helpers/broker.js'
-import { deleteUntilGone as platformDelete } from '../helpers/platform.js'
+import { deleteAndPoll, deleteQuery, deleteUntilGone as platformDelete, pollUntilDone, type ReadState } from '../helpers/platform.js'
 
 t.setTimeout(600_000)
 const LIFECYCLES = 300
 const CONCURRENCY = 25
 
-t.test(`${LIFECYCLES} lifecycles under 5xx, 429 bursts and latency spikes stay consistent`, async t => {
+t.test(`${LIFECYCLES} lifecycles (shared and cluster plans) under 5xx, 429 bursts, latency spikes and lost answers stay consistent`, async t => {
   const sim = new AtlasSimulator({ seedClusters: ['Main'], delays: { clusterCreateMs: 0, clusterUpdateMs: 0, clusterDeleteMs: 0, flexCreateMs: 0, userPropagationMs: 30 } })
   const url = await sim.listen()
   const storage = new MemoryStorage()
@@ -58,29 +59,46 @@ t.test(`${LIFECYCLES} lifecycles under 5xx, 429 bursts and latency spikes stay c
     statuses.set(r.statusCode, (statuses.get(r.statusCode) ?? 0) + 1)
     return r.statusCode
   }
-  const deleteUntilGone = async (path: string): Promise<void> => {
-    await platformDelete(send, path, { pauseMs: 200, lastAnswer: () => lastBodies.get(path) ?? '' })
+  const deleteUntilGone = async (path: string, query?: string): Promise<void> => {
+    await platformDelete(send, path, { pauseMs: 200, lastAnswer: () => lastBodies.get(path) ?? '', ...(query === undefined ? {} : { query }) })
   }
+  const readState: ReadState = async path => {
+    const r = await broker.app.inject({ method: 'GET', url: path, headers })
+    requests++
+    return r.statusCode === 200 ? (JSON.parse(r.body) as { state: string }).state : undefined
+  }
+  const poll = { pauseMs: 100 }
 
+  /** Shared plan: synchronous; cluster plans (every fifth lifecycle, flex and M10 in turn): 202 and polling. */
   const lifecycle = async (n: number): Promise<void> => {
+    const planId = n % 10 === 4 ? DEDICATED_PLAN_IDS.flex : n % 10 === 9 ? DEDICATED_PLAN_IDS.m10 : SEED_PLAN_ID
+    const async = planId !== SEED_PLAN_ID
+    if (async) clusterLifecycles++
     const instance = `/v2/service_instances/chaos-${n}`
     const binding = `${instance}/service_bindings/b-${n}`
-    const provisioned = await send('PUT', instance, { service_id: SEED_SERVICE_ID, plan_id: SEED_PLAN_ID, organization_guid: 'o', space_guid: 's' })
-    if (provisioned !== 201 && provisioned !== 200) { await deleteUntilGone(instance); return }
-    const bound = await send('PUT', binding, { service_id: SEED_SERVICE_ID, plan_id: SEED_PLAN_ID })
-    if (bound !== 201 && bound !== 200) await deleteUntilGone(binding)
-    else await deleteUntilGone(binding)
-    await deleteUntilGone(instance)
+    const provisioned = await send('PUT', async ? `${instance}?accepts_incomplete=true` : instance, { service_id: SEED_SERVICE_ID, plan_id: planId, organization_guid: 'o', space_guid: 's' })
+    const ready = async ? provisioned === 202 && await pollUntilDone(readState, instance, planId, poll) === 'succeeded' : provisioned === 201 || provisioned === 200
+    if (!ready) {
+      if (async) await deleteAndPoll(send, readState, instance, planId, poll)
+      else await deleteUntilGone(instance)
+      return
+    }
+    await send('PUT', binding, { service_id: SEED_SERVICE_ID, plan_id: planId })
+    // Unbind whatever the bind answered: after a failed bind this is the platform's orphan mitigation.
+    await deleteUntilGone(binding, deleteQuery(planId))
+    if (async) await deleteAndPoll(send, readState, instance, planId, poll)
+    else await deleteUntilGone(instance)
   }
 
   let next = 0
+  let clusterLifecycles = 0
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
     while (next < LIFECYCLES) await lifecycle(next++)
   }))
   clearInterval(bursts)
   sim.clearFaults()
 
-  t.comment(`${requests} OSB requests, statuses ${JSON.stringify(Object.fromEntries(statuses))}, slowest ${slowest} ms`)
+  t.comment(`${clusterLifecycles} of them on cluster plans; ${requests} OSB requests, statuses ${JSON.stringify(Object.fromEntries(statuses))}, slowest ${slowest} ms`)
   t.ok(slowest < 30_000, `every request answered well under 60 s (slowest ${slowest} ms)`)
   t.ok([...statuses.keys()].some(s => s >= 500), 'faults did reach the platform (the test exercised failure paths)')
 
@@ -91,6 +109,7 @@ t.test(`${LIFECYCLES} lifecycles under 5xx, 429 bursts and latency spikes stay c
   t.same(liveBindings.map(b => b.id), [], 'no live binding left')
   const users = sim.databaseUsers()
   t.same(users.map(u => u.username), [], 'no Atlas user left behind')
+  t.same(sim.clusterNames(), ['Main'], 'no Atlas cluster left behind (only the seeded one)')
   const sweeper = new HttpAtlasAdapter({ baseUrl: url, projectId: sim.projectId, credentials: { kind: 'digest', publicKey: sim.publicKey, privateKey: sim.privateKey } })
   t.teardown(() => sweeper.close())
   t.same(await findOrphans(sweeper, storage), [], 'the sweep finds no orphans')

@@ -3,7 +3,8 @@
  * again, in the middle of provisions, binds, unbinds and deprovisions, and restarted on the same port. Its
  * state outlives it: always in a store served by this test process (RemoteStorage, contract-tested), and
  * also in a real MongoDB when one is given (MONGODB_URI / MONGOMS_SYSTEM_BINARY; otherwise that run is skipped
- * with one line). Atlas is the simulator, also here, with user propagation slow enough that kills land between creating a
+ * with one line). One lifecycle in five is on the flex plan (asynchronous: 202, polling, cluster create and
+ * delete take Atlas a while). Atlas is the simulator, also here, with user propagation slow enough that kills land between creating a
  * user and recording it. The platform retries as real ones do: half the lifecycles replay a failed PUT
  * until it succeeds, half send DELETE (orphan mitigation) at once; every DELETE is repeated until 200/410.
  * At the end Atlas and the records must agree exactly as in the chaos test: nothing live, no Atlas user
@@ -19,12 +20,12 @@ import { HttpAtlasAdapter } from '../../src/adapters/atlas/http-atlas-adapter.js
 import { AtlasSimulator } from '../../src/adapters/atlas/simulator/atlas-simulator.js'
 import { MemoryStorage } from '../../src/adapters/storage/memory-storage.js'
 import { MongoStorage } from '../../src/adapters/storage/mongo-storage.js'
-import { SEED_PLAN_ID, SEED_SERVICE_ID } from '../../src/app/default-catalog.js'
+import { DEDICATED_PLAN_IDS, SEED_PLAN_ID, SEED_SERVICE_ID } from '../../src/app/default-catalog.js'
 import { findOrphans } from '../../src/domain/sweep.js'
 import { type StoragePort } from '../../src/ports/storage-port.js'
 import { serveStorage } from '../fakes/remote-storage.js'
 import { NO_MONGO_REASON, startMongo } from '../helpers/mongo.js'
-import { deleteUntilGone as platformDelete } from '../helpers/platform.js'
+import { deleteAndPoll, deleteQuery, deleteUntilGone as platformDelete, pollUntilDone, type ReadState } from '../helpers/platform.js'
 
 t.setTimeout(600_000)
 const LIFECYCLES = 60
@@ -47,7 +48,7 @@ const sleep = async (ms: number): Promise<void> => { await new Promise(resolve =
 interface CrashStore { arg: string, settings: Record<string, string>, storage: StoragePort, close: () => Promise<void> }
 
 async function crashRun (t: Test, open: () => Promise<CrashStore>): Promise<void> {
-  const sim = new AtlasSimulator({ seedClusters: ['Main'], delays: { clusterCreateMs: 0, clusterUpdateMs: 0, clusterDeleteMs: 0, flexCreateMs: 0, userPropagationMs: 300 } })
+  const sim = new AtlasSimulator({ seedClusters: ['Main'], delays: { clusterCreateMs: 0, clusterUpdateMs: 0, clusterDeleteMs: 800, flexCreateMs: 1500, userPropagationMs: 300 } })
   const simUrl = await sim.listen()
   const store = await open()
   const { storage } = store
@@ -122,20 +123,49 @@ async function crashRun (t: Test, open: () => Promise<CrashStore>): Promise<void
     return false
   }
 
+  const readState: ReadState = async path => {
+    try {
+      const r = await fetch(`${base}${path}`, { headers, signal: AbortSignal.timeout(30_000) })
+      const body = await r.json() as { state?: string }
+      return r.status === 200 ? body.state : undefined
+    } catch {
+      return undefined
+    }
+  }
+  const poll = { pauseMs: 200 }
+
   let completed = 0
+  let clusterLifecycles = 0
+  /** Every fifth lifecycle is on a cluster plan (flex): 202 and polling, and kills land mid-create too. */
   const lifecycle = async (n: number): Promise<void> => {
+    const planId = n % 5 === 2 ? DEDICATED_PLAN_IDS.flex : SEED_PLAN_ID
+    const async = planId !== SEED_PLAN_ID
+    if (async) clusterLifecycles++
     const instance = `/v2/service_instances/crash-${n}`
     const binding = `${instance}/service_bindings/b-${n}`
-    const provisionBody = { service_id: SEED_SERVICE_ID, plan_id: SEED_PLAN_ID, organization_guid: 'o', space_guid: 's' }
-    const bindBody = { service_id: SEED_SERVICE_ID, plan_id: SEED_PLAN_ID }
+    const provisionBody = { service_id: SEED_SERVICE_ID, plan_id: planId, organization_guid: 'o', space_guid: 's' }
+    const bindBody = { service_id: SEED_SERVICE_ID, plan_id: planId }
     const replay = n % 2 === 0
-    const provisioned = replay ? await putUntilDone(instance, provisionBody) : [200, 201].includes(await send('PUT', instance, provisionBody))
-    if (!provisioned) { await deleteUntilGone(instance); return }
+    const deleteInstance = async (): Promise<void> => {
+      if (async) await deleteAndPoll(send, readState, instance, planId, poll)
+      else await deleteUntilGone(instance)
+    }
+    let provisioned: boolean
+    if (async) {
+      // A replayed async PUT answers 202 with the same operation while the create goes on.
+      const put = async (): Promise<number> => await send('PUT', `${instance}?accepts_incomplete=true`, provisionBody)
+      let status = await put()
+      while (replay && (status === 0 || status >= 500 || status === 422)) { await sleep(250); status = await put() }
+      provisioned = (status === 202 && await pollUntilDone(readState, instance, planId, poll) === 'succeeded') || status === 200
+    } else {
+      provisioned = replay ? await putUntilDone(instance, provisionBody) : [200, 201].includes(await send('PUT', instance, provisionBody))
+    }
+    if (!provisioned) { await deleteInstance(); return }
     if (replay) await putUntilDone(binding, bindBody)
     else await send('PUT', binding, bindBody)
     // Unbind whatever the bind answered: after a failed bind this is the platform's orphan mitigation.
-    await deleteUntilGone(binding)
-    await deleteUntilGone(instance)
+    await platformDelete(send, binding, { pauseMs: 250, query: deleteQuery(planId) })
+    await deleteInstance()
     completed++
   }
 
@@ -157,7 +187,7 @@ async function crashRun (t: Test, open: () => Promise<CrashStore>): Promise<void
   platformDone = true
   await killer
 
-  t.comment(`${kills} kills, ${completed} full lifecycles, ${replayedToSuccess} PUTs succeeded on a replay, statuses ${JSON.stringify(Object.fromEntries(statuses))}`)
+  t.comment(`${kills} kills, ${completed} full lifecycles (${clusterLifecycles} on the flex plan), ${replayedToSuccess} PUTs succeeded on a replay, statuses ${JSON.stringify(Object.fromEntries(statuses))}`)
   t.comment(`one answer of each error status: ${JSON.stringify(Object.fromEntries([...samples].filter(([s]) => s >= 400)))}`)
   t.equal(kills, KILLS, 'the broker was killed the planned number of times while the platform was busy')
   t.ok((statuses.get(0) ?? 0) > 0, 'kills cut requests off mid-flight (connection failures seen by the platform)')
@@ -173,6 +203,7 @@ async function crashRun (t: Test, open: () => Promise<CrashStore>): Promise<void
   t.same(live, [], 'no live instance or binding left')
   t.equal(await storage.countOperationsInProgress(), 0, 'no operation left in progress')
   t.same(sim.databaseUsers().map(u => u.username), [], 'no Atlas user left behind')
+  t.same(sim.clusterNames(), ['Main'], 'no Atlas cluster left behind (only the seeded one)')
   const sweeper = new HttpAtlasAdapter({ baseUrl: simUrl, projectId: sim.projectId, credentials: { kind: 'digest', publicKey: sim.publicKey, privateKey: sim.privateKey } })
   t.teardown(() => sweeper.close())
   t.same(await findOrphans(sweeper, storage), [], 'the sweep finds no orphans')
