@@ -174,9 +174,18 @@ export class ClusterInstances {
       if (err instanceof VersionConflictError) throw new ConcurrencyError(`instance ${record.id} was changed by another request; retry`)
       throw err
     }
+    const deadline = this.kit.deadline()
     try {
-      await this.deps.atlas.updateCluster(record.cluster, from.clusterKind, changes, { deadline: this.kit.deadline() })
+      await this.deps.atlas.updateCluster(record.cluster, from.clusterKind, changes, { deadline })
     } catch (err) {
+      // Whatever the final error, an earlier attempt (PATCH is retried) may have been applied before its answer
+      // was lost, so look. The check gets a few seconds of its own: a timeout may have used up the deadline.
+      if (!(err instanceof ClusterNotFoundError) && await this.updateWasApplied(record.cluster, changes, Math.max(deadline, this.kit.now() + 5_000))) {
+        // The answer was lost (timeout, 5xx) but Atlas took the change: the operation goes on as accepted.
+        this.deps.logger.warn({ instanceId: record.id, cluster: record.cluster }, 'the cluster update\'s answer was lost, but Atlas is applying it')
+        await this.settle(claimed, { leaseUntil: undefined })
+        return { isAsync: true, operation: operation.id }
+      }
       // Nothing was applied (F7): back to the previous state and operation.
       await this.settle(claimed, { state: 'ready', leaseUntil: undefined, lastOperation: record.lastOperation })
       if (err instanceof ClusterNotFoundError) throw new UnprocessableError(`the Atlas cluster ${record.cluster} of this instance no longer exists`, { instanceUsable: false })
@@ -184,6 +193,19 @@ export class ClusterInstances {
     }
     await this.settle(claimed, { leaseUntil: undefined })
     return { isAsync: true, operation: operation.id }
+  }
+
+  /**
+   * After an ambiguous update failure: did Atlas take the change anyway? Yes if the cluster is UPDATING or
+   * already shows every requested value it reports; no if it cannot be read (the caller then undoes the
+   * claim and the platform retries, which is harmless if Atlas did apply it).
+   */
+  private async updateWasApplied (name: string, changes: ClusterChanges, deadline: number): Promise<boolean> {
+    const cluster = await this.deps.atlas.getCluster(name, { deadline }).catch(() => undefined)
+    if (cluster === undefined) return false
+    if (cluster.stateName === 'UPDATING') return true
+    const visible = (['instanceSize', 'backupEnabled', 'terminationProtectionEnabled'] as const).filter(key => changes[key] !== undefined)
+    return visible.length > 0 && visible.length === Object.keys(changes).length && visible.every(key => cluster[key] === changes[key])
   }
 
   /** DELETE for a cluster-plan instance: revoke its users, then delete its cluster (asynchronously). */

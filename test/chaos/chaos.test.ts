@@ -38,6 +38,8 @@ t.test(`${LIFECYCLES} lifecycles (shared and cluster plans) under 5xx, 429 burst
   // Now and then an answer slower than the broker's Atlas timeout: Atlas applies the call, the broker never
   // hears back (a lost answer), so cleanup must not assume the call did nothing.
   sim.addFault({ kind: 'slow-answer', ms: 3500, rate: 0.01 })
+  // Resizes lose their answer more often, so the "did Atlas take it?" path is always exercised.
+  sim.addFault({ kind: 'slow-answer', ms: 3500, method: 'PATCH', path: '/clusters/', rate: 0.3 })
   // 429 storms: every 3 s, 400 ms during which Atlas rate-limits every call.
   const bursts = setInterval(() => {
     const stop = sim.addFault({ kind: 'rate-limit', retryAfterSeconds: 0.2 })
@@ -50,7 +52,7 @@ t.test(`${LIFECYCLES} lifecycles (shared and cluster plans) under 5xx, 429 burst
   let requests = 0
   const statuses = new Map<number, number>()
   const lastBodies = new Map<string, string>()
-  const send = async (method: 'PUT' | 'DELETE', path: string, body?: unknown): Promise<number> => {
+  const send = async (method: 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<number> => {
     const started = Date.now()
     const r = await broker.app.inject({ method, url: path, headers, ...(body === undefined ? {} : { payload: JSON.stringify(body) }) })
     lastBodies.set(path.split('?')[0] ?? path, `${r.statusCode} ${r.body}`)
@@ -69,6 +71,23 @@ t.test(`${LIFECYCLES} lifecycles (shared and cluster plans) under 5xx, 429 burst
   }
   const poll = { pauseMs: 100 }
 
+  /**
+   * M10 → M20 under the same faults; once the platform has its answer (and the polls), the record's plan and
+   * the cluster's tier in Atlas must agree, whatever the outcome.
+   */
+  const tierMismatches: string[] = []
+  let resizes = 0
+  const resize = async (n: number, instance: string): Promise<void> => {
+    resizes++
+    const status = await send('PATCH', `${instance}?accepts_incomplete=true`, { service_id: SEED_SERVICE_ID, plan_id: DEDICATED_PLAN_IDS.m20 })
+    if (status === 202) await pollUntilDone(readState, instance, DEDICATED_PLAN_IDS.m20, poll)
+    const record = await storage.getInstance(`chaos-${n}`)
+    if (record === undefined) return
+    const expected = record.planId === DEDICATED_PLAN_IDS.m20 ? 'M20' : 'M10'
+    const actual = sim.clusterInstanceSize(record.cluster)
+    if (actual !== expected) tierMismatches.push(`chaos-${n}: PATCH answered ${status}, record on ${expected}, Atlas cluster ${actual ?? 'missing'}`)
+  }
+
   /** Shared plan: synchronous; cluster plans (every fifth lifecycle, flex and M10 in turn): 202 and polling. */
   const lifecycle = async (n: number): Promise<void> => {
     const planId = n % 10 === 4 ? DEDICATED_PLAN_IDS.flex : n % 10 === 9 ? DEDICATED_PLAN_IDS.m10 : SEED_PLAN_ID
@@ -84,6 +103,7 @@ t.test(`${LIFECYCLES} lifecycles (shared and cluster plans) under 5xx, 429 burst
       return
     }
     await send('PUT', binding, { service_id: SEED_SERVICE_ID, plan_id: planId })
+    if (planId === DEDICATED_PLAN_IDS.m10) await resize(n, instance)
     // Unbind whatever the bind answered: after a failed bind this is the platform's orphan mitigation.
     await deleteUntilGone(binding, deleteQuery(planId))
     if (async) await deleteAndPoll(send, readState, instance, planId, poll)
@@ -99,6 +119,7 @@ t.test(`${LIFECYCLES} lifecycles (shared and cluster plans) under 5xx, 429 burst
   sim.clearFaults()
 
   t.comment(`${clusterLifecycles} of them on cluster plans; ${requests} OSB requests, statuses ${JSON.stringify(Object.fromEntries(statuses))}, slowest ${slowest} ms`)
+  t.same(tierMismatches, [], `after ${resizes} resizes, every record's plan matches its cluster's tier in Atlas`)
   t.ok(slowest < 30_000, `every request answered well under 60 s (slowest ${slowest} ms)`)
   t.ok([...statuses.keys()].some(s => s >= 500), 'faults did reach the platform (the test exercised failure paths)')
 

@@ -2,8 +2,9 @@
 import t from 'tap'
 import { DEDICATED_PLAN_IDS } from '../../src/app/default-catalog.js'
 import { defaultPolicy } from '../../src/domain/default-policy.js'
-import { InstanceConflictError, InternalError, type ProvisionDetails } from '../../src/ports/service-broker.js'
-import { makeBroker, SERVICE_ID } from '../helpers/broker.js'
+import { AtlasRateLimitedError, AtlasUnavailableError } from '../../src/ports/atlas-port.js'
+import { InstanceConflictError, InternalError, ServiceUnavailableError, type ProvisionDetails } from '../../src/ports/service-broker.js'
+import { makeBroker, SERVICE_ID, type TestBroker } from '../helpers/broker.js'
 
 const m10: ProvisionDetails = { serviceId: SERVICE_ID, planId: DEDICATED_PLAN_IDS.m10, organizationGuid: 'o', spaceGuid: 's' }
 
@@ -32,6 +33,44 @@ t.test('an update whose cluster vanished fails with instance_usable false', asyn
   t.equal(lo.state, 'failed')
   t.equal(lo.instanceUsable, false)
   t.equal(lo.updateRepeatable, false)
+})
+
+async function readyM10 (): Promise<TestBroker & { name: string }> {
+  const made = makeBroker()
+  await made.broker.provision('i', m10, true, {})
+  const name = [...made.atlas.clusters.keys()].find(n => n !== 'Cluster0')!
+  made.atlas.clusters.get(name)!.stateName = 'IDLE'
+  await made.broker.lastOperation('i', {})
+  return { ...made, name }
+}
+
+t.test('a resize whose answer was lost but which Atlas applied goes on as accepted (202) and succeeds', async t => {
+  const { broker, atlas, storage, name } = await readyM10()
+  atlas.loseAnswerNext('updateCluster', new AtlasUnavailableError('timed out'))
+  const spec = await broker.update('i', { serviceId: SERVICE_ID, planId: DEDICATED_PLAN_IDS.m20 }, true, {})
+  t.equal(spec.isAsync, true, 'accepted: Atlas is UPDATING the cluster')
+  t.equal((await storage.getInstance('i'))?.state, 'updating')
+  atlas.clusters.get(name)!.stateName = 'IDLE'
+  t.equal((await broker.lastOperation('i', {})).state, 'succeeded')
+  t.equal((await storage.getInstance('i'))?.planId, DEDICATED_PLAN_IDS.m20, 'the record follows what Atlas did')
+})
+
+t.test('a resize whose retried PATCH ends rate-limited after an earlier attempt was applied: also accepted', async t => {
+  const { broker, atlas, storage } = await readyM10()
+  atlas.loseAnswerNext('updateCluster', new AtlasRateLimitedError('rate limited', { status: 429, errorCode: 'RATE_LIMITED' }))
+  const spec = await broker.update('i', { serviceId: SERVICE_ID, planId: DEDICATED_PLAN_IDS.m20 }, true, {})
+  t.equal(spec.isAsync, true)
+  t.equal((await storage.getInstance('i'))?.state, 'updating')
+})
+
+t.test('a resize that failed without reaching Atlas is a 503 and changes nothing', async t => {
+  const { broker, atlas, storage, name } = await readyM10()
+  atlas.failNext('updateCluster', new AtlasUnavailableError('down'))
+  await t.rejects(broker.update('i', { serviceId: SERVICE_ID, planId: DEDICATED_PLAN_IDS.m20 }, true, {}), ServiceUnavailableError)
+  const record = await storage.getInstance('i')
+  t.equal(record?.state, 'ready')
+  t.equal(record?.planId, DEDICATED_PLAN_IDS.m10)
+  t.equal(atlas.clusters.get(name)?.stateName, 'IDLE', 'Atlas was not touched')
 })
 
 t.test('a cluster name already taken: adopted when tagged with this instance, refused otherwise', async t => {

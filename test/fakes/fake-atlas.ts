@@ -106,6 +106,7 @@ export class FakeAtlas implements AtlasPort {
     const cluster = this.clusters.get(name)
     if (cluster === undefined) throw new ClusterNotFoundError(`No cluster named ${name}.`, { status: 404, errorCode: 'CLUSTER_NOT_FOUND' })
     Object.assign(cluster, changes, { stateName: 'UPDATING' })
+    this.leave('updateCluster')
     return structuredClone(cluster)
   }
 

@@ -264,6 +264,15 @@ export class AtlasSimulator {
     return this.clusters.get(name)?.stateName
   }
 
+  /** The tier a dedicated cluster has now (changes still UPDATING not included); undefined for none. */
+  clusterInstanceSize (name: string): string | undefined {
+    this.tick()
+    const specs = this.clusters.get(name)?.body.replicationSpecs
+    const regionConfigs = asObject(Array.isArray(specs) ? specs[0] : undefined).regionConfigs
+    const size = asObject(asObject(Array.isArray(regionConfigs) ? regionConfigs[0] : undefined).electableSpecs).instanceSize
+    return typeof size === 'string' ? size : undefined
+  }
+
   /** Forces a cluster into a state (e.g. to make it fail or repair). */
   setClusterState (name: string, state: StateName, untilMs?: number): void {
     const cluster = this.clusters.get(name)
