@@ -5,8 +5,10 @@
  * the operation lives in storage, Atlas holds the truth about the cluster.
  *
  * Consistency: the instance record is claimed before Atlas is called; a definite refusal by Atlas undoes the
- * claim; an ambiguous failure (timeout, 5xx) keeps the record with a failed operation, so the platform's
- * orphan-mitigation DELETE finds the cluster (if Atlas made it) and deletes it.
+ * claim; an ambiguous create failure (timeout, 5xx) keeps the record with a failed operation, so the
+ * platform's orphan-mitigation DELETE finds the cluster (if Atlas made it) and deletes it. A failed update
+ * looks at the cluster first: if Atlas took the change anyway it goes on as an accepted operation, otherwise
+ * the claim is undone.
  */
 import {
   type AtlasCluster, type ClusterChanges, type ClusterSpec, AtlasError, AtlasRateLimitedError, AtlasRequestError,
