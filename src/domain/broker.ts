@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
-  type AtlasCluster, ClusterNotFoundError, DatabaseUserExistsError, DatabaseUserNotFoundError
+  type AtlasCluster, AtlasError, AtlasUnavailableError, ClusterNotFoundError, DatabaseUserExistsError, DatabaseUserNotFoundError
 } from '../ports/atlas-port.js'
 import { type BindingFacts, PolicyError } from '../ports/policy-port.js'
 import {
@@ -356,17 +356,17 @@ export class AtlasBroker implements ServiceBroker {
       throw err
     }
 
+    // Whether this binding's user may exist in Atlas: an attempt taken over may have created it already.
+    const attempt = { userMayExist: stale !== undefined }
     try {
-      await this.ensureDatabaseUser(record, password, deadline)
+      await this.ensureDatabaseUser(record, password, deadline, attempt)
       await this.kit.waitUntilApplied(record.cluster, deadline)
       record = await this.deps.storage.updateBinding(record.id, record.version, {
         state: 'ready', leaseUntil: undefined, lastOperation: this.kit.operation('bind', 'succeeded')
       })
     } catch (err) {
-      // Once the create was sent, this binding's user may exist whatever the error says: Atlas may have
-      // applied a create whose answer was lost, or an earlier attempt (now taken over) created it. Only a
-      // user owned by something else (BindingConflictError) is certainly not ours to delete.
-      await this.undoBinding(record, !(err instanceof BindingConflictError), err)
+      // A user owned by something else (BindingConflictError) is never ours to delete.
+      await this.undoBinding(record, attempt.userMayExist && !(err instanceof BindingConflictError), err, deadline)
       throw err
     }
     this.deps.logger.info({
@@ -377,9 +377,11 @@ export class AtlasBroker implements ServiceBroker {
 
   /**
    * Creates the binding's Atlas user. A user of that name that this binding owns (an earlier attempt)
-   * is adopted and brought up to date; one owned by anything else is a conflict.
+   * is adopted and brought up to date; one owned by anything else is a conflict. Sets `attempt.userMayExist`
+   * once the user exists, or may: a create that failed with AtlasUnavailableError (timeout, 5xx) may have been
+   * applied with its answer lost; any other error from Atlas means it made nothing (see AtlasPort).
    */
-  private async ensureDatabaseUser (record: BindingRecord, password: string, deadline: number): Promise<void> {
+  private async ensureDatabaseUser (record: BindingRecord, password: string, deadline: number, attempt: { userMayExist: boolean }): Promise<void> {
     const labels = [
       { key: BINDING_LABEL, value: labelValue(record.id) },
       { key: INSTANCE_LABEL, value: labelValue(record.instanceId) },
@@ -388,15 +390,20 @@ export class AtlasBroker implements ServiceBroker {
     const spec = { username: record.username, password, roles: record.roles, scopes: [record.cluster], labels }
     try {
       await this.deps.atlas.createDatabaseUser({ ...spec, description: 'Open Service Broker binding' }, { deadline })
+      attempt.userMayExist = true
       return
     } catch (err) {
-      if (!(err instanceof DatabaseUserExistsError)) throw err
+      if (!(err instanceof DatabaseUserExistsError)) {
+        if (!(err instanceof AtlasError) || err instanceof AtlasUnavailableError) attempt.userMayExist = true
+        throw err
+      }
     }
     const current = await this.deps.atlas.getDatabaseUser(record.username, { deadline })
     const owner = current.labels.find(label => label.key === BINDING_LABEL)?.value
     if (owner !== labelValue(record.id)) {
       throw new BindingConflictError(`Atlas database user '${record.username}' already exists and belongs to another binding or to no binding`)
     }
+    attempt.userMayExist = true
     await this.deps.atlas.updateDatabaseUser(record.username, { password, roles: spec.roles, scopes: spec.scopes, labels }, { deadline })
   }
 
@@ -406,12 +413,12 @@ export class AtlasBroker implements ServiceBroker {
    * claim, so nothing half-made stays. If the user cannot be deleted now, the record stays, marked failed
    * and unlocked, so the platform's DELETE (orphan mitigation) finds and removes the user.
    */
-  private async undoBinding (record: BindingRecord, userMayExist: boolean, cause: unknown): Promise<void> {
+  private async undoBinding (record: BindingRecord, userMayExist: boolean, cause: unknown, deadline: number): Promise<void> {
     const { logger } = this.deps
     let userGone = !userMayExist
     if (userMayExist) {
       try {
-        await this.deps.atlas.deleteDatabaseUser(record.username)
+        await this.deps.atlas.deleteDatabaseUser(record.username, { deadline: this.kit.cleanupDeadline(deadline) })
         userGone = true
       } catch (err) {
         userGone = err instanceof DatabaseUserNotFoundError
@@ -519,7 +526,7 @@ export class AtlasBroker implements ServiceBroker {
       await databaseAdmin.dropDatabase(uri, instance.database, { deadline })
       logger.info({ instanceId: instance.id, cluster: instance.cluster, database: instance.database }, 'database dropped')
     } finally {
-      await atlas.deleteDatabaseUser(username).catch((err: unknown) => {
+      await atlas.deleteDatabaseUser(username, { deadline: this.kit.cleanupDeadline(deadline) }).catch((err: unknown) => {
         if (!(err instanceof DatabaseUserNotFoundError)) logger.warn({ err, instanceId: instance.id }, 'could not delete the temporary drop user')
       })
     }

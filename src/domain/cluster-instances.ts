@@ -272,8 +272,10 @@ export class ClusterInstances {
     const op = record.lastOperation
     if (settings === undefined || op.state !== 'in progress' || record.state === 'deleted' || this.kit.leaseIsLive(record)) return record
     let cluster: AtlasCluster | undefined
+    // A poll answers quickly: its Atlas calls get at most 10 s.
+    const deadline = this.kit.now() + Math.min(10_000, this.deps.settings.operationBudgetMs)
     try {
-      cluster = await this.deps.atlas.getCluster(record.cluster, { deadline: this.kit.now() + Math.min(10_000, this.deps.settings.operationBudgetMs) })
+      cluster = await this.deps.atlas.getCluster(record.cluster, { deadline })
     } catch (err) {
       if (!(err instanceof ClusterNotFoundError)) {
         this.deps.logger.warn({ err, instanceId: record.id }, 'could not read the cluster state; the operation stays in progress')
@@ -306,7 +308,7 @@ export class ClusterInstances {
         changes = { state: 'deleted', lastOperation: { ...op, state: 'succeeded', description: `Atlas cluster ${record.cluster} is deleted`, updatedAt: at } }
       } else {
         if (cluster.stateName !== 'DELETING') {
-          await this.deps.atlas.deleteCluster(record.cluster, settings.clusterKind).catch((err: unknown) => {
+          await this.deps.atlas.deleteCluster(record.cluster, settings.clusterKind, { deadline }).catch((err: unknown) => {
             this.deps.logger.warn({ err, instanceId: record.id }, 'could not repeat the cluster deletion')
           })
         }

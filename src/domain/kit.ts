@@ -16,6 +16,10 @@ import { type BrokerCatalog } from './catalog.js'
 import { jsonEqual } from './equality.js'
 import { toBrokerError } from './errors.js'
 
+
+/** Extra time cleanup may take once a call's deadline has passed (see Kit.cleanupDeadline). */
+const CLEANUP_GRACE_MS = 3000
+
 export interface BrokerSettings {
   /** Secret behind derived passwords and sealed values (the current one, for new bindings). */
   credentialsSecret: string
@@ -147,6 +151,15 @@ export class Kit {
   /** When the current OSB call must have finished its Atlas work. */
   deadline (): number {
     return this.now() + this.deps.settings.operationBudgetMs
+  }
+
+  /**
+   * The deadline of cleanup after a failure (undoing a half-made bind, removing a temporary user): the call's
+   * own deadline, or a few seconds more if that has passed, so the answer stays well under the platforms'
+   * 60 s. Cleanup that does not finish in time is left to the platform's DELETE or the sweep.
+   */
+  cleanupDeadline (deadline: number): number {
+    return Math.max(deadline, this.now() + CLEANUP_GRACE_MS)
   }
 
   operation (kind: OperationKind, state: OperationRecord['state'], description?: string): OperationRecord {

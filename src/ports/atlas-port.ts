@@ -91,6 +91,13 @@ export interface AtlasCallOptions {
   deadline?: number
 }
 
+/**
+ * What the broker needs of the Atlas Administration API. Errors: every method throws the errors below. A
+ * create (POST) is retried only after answers that mean nothing was made (429, 503), never after a timeout
+ * or another 5xx; so a create that fails with anything but AtlasUnavailableError made nothing, while one that
+ * fails with AtlasUnavailableError may have been applied with its answer lost. Updates and deletes are
+ * idempotent and retried after timeouts and 5xx as well.
+ */
 export interface AtlasPort {
   /** The configured project; also proves the credentials work. Throws AtlasAuthError, ProjectNotFoundError. */
   getProject(options?: AtlasCallOptions): Promise<AtlasProject>

@@ -4,7 +4,7 @@
  */
 import t, { type Test } from 'tap'
 import { defaultPolicy } from '../../src/domain/default-policy.js'
-import { AtlasUnavailableError, AtlasAuthError, DatabaseUserExistsError } from '../../src/ports/atlas-port.js'
+import { AtlasUnavailableError, AtlasAuthError, AtlasRateLimitedError, DatabaseUserExistsError } from '../../src/ports/atlas-port.js'
 import { type Policy } from '../../src/ports/policy-port.js'
 import {
   BindingConflictError, ConcurrencyError, InstanceConflictError, InternalError, ServiceUnavailableError, type BindDetails, type ProvisionDetails
@@ -127,6 +127,35 @@ t.test('a create whose answer was lost (Atlas made the user, the call timed out)
   t.equal(atlas.users.size, 0, 'no user left without a record')
   t.equal(await storage.getBinding('b'), undefined)
   // An orphan-mitigation DELETE now answers 410, which is right: nothing is left to remove.
+})
+
+t.test('cleanup after a failed bind is bounded: the call\'s deadline, or 3 s more once it has passed', async t => {
+  let clock = 1_000_000
+  const { broker, atlas } = makeBroker({ now: () => clock, settings: { operationBudgetMs: 10_000 } })
+  await broker.provision('i', provision, false, {})
+  // The create takes the whole budget and more, then times out (its answer lost): the undo must not get a
+  // fresh budget.
+  atlas.loseAnswerNext('createDatabaseUser', new AtlasUnavailableError('timed out'))
+  const create = atlas.createDatabaseUser.bind(atlas)
+  let createDeadline: number | undefined
+  atlas.createDatabaseUser = async (spec, options) => {
+    createDeadline = options?.deadline
+    clock += 12_000
+    return await create(spec, options)
+  }
+  await t.rejects(broker.bind('i', 'b', bind, false, {}), ServiceUnavailableError)
+  t.ok(createDeadline !== undefined && createDeadline < clock, 'the call\'s own deadline had passed')
+  const cleanup = atlas.deadlines.find(d => d.method === 'deleteDatabaseUser')
+  t.equal(cleanup?.deadline, clock + 3000, '3 s of grace, not a new 10 s budget')
+  t.equal(atlas.users.size, 0)
+})
+
+t.test('a create refused by Atlas (4xx, or rate-limited to the end) made nothing: no delete is attempted', async t => {
+  const { broker, atlas } = makeBroker()
+  await broker.provision('i', provision, false, {})
+  atlas.failNext('createDatabaseUser', new AtlasRateLimitedError('rate limited', { status: 429, errorCode: 'RATE_LIMITED' }))
+  await t.rejects(broker.bind('i', 'b', bind, false, {}))
+  t.equal(atlas.count('deleteDatabaseUser'), 0)
 })
 
 t.test('a takeover that fails after adopting the earlier attempt\'s user deletes that user too', async t => {

@@ -3,7 +3,7 @@
  * tests run against it (brokerapi's FakeServiceBroker / the Atlas broker's MockAtlasClient pattern).
  */
 import {
-  type AtlasCluster, type AtlasPort, type AtlasProject, type ChangeStatus, type ClusterChanges, type ClusterKind,
+  type AtlasCallOptions, type AtlasCluster, type AtlasPort, type AtlasProject, type ChangeStatus, type ClusterChanges, type ClusterKind,
   type ClusterSpec, type DatabaseUser, type DatabaseUserChanges, type DatabaseUserSpec,
   ClusterNotFoundError, DatabaseUserExistsError, DatabaseUserNotFoundError, DuplicateClusterNameError
 } from '../../src/ports/atlas-port.js'
@@ -14,6 +14,8 @@ export class FakeAtlas implements AtlasPort {
   readonly clusters = new Map<string, AtlasCluster>()
   readonly users = new Map<string, DatabaseUser & { password: string }>()
   readonly calls: Method[] = []
+  /** The deadline each delete was given (undefined: none, i.e. the adapter's default budget). */
+  readonly deadlines: Array<{ method: Method, deadline: number | undefined }> = []
   /** Cluster change status answers, consumed one per call; APPLIED once empty. */
   readonly changeStatuses: ChangeStatus[] = []
   private readonly failures = new Map<Method, Error[]>()
@@ -110,7 +112,8 @@ export class FakeAtlas implements AtlasPort {
     return structuredClone(cluster)
   }
 
-  async deleteCluster (name: string): Promise<void> {
+  async deleteCluster (name: string, _kind?: ClusterKind, options?: AtlasCallOptions): Promise<void> {
+    this.deadlines.push({ method: 'deleteCluster', deadline: options?.deadline })
     await this.enter('deleteCluster')
     if (!this.clusters.delete(name)) throw new ClusterNotFoundError(`No cluster named ${name}.`, { status: 404, errorCode: 'CLUSTER_NOT_FOUND' })
   }
@@ -121,7 +124,7 @@ export class FakeAtlas implements AtlasPort {
     return this.changeStatuses.shift() ?? 'APPLIED'
   }
 
-  async createDatabaseUser (spec: DatabaseUserSpec): Promise<DatabaseUser> {
+  async createDatabaseUser (spec: DatabaseUserSpec, _options?: AtlasCallOptions): Promise<DatabaseUser> {
     await this.enter('createDatabaseUser')
     if (this.users.has(spec.username)) throw new DatabaseUserExistsError(`User ${spec.username} already exists.`, { status: 409, errorCode: 'USER_ALREADY_EXISTS' })
     const user = { username: spec.username, password: spec.password, roles: spec.roles, scopes: spec.scopes, labels: spec.labels }
@@ -146,7 +149,8 @@ export class FakeAtlas implements AtlasPort {
     return publicUser(user)
   }
 
-  async deleteDatabaseUser (username: string): Promise<void> {
+  async deleteDatabaseUser (username: string, options?: AtlasCallOptions): Promise<void> {
+    this.deadlines.push({ method: 'deleteDatabaseUser', deadline: options?.deadline })
     await this.enter('deleteDatabaseUser')
     if (!this.users.delete(username)) throw new DatabaseUserNotFoundError(`No user ${username}.`, { status: 404, errorCode: 'USERNAME_NOT_FOUND' })
   }
