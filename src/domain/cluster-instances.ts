@@ -181,8 +181,8 @@ export class ClusterInstances {
       await this.deps.atlas.updateCluster(record.cluster, from.clusterKind, changes, { deadline })
     } catch (err) {
       // Whatever the final error, an earlier attempt (PATCH is retried) may have been applied before its answer
-      // was lost, so look. The check gets a few seconds of its own: a timeout may have used up the deadline.
-      if (!(err instanceof ClusterNotFoundError) && await this.updateWasApplied(record.cluster, changes, Math.max(deadline, this.kit.now() + 5_000))) {
+      // was lost, so look, within the cleanup deadline (a timeout may have used up the call's own).
+      if (!(err instanceof ClusterNotFoundError) && await this.updateWasApplied(record.cluster, changes, this.kit.cleanupDeadline(deadline))) {
         // The answer was lost (timeout, 5xx) but Atlas took the change: the operation goes on as accepted.
         this.deps.logger.warn({ instanceId: record.id, cluster: record.cluster }, 'the cluster update\'s answer was lost, but Atlas is applying it')
         await this.settle(claimed, { leaseUntil: undefined })
