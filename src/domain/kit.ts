@@ -16,7 +16,6 @@ import { type BrokerCatalog } from './catalog.js'
 import { jsonEqual } from './equality.js'
 import { toBrokerError } from './errors.js'
 
-
 /** Extra time cleanup may take once a call's deadline has passed (see Kit.cleanupDeadline). */
 const CLEANUP_GRACE_MS = 3000
 

@@ -108,19 +108,22 @@ async function crashRun (t: Test, open: () => Promise<CrashStore>): Promise<void
   }
   const deleteUntilGone = async (path: string): Promise<void> => { await platformDelete(send, path, { pauseMs: 250 }) }
   let replayedToSuccess = 0
-  /** A platform that replays a failed PUT (same body) until it succeeds; false if it never did. */
-  const putUntilDone = async (path: string, body: unknown): Promise<boolean> => {
+  /**
+   * A platform that replays a PUT (same body) while the broker cannot take it (no answer, 5xx, 422); the
+   * first other answer's status, or the last one when it gives up.
+   */
+  const putUntilAnswered = async (path: string, body: unknown): Promise<number> => {
     const giveUp = Date.now() + 90_000
+    let status = 0
     for (let attempt = 0; Date.now() < giveUp; attempt++) {
-      const status = await send('PUT', path, body)
-      if (status === 200 || status === 201) {
-        if (attempt > 0) replayedToSuccess++
-        return true
+      status = await send('PUT', path, body)
+      if (status !== 0 && status < 500 && status !== 422) {
+        if (attempt > 0 && status < 300) replayedToSuccess++
+        return status
       }
-      if (status !== 0 && status < 500 && status !== 422) return false
       await sleep(250)
     }
-    return false
+    return status
   }
 
   const readState: ReadState = async path => {
@@ -150,19 +153,14 @@ async function crashRun (t: Test, open: () => Promise<CrashStore>): Promise<void
       if (async) await deleteAndPoll(send, readState, instance, planId, poll)
       else await deleteUntilGone(instance)
     }
-    let provisioned: boolean
-    if (async) {
-      // A replayed async PUT answers 202 with the same operation while the create goes on.
-      const put = async (): Promise<number> => await send('PUT', `${instance}?accepts_incomplete=true`, provisionBody)
-      let status = await put()
-      while (replay && (status === 0 || status >= 500 || status === 422)) { await sleep(250); status = await put() }
-      provisioned = (status === 202 && await pollUntilDone(readState, instance, planId, poll) === 'succeeded') || status === 200
-    } else {
-      provisioned = replay ? await putUntilDone(instance, provisionBody) : [200, 201].includes(await send('PUT', instance, provisionBody))
-    }
+    const put = async (path: string, body: unknown): Promise<number> => replay ? await putUntilAnswered(path, body) : await send('PUT', path, body)
+    // An async PUT answers 202 (a replay: the same operation) while the create goes on; the platform polls.
+    const status = await put(async ? `${instance}?accepts_incomplete=true` : instance, provisionBody)
+    const provisioned = async
+      ? status === 200 || (status === 202 && await pollUntilDone(readState, instance, planId, poll) === 'succeeded')
+      : status === 200 || status === 201
     if (!provisioned) { await deleteInstance(); return }
-    if (replay) await putUntilDone(binding, bindBody)
-    else await send('PUT', binding, bindBody)
+    await put(binding, bindBody)
     // Unbind whatever the bind answered: after a failed bind this is the platform's orphan mitigation.
     await platformDelete(send, binding, { pauseMs: 250, query: deleteQuery(planId) })
     await deleteInstance()
