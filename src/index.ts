@@ -50,16 +50,16 @@ export { type BrokerCatalog, type BrokerPlan, type BrokerService, type PlanSetti
 export { defaultPolicy } from './domain/default-policy.js'
 export { AtlasSimulator, type SimulatorOptions } from './adapters/atlas/simulator/atlas-simulator.js'
 export {
-  type BindingFacts, type CredentialFacts, type InstanceFacts, type PasswordFacts, type Policy, type PolicyHook, type PolicyPlugin,
-  PolicyError, PolicyLoadError
+  type BindingFacts, type CredentialFacts, type InstanceData, type InstanceFacts, type PasswordFacts, type Policy, type PolicyHook,
+  type PolicyPlugin, type PolicyTools, PolicyError, PolicyLoadError, PolicyRefusal
 } from './ports/policy-port.js'
 export {
-  AsyncRequiredError, BadRequestError, BindingConflictError, BindingGoneError, BindingNotFoundError, BrokerError, ConcurrencyError,
+  AsyncRequiredError, BadRequestError, BindingConflictError, BindingGoneError, BindingNotFoundError, BrokerError, BrokerMisconfiguredError, ConcurrencyError,
   InstanceConflictError, InstanceGoneError, InstanceNotFoundError, InternalError, MaintenanceInfoConflictError, ServiceUnavailableError,
   UnprocessableError, UpstreamError, type ServiceBroker
 } from './ports/service-broker.js'
 export {
-  AtlasAuthError, AtlasError, AtlasRateLimitedError, AtlasRequestError, AtlasUnavailableError, ClusterNotFoundError,
+  AtlasAccessError, AtlasAuthError, AtlasError, AtlasIpNotAllowedError, AtlasPermissionError, AtlasRateLimitedError, AtlasRequestError, AtlasUnavailableError, ClusterNotFoundError,
   DatabaseUserExistsError, DatabaseUserNotFoundError, DuplicateClusterNameError, ProjectNotFoundError, TerminationProtectedError
 } from './ports/atlas-port.js'
 export { RecordExistsError, StorageError, StorageUnavailableError, VersionConflictError, type StoragePort } from './ports/storage-port.js'

@@ -11,7 +11,7 @@
  * catalog accepts only `cluster` and `database` as parameters: to use `ns`, serve a catalog (CATALOG_FILE)
  * whose plan schema allows it; the namespace fallback works as is.
  */
-import type { PolicyPlugin } from '../../src/ports/policy-port.js'
+import type { PolicyPlugin } from 'atlas-broker'
 
 const PARAMETER_NAMESPACE = 'ns'
 
@@ -23,7 +23,7 @@ const policy: PolicyPlugin = {
     const fromContext = instance.context.platform === 'kubernetes' ? instance.context.namespace : undefined
     const name = typeof fromParameter === 'string' && fromParameter !== '' ? fromParameter : fromContext
     if (typeof name !== 'string' || name === '') {
-      throw new Error(`give the '${PARAMETER_NAMESPACE}' parameter or provision from a Kubernetes namespace`)
+      return instance.refuse(`give the '${PARAMETER_NAMESPACE}' parameter or provision from a Kubernetes namespace`)
     }
     return name
   }

@@ -14,7 +14,6 @@ import {
   type AtlasCluster, type ClusterChanges, type ClusterSpec, AtlasError, AtlasRateLimitedError, AtlasRequestError,
   AtlasUnavailableError, ClusterNotFoundError, DuplicateClusterNameError, TerminationProtectedError
 } from '../ports/atlas-port.js'
-import { PolicyError } from '../ports/policy-port.js'
 import {
   type DeprovisionServiceSpec, type JsonObject, type LastOperation, type ProvisionDetails, type ProvisionedInstanceSpec,
   type RequestMeta, type UpdateDetails, type UpdateServiceSpec, AsyncRequiredError, BadRequestError, ConcurrencyError,
@@ -30,7 +29,6 @@ import {
   sameInstanceRequest, stringParam
 } from './kit.js'
 
-const CLUSTER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9-]{0,22}$/
 /** Instance parameters that map onto cluster settings an update may change. */
 const CHANGEABLE = ['backupEnabled', 'terminationProtectionEnabled', 'mongoDBMajorVersion'] as const
 const IN_PROGRESS_STATES = new Set(['CREATING', 'UPDATING', 'REPAIRING'])
@@ -54,7 +52,7 @@ export class ClusterInstances {
     instanceId: string, details: ProvisionDetails, resolved: ResolvedPlan, plan: DedicatedClusterPlanSettings,
     asyncAllowed: boolean, meta: RequestMeta
   ): Promise<ProvisionedInstanceSpec> {
-    const { storage, atlas, policy, logger } = this.deps
+    const { storage, atlas, logger } = this.deps
     const existing = await storage.getInstance(instanceId)
     if (existing !== undefined && existing.state !== 'deleted') return await this.answerExisting(existing, details)
     if (!asyncAllowed) {
@@ -62,11 +60,8 @@ export class ClusterInstances {
     }
     const parameters = details.parameters ?? {}
     const facts = instanceFacts(instanceId, details)
-    const name = this.kit.callPolicy('clusterName', () => policy.clusterName(facts))
-    if (typeof name !== 'string' || !CLUSTER_NAME.test(name)) {
-      throw new PolicyError('clusterName', `must return 1-23 characters matching ${CLUSTER_NAME.source}`)
-    }
-    const database = stringParam(parameters, 'database') ?? this.kit.callPolicy('databaseName', () => policy.databaseName(facts))
+    const name = this.kit.policy.clusterName(facts)
+    const database = stringParam(parameters, 'database') ?? this.kit.policy.databaseName(facts)
     checkDatabaseName(database)
     const spec = clusterSpec(plan, parameters, name, instanceId)
 
@@ -245,6 +240,11 @@ export class ClusterInstances {
       await revokeBindings(deadline)
       if (cluster !== undefined) await atlas.deleteCluster(record.cluster, kind, { deadline })
     } catch (err) {
+      if (err instanceof ConcurrencyError) {
+        // A bind still creating its user: nothing was revoked or deleted; the instance goes back to how it was.
+        await this.settle(claimed, { state: record.state, leaseUntil: record.leaseUntil, lastOperation: record.lastOperation })
+        throw err
+      }
       if (err instanceof TerminationProtectedError) {
         await this.settle(claimed, { state: record.state, leaseUntil: undefined, lastOperation: record.lastOperation })
         throw new UnprocessableError(`Atlas cluster ${record.cluster} has termination protection enabled: update the instance with {"terminationProtectionEnabled": false} first`)

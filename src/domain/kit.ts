@@ -1,6 +1,6 @@
 /**
  * What every use case shares: the dependencies, the clock and deadlines, operation records, leases,
- * parameter validation, policy calls, and the wait for Atlas to apply user changes.
+ * parameter validation, the policy (through PolicyCalls), and the wait for Atlas to apply user changes.
  */
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -8,13 +8,13 @@ import { type AtlasPort } from '../ports/atlas-port.js'
 import { type DatabaseAdminPort } from '../ports/database-admin-port.js'
 import { type LoggerPort } from '../ports/logger-port.js'
 import { type ParameterValidator } from '../ports/parameter-validator-port.js'
-import { type Policy, type PolicyHook, PolicyError } from '../ports/policy-port.js'
-import { type InstanceFacts } from '../ports/policy-port.js'
+import { type InstanceData, type Policy } from '../ports/policy-port.js'
 import { type JsonObject, type ProvisionDetails, BadRequestError, InternalError, ServiceUnavailableError } from '../ports/service-broker.js'
 import { type InstanceRecord, type NewRecord, type OperationKind, type OperationRecord, type StoragePort } from '../ports/storage-port.js'
 import { type BrokerCatalog } from './catalog.js'
 import { jsonEqual } from './equality.js'
 import { toBrokerError } from './errors.js'
+import { PolicyCalls } from './policy-calls.js'
 
 /** Extra time cleanup may take once a call's deadline has passed (see Kit.cleanupDeadline). */
 const CLEANUP_GRACE_MS = 3000
@@ -39,6 +39,8 @@ export interface BrokerSettings {
   dropDatabaseOnDeprovision?: boolean
   /** Retry-After (seconds) sent with last_operation while a cluster operation is in progress. */
   pollRetryAfterSeconds?: number
+  /** Bind answers carry `endpoints`: always, never, or (auto, the default) unless the platform is Kubernetes. */
+  bindingEndpoints?: 'auto' | 'always' | 'never'
 }
 
 export interface BrokerDeps {
@@ -74,7 +76,7 @@ export function describe (err: unknown): string {
   return toBrokerError(err).message
 }
 
-export function instanceFacts (instanceId: string, details: ProvisionDetails): InstanceFacts {
+export function instanceFacts (instanceId: string, details: ProvisionDetails): InstanceData {
   return {
     instanceId,
     serviceId: details.serviceId,
@@ -127,11 +129,15 @@ export function sameInstanceRequest (existing: InstanceRecord, details: Provisio
 
 export class Kit {
   readonly now: () => number
+  /** The policy's hooks, results checked and failures classified. */
+  readonly policy: PolicyCalls
   private readonly deps: BrokerDeps
 
   constructor (deps: BrokerDeps) {
     this.deps = deps
     this.now = deps.now ?? Date.now
+    const { credentialsSecret, previousCredentialsSecrets } = deps.settings
+    this.policy = new PolicyCalls(deps.policy, deps.logger, [credentialsSecret, ...Object.values(previousCredentialsSecrets ?? {})])
   }
 
   currentKeyId (): string {
@@ -180,14 +186,6 @@ export class Kit {
     if (problems.length > 0) throw new BadRequestError(`invalid ${what}: ${problems.join('; ')}`)
   }
 
-  callPolicy<T> (hook: PolicyHook, call: () => T): T {
-    try {
-      return call()
-    } catch (err) {
-      if (err instanceof PolicyError) throw err
-      throw new PolicyError(hook, err instanceof Error ? err.message : String(err), { cause: err })
-    }
-  }
 
   /** Waits (bounded) until Atlas reports the user changes APPLIED on the cluster, so credentials work on return. */
   async waitUntilApplied (cluster: string, deadline: number): Promise<void> {

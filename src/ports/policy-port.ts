@@ -6,7 +6,16 @@
 import { type JsonObject } from './service-broker.js'
 import { type DatabaseRole } from './storage-port.js'
 
-export interface InstanceFacts {
+/**
+ * Given to every hook. `refuse(message)` ends the request with 400 and `message` as its description (shown to
+ * end users by Cloud Foundry): the way for a policy to say no. It needs no import, so it works from a policy
+ * folder mounted anywhere. Anything else a hook throws is a 500 that names only the hook.
+ */
+export interface PolicyTools {
+  refuse(message: string): never
+}
+
+export interface InstanceData {
   instanceId: string
   serviceId: string
   planId: string
@@ -16,7 +25,9 @@ export interface InstanceFacts {
   context: JsonObject
 }
 
-export interface BindingFacts {
+export interface InstanceFacts extends InstanceData, PolicyTools {}
+
+export interface BindingFacts extends PolicyTools {
   bindingId: string
   instanceId: string
   serviceId: string
@@ -26,7 +37,7 @@ export interface BindingFacts {
   /** The instance's database and cluster, as provisioned. */
   database: string
   cluster: string
-  instance: InstanceFacts
+  instance: InstanceData
 }
 
 export interface PasswordFacts extends BindingFacts {
@@ -89,13 +100,36 @@ export class PolicyLoadError extends Error {
   }
 }
 
-/** A policy hook threw or returned something unusable at run time. */
+/**
+ * A policy hook threw or returned something unusable at run time. `message` names only the hook (it reaches
+ * the platform); `detail` says what went wrong, scrubbed of secrets, for the log. The hook's own error is not
+ * kept as `cause`: its text and stack may carry a password.
+ */
 export class PolicyError extends Error {
   readonly code = 'POLICY_ERROR'
   readonly hook: PolicyHook
-  constructor (hook: PolicyHook, message: string, options?: { cause?: unknown }) {
-    super(`policy hook ${hook}: ${message}`, options)
+  readonly detail: string
+  constructor (hook: PolicyHook, detail: string) {
+    super(`policy hook ${hook} failed`)
     this.hook = hook
+    this.detail = detail
     this.name = 'PolicyError'
   }
+}
+
+/**
+ * A policy's decision to refuse the request: 400 with `message`. Hooks call `facts.refuse(message)`; throwing
+ * `new PolicyRefusal(message)` (imported from the package) does the same. Recognised by `code`, so a copy of
+ * the class loaded from another place works too.
+ */
+export class PolicyRefusal extends Error {
+  readonly code = 'POLICY_REFUSED'
+  constructor (message: string) {
+    super(message)
+    this.name = 'PolicyRefusal'
+  }
+}
+
+export function isPolicyRefusal (err: unknown): err is Error {
+  return err instanceof Error && (err as { code?: unknown }).code === 'POLICY_REFUSED'
 }

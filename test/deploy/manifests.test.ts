@@ -61,7 +61,7 @@ t.test('the ConfigMap policy loads with the broker\'s policy loader', async t =>
   for (const [name, text] of Object.entries(configMap.data as Record<string, string>)) writeFileSync(path.join(folder, name), text)
   const { policy, sources } = await loadPolicies(folder, defaultPolicy)
   t.match(sources.username, /10-seed-custom-config\.ts$/)
-  t.equal(policy.username({ bindingId: 'b', instanceId: 'i', serviceId: 's', planId: 'p', parameters: {}, context: {}, database: 'd', cluster: 'c', instance: { instanceId: 'i', serviceId: 's', planId: 'p', organizationGuid: 'o', spaceGuid: 's', parameters: {}, context: {} } }), 'b-rw')
+  t.equal(policy.username({ refuse: (m: string): never => { throw new Error(m) }, bindingId: 'b', instanceId: 'i', serviceId: 's', planId: 'p', parameters: {}, context: {}, database: 'd', cluster: 'c', instance: { instanceId: 'i', serviceId: 's', planId: 'p', organizationGuid: 'o', spaceGuid: 's', parameters: {}, context: {} } }), 'b-rw')
 })
 
 t.test('the kustomization lists every namespaced manifest', async t => {
@@ -83,4 +83,13 @@ t.test('the Dockerfile: multi-stage, slim LTS base, production deps, non-root, c
   t.match(dockerfile, /ENTRYPOINT \["node", "dist\/app\/main\.js"\]/)
   const ignore = readFileSync(new URL('../../.dockerignore', import.meta.url), 'utf8')
   for (const entry of ['node_modules', '.git', 'dist']) t.match(ignore, new RegExp(`^${entry.replace('.', '\\.')}$`, 'm'))
+})
+
+t.test('Cloud Foundry: liveness on /healthz, readiness on /readyz (Atlas is part of neither)', async t => {
+  const manifest = parseAllDocuments(readFileSync(new URL('../../deploy/cloudfoundry/manifest.yml', import.meta.url), 'utf8'))[0]!.toJSON() as Doc
+  const app = manifest.applications[0]
+  t.equal(app['health-check-type'], 'http')
+  t.equal(app['health-check-http-endpoint'], '/healthz')
+  t.equal(app['readiness-health-check-type'], 'http')
+  t.equal(app['readiness-health-check-http-endpoint'], '/readyz')
 })

@@ -3,7 +3,7 @@ import t from 'tap'
 import { DEDICATED_PLAN_IDS } from '../../src/app/default-catalog.js'
 import { defaultPolicy } from '../../src/domain/default-policy.js'
 import { AtlasRateLimitedError, AtlasUnavailableError } from '../../src/ports/atlas-port.js'
-import { InstanceConflictError, InternalError, ServiceUnavailableError, type ProvisionDetails } from '../../src/ports/service-broker.js'
+import { BadRequestError, InstanceConflictError, InternalError, ServiceUnavailableError, type ProvisionDetails } from '../../src/ports/service-broker.js'
 import { makeBroker, SERVICE_ID, type TestBroker } from '../helpers/broker.js'
 
 const m10: ProvisionDetails = { serviceId: SERVICE_ID, planId: DEDICATED_PLAN_IDS.m10, organizationGuid: 'o', spaceGuid: 's' }
@@ -75,10 +75,10 @@ t.test('a resize that failed without reaching Atlas is a 503 and changes nothing
 
 t.test('a cluster name already taken: adopted when tagged with this instance, refused otherwise', async t => {
   const { broker, atlas, storage } = makeBroker()
-  const name = defaultPolicy.clusterName({ instanceId: 'mine', serviceId: SERVICE_ID, planId: m10.planId, organizationGuid: 'o', spaceGuid: 's', parameters: {}, context: {} })
+  const name = defaultPolicy.clusterName({ refuse: (m: string): never => { throw new Error(m) }, instanceId: 'mine', serviceId: SERVICE_ID, planId: m10.planId, organizationGuid: 'o', spaceGuid: 's', parameters: {}, context: {} })
   await atlas.createCluster({ name, kind: 'dedicated', instanceSize: 'M10', providerName: 'AWS', regionName: 'US_EAST_1', tags: [{ key: 'osb-instance-id', value: 'mine' }] })
   t.equal((await broker.provision('mine', m10, true, {})).isAsync, true, 'adopted')
-  const other = defaultPolicy.clusterName({ instanceId: 'theirs', serviceId: SERVICE_ID, planId: m10.planId, organizationGuid: 'o', spaceGuid: 's', parameters: {}, context: {} })
+  const other = defaultPolicy.clusterName({ refuse: (m: string): never => { throw new Error(m) }, instanceId: 'theirs', serviceId: SERVICE_ID, planId: m10.planId, organizationGuid: 'o', spaceGuid: 's', parameters: {}, context: {} })
   await atlas.createCluster({ name: other, kind: 'dedicated', instanceSize: 'M10', providerName: 'AWS', regionName: 'US_EAST_1', tags: [] })
   await t.rejects(broker.provision('theirs', m10, true, {}), InstanceConflictError)
   t.equal(await storage.getInstance('theirs'), undefined, 'no record left')
@@ -91,4 +91,15 @@ t.test('a clusterName hook returning an invalid name is a 500 naming the hook, b
   t.match((err as Error).message, /clusterName/)
   t.equal(atlas.count('createCluster'), 0)
   t.equal(await storage.getInstance('i'), undefined)
+})
+
+t.test('bind during a resize accepts the target plan id (the platform already holds it) and the previous one', async t => {
+  const { broker, atlas } = await readyM10()
+  await broker.update('i', { serviceId: SERVICE_ID, planId: DEDICATED_PLAN_IDS.m20 }, true, {})
+  const toTarget = await broker.bind('i', 'b-target', { serviceId: SERVICE_ID, planId: DEDICATED_PLAN_IDS.m20 }, false, {})
+  t.type(toTarget.credentials?.password, 'string', 'target plan id accepted while UPDATING')
+  const toPrevious = await broker.bind('i', 'b-previous', { serviceId: SERVICE_ID, planId: DEDICATED_PLAN_IDS.m10 }, false, {})
+  t.type(toPrevious.credentials?.password, 'string', 'previous plan id accepted too')
+  await t.rejects(broker.bind('i', 'b-other', { serviceId: SERVICE_ID, planId: DEDICATED_PLAN_IDS.m30 }, false, {}), BadRequestError, 'any other plan is refused')
+  t.equal(atlas.users.size, 2)
 })

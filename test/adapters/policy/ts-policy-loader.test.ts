@@ -1,10 +1,13 @@
 /** Policy plugins: loading, order, overriding, shape checks, and the shipped example. */
-import { mkdtempSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs'
+import { mkdtempSync, writeFileSync, copyFileSync, mkdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { loadPolicies } from '../../../src/adapters/policy/ts-policy-loader.js'
 import { defaultPolicy } from '../../../src/domain/default-policy.js'
+import { PolicyCalls } from '../../../src/domain/policy-calls.js'
+import { silentLogger } from '../../../src/ports/logger-port.js'
+import { BadRequestError } from '../../../src/ports/service-broker.js'
 import { PolicyLoadError, type BindingFacts, type InstanceFacts } from '../../../src/ports/policy-port.js'
 
 function folder (files: Record<string, string>): string {
@@ -16,8 +19,9 @@ function folder (files: Record<string, string>): string {
   return dir
 }
 
-const instance: InstanceFacts = { instanceId: 'i-1', serviceId: 's', planId: 'p', organizationGuid: 'o', spaceGuid: 's', parameters: {}, context: { platform: 'kubernetes', namespace: 'team-a' } }
-const binding: BindingFacts = { bindingId: 'b-1', instanceId: 'i-1', serviceId: 's', planId: 'p', parameters: {}, context: {}, database: 'db', cluster: 'Cluster0', instance }
+const refuse = (message: string): never => { throw new Error(message) }
+const instance: InstanceFacts = { refuse, instanceId: 'i-1', serviceId: 's', planId: 'p', organizationGuid: 'o', spaceGuid: 's', parameters: {}, context: { platform: 'kubernetes', namespace: 'team-a' } }
+const binding: BindingFacts = { refuse, bindingId: 'b-1', instanceId: 'i-1', serviceId: 's', planId: 'p', parameters: {}, context: {}, database: 'db', cluster: 'Cluster0', instance }
 
 t.test('no folder or an empty folder: the built-in policy', async t => {
   const loaded = await loadPolicies('/nonexistent/policies', defaultPolicy)
@@ -73,6 +77,20 @@ t.test('the shipped seed example loads and behaves like the seed\'s CustomConfig
   t.equal(policy.databaseName({ ...instance, parameters: { ns: 'from-param' } }), 'from-param')
   t.equal(policy.databaseName(instance), 'team-a', 'falls back to the Kubernetes namespace')
   t.throws(() => policy.databaseName({ ...instance, context: { platform: 'cloudfoundry' } }), /ns/)
+})
+
+t.test('the example refuses through the typed API, from a folder outside the package, as a 400 with its message', async t => {
+  const dir = folder({})
+  copyFileSync(new URL('../../../policies/examples/seed-custom-config.ts', import.meta.url), path.join(dir, '10-seed.ts'))
+  const text = readFileSync(path.join(dir, '10-seed.ts'), 'utf8')
+  t.notMatch(text, /from '\.{1,2}\//, 'no relative imports: it type-checks wherever it is copied')
+  t.match(text, /from 'atlas-broker'/, 'types come by package name')
+  const { policy } = await loadPolicies(dir, defaultPolicy)
+  const calls = new PolicyCalls(policy, silentLogger, [])
+  const { refuse: _unused, ...data } = instance
+  const err = (() => { try { calls.databaseName({ ...data, context: { platform: 'cloudfoundry' } }); return undefined } catch (e) { return e } })()
+  t.type(err, BadRequestError)
+  t.match((err as Error).message, /give the 'ns' parameter/)
 })
 
 t.test('the project policies folder has nothing enabled by default', async t => {
