@@ -11,9 +11,9 @@
 import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
-  type AtlasCluster, AtlasError, AtlasUnavailableError, ClusterNotFoundError, DatabaseUserExistsError, DatabaseUserNotFoundError
+  type AtlasCluster, type ConnectionStrings, AtlasError, AtlasRateLimitedError, AtlasUnavailableError, ClusterNotFoundError,
+  DatabaseUserExistsError, DatabaseUserNotFoundError
 } from '../ports/atlas-port.js'
-import { type BindingFacts, PolicyError } from '../ports/policy-port.js'
 import {
   type BindDetails, type BindingSpec, type Catalog, type DeprovisionDetails, type DeprovisionServiceSpec,
   type FetchBindingDetails, type FetchedBindingSpec, type FetchInstanceDetails, type InstanceSpec, type JsonObject,
@@ -33,6 +33,7 @@ import { ClusterInstances } from './cluster-instances.js'
 import { connectionUri, derivePassword, endpointsOf, seal, unseal } from './credentials.js'
 import { jsonEqual } from './equality.js'
 import { toBrokerError } from './errors.js'
+import { type BindingData } from './policy-calls.js'
 import {
   type BrokerDeps, BINDING_LABEL, checkDatabaseName, describe, INSTANCE_LABEL, instanceFacts, instanceRecord, Kit, labelValue, MANAGED_BY, MANAGED_BY_LABEL,
   sameInstanceRequest, stringParam
@@ -77,7 +78,7 @@ export class AtlasBroker implements ServiceBroker {
       const deadline = this.kit.deadline()
       await this.requireCluster(clusterName, deadline)
       const facts = instanceFacts(instanceId, details)
-      const database = stringParam(parameters, 'database') ?? this.kit.callPolicy('databaseName', () => this.deps.policy.databaseName(facts))
+      const database = stringParam(parameters, 'database') ?? this.kit.policy.databaseName(facts)
       checkDatabaseName(database)
       const record = instanceRecord(instanceId, details, {
         state: 'ready', lastOperation: this.kit.operation('provision', 'succeeded'), cluster: clusterName, database
@@ -176,7 +177,9 @@ export class AtlasBroker implements ServiceBroker {
           state: 'deleted', leaseUntil: undefined, lastOperation: this.kit.operation('deprovision', 'succeeded')
         })
       } catch (err) {
-        await this.releaseInstance(instanceId, 'deprovision', err)
+        // A bind in progress: nothing was revoked, so the instance goes back to how it was; the platform retries.
+        if (err instanceof BindInProgressError) await this.restoreInstance(claimed, record)
+        else await this.releaseInstance(instanceId, 'deprovision', err)
         throw err
       }
       this.deps.logger.info({ instanceId, originatingIdentity: meta.originatingIdentity }, 'instance deprovisioned')
@@ -219,7 +222,11 @@ export class AtlasBroker implements ServiceBroker {
         throw new BadRequestError(`service_id ${details.serviceId} is not the service of instance ${instanceId}`)
       }
       const resolved = resolvePlan(this.deps.catalog, details.serviceId, details.planId)
-      if (details.planId !== instance.planId) throw new BadRequestError(`plan_id ${details.planId} is not the plan of instance ${instanceId}`)
+      // During a resize the platform already holds the target plan: both it and the previous plan are accepted.
+      const resizingTo = instance.state === 'updating' ? instance.lastOperation.targetPlanId : undefined
+      if (details.planId !== instance.planId && details.planId !== resizingTo) {
+        throw new BadRequestError(`plan_id ${details.planId} is not the plan of instance ${instanceId}`)
+      }
       if (!isBindable(resolved)) throw new BadRequestError(`plan ${resolved.plan.name} is not bindable`)
       const parameters = details.parameters ?? {}
       this.kit.validateParameters(resolved.plan.schemas?.service_binding?.create?.parameters, parameters, 'parameters')
@@ -239,7 +246,7 @@ export class AtlasBroker implements ServiceBroker {
           if (existing.instanceId !== instanceId || !sameBinding(existing, details)) {
             throw new BindingConflictError(`binding ${bindingId} already exists with different attributes`)
           }
-          if (existing.state === 'ready') return await this.bindingSpec(existing, facts, true, deadline)
+          if (existing.state === 'ready') return await this.bindingSpec(existing, facts, deadline)
           if (existing.state === 'deleting') throw new ConcurrencyError(`binding ${bindingId} is being deleted`)
           if (this.kit.leaseIsLive(existing)) {
             if (this.kit.now() + 250 > deadline) throw new ConcurrencyError(`binding ${bindingId} is being created by another request`)
@@ -287,8 +294,10 @@ export class AtlasBroker implements ServiceBroker {
       }
       const instance = await this.deps.storage.getInstance(instanceId)
       if (instance === undefined || instance.state === 'deleted') throw new BindingNotFoundError(`binding ${bindingId} does not exist`)
-      const details: BindDetails = { serviceId: binding.serviceId, planId: binding.planId, parameters: binding.parameters }
-      const spec = await this.bindingSpec(binding, bindingFacts(instance, bindingId, details), true, this.kit.deadline())
+      const details: BindDetails = {
+        serviceId: binding.serviceId, planId: binding.planId, parameters: binding.parameters, ...(binding.context === undefined ? {} : { context: binding.context })
+      }
+      const spec = await this.bindingSpec(binding, bindingFacts(instance, bindingId, details), this.kit.deadline())
       const fetched: FetchedBindingSpec = { parameters: binding.parameters }
       if (spec.credentials !== undefined) fetched.credentials = spec.credentials
       if (spec.endpoints !== undefined) fetched.endpoints = spec.endpoints
@@ -301,28 +310,18 @@ export class AtlasBroker implements ServiceBroker {
 
   /** Claims the binding record, creates (or adopts) its Atlas user, waits until it can log in, marks it ready. */
   private async createBindingUser (
-    instance: InstanceRecord, facts: BindingFacts, details: BindDetails, stale: BindingRecord | undefined,
+    instance: InstanceRecord, facts: BindingData, details: BindDetails, stale: BindingRecord | undefined,
     deadline: number, meta: RequestMeta
   ): Promise<BindingSpec> {
-    const { policy, settings } = this.deps
-    const username = this.kit.callPolicy('username', () => policy.username(facts))
-    if (typeof username !== 'string' || username.length === 0 || username.length > 1024) {
-      throw new PolicyError('username', 'must return a non-empty string of at most 1024 characters')
-    }
-    const roles = this.kit.callPolicy('roles', () => policy.roles(facts))
-    if (!Array.isArray(roles) || roles.length === 0) throw new PolicyError('roles', 'must return at least one role')
+    const { settings } = this.deps
+    const username = this.kit.policy.username(facts)
+    const roles = this.kit.policy.roles(facts)
     // A takeover keeps the key its claim was made with; a new binding takes the current one.
     const keyId = stale?.keyId ?? this.kit.currentKeyId()
     const secret = this.kit.secretFor(keyId)
-    let password: string
-    if (stale?.sealedPassword !== undefined) {
-      password = unseal(secret, stale.sealedPassword)
-    } else {
-      password = this.kit.callPolicy('password', () => policy.password({
-        ...facts, derive: (purpose?: string) => derivePassword(secret, facts.bindingId, purpose)
-      }))
-    }
-    if (typeof password !== 'string' || password.length < 8) throw new PolicyError('password', 'must return at least 8 characters (Atlas minimum)')
+    const password = stale?.sealedPassword !== undefined
+      ? unseal(secret, stale.sealedPassword)
+      : this.kit.policy.password(facts, purpose => derivePassword(secret, facts.bindingId, purpose))
 
     const claim: NewRecord<BindingRecord> = {
       id: facts.bindingId,
@@ -341,7 +340,7 @@ export class AtlasBroker implements ServiceBroker {
       cluster: instance.cluster,
       database: instance.database,
       keyId,
-      ...(policy.predictableCredentials ? {} : { sealedPassword: seal(secret, password) })
+      ...(this.kit.policy.predictableCredentials ? {} : { sealedPassword: seal(secret, password) })
     }
     let record: BindingRecord
     try {
@@ -358,11 +357,19 @@ export class AtlasBroker implements ServiceBroker {
 
     // Whether this binding's user may exist in Atlas: an attempt taken over may have created it already.
     const attempt = { userMayExist: stale !== undefined }
+    let spec: BindingSpec
     try {
+      // The instance is read again after the claim: a deprovision claims the instance, then looks for binding
+      // claims, so one of the two always sees the other (see deprovision).
+      await this.requireUsableInstance(instance.id)
       await this.ensureDatabaseUser(record, password, deadline, attempt)
       await this.kit.waitUntilApplied(record.cluster, deadline)
+      // The answer (credentials hook included) is built before the binding is marked ready: a hook that fails
+      // leaves no ready binding and no user.
+      const connection = await this.connectionStringsOf(record, deadline)
+      spec = this.bindingAnswer(record, facts, connection, password, false)
       record = await this.deps.storage.updateBinding(record.id, record.version, {
-        state: 'ready', leaseUntil: undefined, lastOperation: this.kit.operation('bind', 'succeeded')
+        state: 'ready', leaseUntil: undefined, lastOperation: this.kit.operation('bind', 'succeeded'), connectionStrings: connection
       })
     } catch (err) {
       // A user owned by something else (BindingConflictError) is never ours to delete.
@@ -372,7 +379,15 @@ export class AtlasBroker implements ServiceBroker {
     this.deps.logger.info({
       instanceId: instance.id, bindingId: record.id, username, originatingIdentity: meta.originatingIdentity
     }, 'binding created')
-    return await this.bindingSpec(record, facts, false, deadline, password)
+    return spec
+  }
+
+  /** After a binding claim: the instance must still be there and usable (not being deleted). */
+  private async requireUsableInstance (instanceId: string): Promise<void> {
+    const now = await this.deps.storage.getInstance(instanceId)
+    if (now === undefined || now.state === 'deleted' || now.state === 'deleting') {
+      throw new ConcurrencyError(`instance ${instanceId} is being deleted`)
+    }
   }
 
   /**
@@ -411,10 +426,17 @@ export class AtlasBroker implements ServiceBroker {
   /**
    * After a failed bind: deletes the binding's user (when one may exist; not found counts as gone) and the
    * claim, so nothing half-made stays. If the user cannot be deleted now, the record stays, marked failed
-   * and unlocked, so the platform's DELETE (orphan mitigation) finds and removes the user.
+   * and unlocked, so the platform's DELETE (orphan mitigation) finds and removes the user. Only what is still
+   * this attempt's is removed: when another request has since taken the claim over (its lease ran out), the
+   * user and the record are that request's now, and are left alone.
    */
   private async undoBinding (record: BindingRecord, userMayExist: boolean, cause: unknown, deadline: number): Promise<void> {
     const { logger } = this.deps
+    const now = await this.deps.storage.getBinding(record.id).catch(() => record)
+    if (now !== undefined && now.version !== record.version && now.state !== 'deleted') {
+      logger.warn({ bindingId: record.id }, 'a failed bind was taken over by another request; leaving its user and record to it')
+      return
+    }
     let userGone = !userMayExist
     if (userMayExist) {
       try {
@@ -425,6 +447,7 @@ export class AtlasBroker implements ServiceBroker {
         if (!userGone) logger.warn({ err, bindingId: record.id }, 'could not delete the user of a failed bind; the platform DELETE will')
       }
     }
+    if (now === undefined || now.version !== record.version) return
     try {
       if (userGone) {
         await this.deps.storage.deleteBinding(record.id, record.version)
@@ -457,24 +480,36 @@ export class AtlasBroker implements ServiceBroker {
     }
   }
 
-  private async bindingSpec (
-    record: BindingRecord, facts: BindingFacts, alreadyExists: boolean, deadline: number, knownPassword?: string
-  ): Promise<BindingSpec> {
-    const { policy } = this.deps
-    const secret = knownPassword === undefined ? this.kit.secretFor(record.keyId) : ''
-    const password = knownPassword ?? (record.sealedPassword !== undefined
+  /** The answer to a repeated bind or a fetch: the stored binding's credentials, with the cluster's connection strings. */
+  private async bindingSpec (record: BindingRecord, facts: BindingData, deadline: number): Promise<BindingSpec> {
+    const secret = this.kit.secretFor(record.keyId)
+    const password = record.sealedPassword !== undefined
       ? unseal(secret, record.sealedPassword)
-      : this.kit.callPolicy('password', () => policy.password({
-        ...facts, derive: (purpose?: string) => derivePassword(secret, facts.bindingId, purpose)
-      })))
-    let cluster: AtlasCluster | undefined
+      : this.kit.policy.password(facts, purpose => derivePassword(secret, facts.bindingId, purpose))
+    return this.bindingAnswer(record, facts, await this.connectionStringsOf(record, deadline), password, true)
+  }
+
+  /**
+   * The cluster's connection strings from Atlas; while Atlas cannot be reached, the ones recorded at bind time,
+   * so fetches and repeated binds keep working through an Atlas outage.
+   */
+  private async connectionStringsOf (record: BindingRecord, deadline: number): Promise<ConnectionStrings> {
     try {
-      cluster = await this.deps.atlas.getCluster(record.cluster, { deadline })
+      return (await this.deps.atlas.getCluster(record.cluster, { deadline })).connectionStrings
     } catch (err) {
-      if (!(err instanceof ClusterNotFoundError)) throw err
-      throw new UnprocessableError(`cluster ${record.cluster} of this instance no longer exists in the Atlas project`)
+      if (err instanceof ClusterNotFoundError) {
+        throw new UnprocessableError(`cluster ${record.cluster} of this instance no longer exists in the Atlas project`)
+      }
+      const transient = err instanceof AtlasUnavailableError || err instanceof AtlasRateLimitedError
+      if (transient && record.connectionStrings !== undefined) return record.connectionStrings
+      throw err
     }
-    const { standard, standardSrv } = cluster.connectionStrings
+  }
+
+  private bindingAnswer (
+    record: BindingRecord, facts: BindingData, connection: ConnectionStrings, password: string, alreadyExists: boolean
+  ): BindingSpec {
+    const { standard, standardSrv } = connection
     const uri = connectionUri(standardSrv, record.username, password, record.database) ??
       connectionUri(standard, record.username, password, record.database)
     const base: JsonObject = {
@@ -489,10 +524,18 @@ export class AtlasBroker implements ServiceBroker {
         ...(standardSrv === undefined ? {} : { standardSrv })
       }
     }
-    const credentials = this.kit.callPolicy('credentials', () => policy.credentials({ ...facts, username: record.username, password }, base))
-    if (typeof credentials !== 'object' || credentials === null) throw new PolicyError('credentials', 'must return an object')
-    const endpoints = endpointsOf(standard)
+    const credentials = this.kit.policy.credentials(facts, record.username, password, base)
+    const endpoints = this.sendsEndpoints(facts.context) ? endpointsOf(standard) : undefined
     return { alreadyExists, isAsync: false, credentials, ...(endpoints === undefined ? {} : { endpoints }) }
+  }
+
+  /**
+   * Whether bind answers carry `endpoints`. `auto` leaves them out for Kubernetes platforms: the Service
+   * Catalog's Go client decodes the spec's string ports as integers and fails on the whole answer.
+   */
+  private sendsEndpoints (context: JsonObject): boolean {
+    const mode = this.deps.settings.bindingEndpoints ?? 'auto'
+    return mode === 'always' || (mode === 'auto' && context.platform !== 'kubernetes')
   }
 
   /**
@@ -553,9 +596,17 @@ export class AtlasBroker implements ServiceBroker {
     return await this.clusters.refresh(record)
   }
 
-  /** Revokes every live binding of the instance (their Atlas users deleted, tombstones left). */
+  /**
+   * Revokes every live binding of the instance (their Atlas users deleted, tombstones left). Called once the
+   * instance is claimed for deletion; a bind still creating its user (a live claim) makes it a ConcurrencyError,
+   * since that bind may create its user after the revoke. Binds re-read the instance after claiming, so a bind
+   * claimed after this check sees the deletion and gives up.
+   */
   private async revokeAll (instanceId: string, deadline: number): Promise<void> {
-    for (const binding of await this.deps.storage.listBindings(instanceId)) await this.revokeBinding(binding, deadline)
+    const bindings = await this.deps.storage.listBindings(instanceId)
+    const creating = bindings.find(b => b.state === 'creating' && this.kit.leaseIsLive(b))
+    if (creating !== undefined) throw new BindInProgressError(`binding ${creating.id} of instance ${instanceId} is being created; retry the delete`)
+    for (const binding of bindings) await this.revokeBinding(binding, deadline)
   }
 
   /** Marks an instance as being deleted, unless another request holds it (ConcurrencyError). */
@@ -573,6 +624,13 @@ export class AtlasBroker implements ServiceBroker {
       if (err instanceof VersionConflictError) throw new ConcurrencyError(`instance ${record.id} was changed by another request; retry`)
       throw err
     }
+  }
+
+  /** Undoes a deletion claim that did nothing (`before` is the record as it was claimed). */
+  private async restoreInstance (claimed: InstanceRecord, before: InstanceRecord): Promise<void> {
+    await this.deps.storage.updateInstance(claimed.id, claimed.version, {
+      state: before.state, leaseUntil: before.leaseUntil, lastOperation: before.lastOperation
+    }).catch((err: unknown) => { this.deps.logger.warn({ err, instanceId: claimed.id }, 'could not restore an instance after a refused delete') })
   }
 
   /** After a failed deprovision: the instance stays `deleting`, unlocked, so the platform's retry goes on. */
@@ -599,6 +657,9 @@ export class AtlasBroker implements ServiceBroker {
 
 
 }
+
+/** A deprovision met a bind that is still creating its user (422: retry). */
+class BindInProgressError extends ConcurrencyError {}
 
 function answerExistingInstance (existing: InstanceRecord, details: ProvisionDetails): ProvisionedInstanceSpec {
   if (!sameInstanceRequest(existing, details)) throw new InstanceConflictError('an instance with this id already exists with different attributes')
@@ -644,7 +705,7 @@ function resolvePlanOrUndefined (catalog: BrokerCatalog, serviceId: string, plan
 
 
 
-function bindingFacts (instance: InstanceRecord, bindingId: string, details: BindDetails): BindingFacts {
+function bindingFacts (instance: InstanceRecord, bindingId: string, details: BindDetails): BindingData {
   return {
     bindingId,
     instanceId: instance.id,

@@ -154,10 +154,35 @@ export class TerminationProtectedError extends AtlasError { override readonly co
 export class DatabaseUserExistsError extends AtlasError { override readonly code = 'ATLAS_USER_EXISTS' }
 export class DatabaseUserNotFoundError extends AtlasError { override readonly code = 'ATLAS_USER_NOT_FOUND' }
 export class ProjectNotFoundError extends AtlasError { override readonly code = 'ATLAS_PROJECT_NOT_FOUND' }
-/** The credentials were refused (401) or lack a role (403). */
-export class AtlasAuthError extends AtlasError { override readonly code = 'ATLAS_AUTH' }
+/**
+ * The broker cannot use Atlas until an operator changes something: these never heal by retrying, so the
+ * broker must not answer "retry later" for them. `message` is a sentence naming the fix.
+ */
+export class AtlasAccessError extends AtlasError { override readonly code: string = 'ATLAS_ACCESS' }
+/** The credentials were refused (wrong or revoked API key, service account or token). */
+export class AtlasAuthError extends AtlasAccessError { override readonly code = 'ATLAS_AUTH' }
+/** The caller's IP address is not on the API key's access list (403 IP_ADDRESS_NOT_ON_ACCESS_LIST). */
+export class AtlasIpNotAllowedError extends AtlasAccessError {
+  override readonly code = 'ATLAS_IP_NOT_ALLOWED'
+  /** The address Atlas saw the call come from, when it said. */
+  readonly ip: string | undefined
+  constructor (message: string, details: AtlasErrorDetails & { ip?: string } = {}) {
+    super(message, details)
+    this.ip = details.ip
+  }
+}
+/** The credentials are valid but lack a role for this call (403, or 401 USER_UNAUTHORIZED and kin). */
+export class AtlasPermissionError extends AtlasAccessError { override readonly code = 'ATLAS_PERMISSION' }
 /** Rate limited and the retry budget ran out. */
-export class AtlasRateLimitedError extends AtlasError { override readonly code = 'ATLAS_RATE_LIMITED' }
+export class AtlasRateLimitedError extends AtlasError {
+  override readonly code = 'ATLAS_RATE_LIMITED'
+  /** Atlas's Retry-After, in seconds, when it sent one. */
+  readonly retryAfterSeconds: number | undefined
+  constructor (message: string, details: AtlasErrorDetails & { retryAfterSeconds?: number } = {}) {
+    super(message, details)
+    this.retryAfterSeconds = details.retryAfterSeconds
+  }
+}
 /** Atlas refused the request as invalid or over a limit (other 4xx). */
 export class AtlasRequestError extends AtlasError { override readonly code = 'ATLAS_REQUEST_REJECTED' }
 /** 5xx, timeout or connection failure, after the retries allowed. */

@@ -258,6 +258,8 @@ export interface BrokerErrorOptions {
   instanceUsable?: boolean
   /** Only for failed update (OSB A11). */
   updateRepeatable?: boolean
+  /** For 503: seconds the platform should wait before retrying (sent as Retry-After). */
+  retryAfterSeconds?: number
 }
 
 export class BrokerError extends Error {
@@ -269,12 +271,14 @@ export class BrokerError extends Error {
   readonly emptyBody: boolean = false
   readonly instanceUsable: boolean | undefined
   readonly updateRepeatable: boolean | undefined
+  readonly retryAfterSeconds: number | undefined
 
   constructor (description: string, options: BrokerErrorOptions = {}) {
     super(description, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = new.target.name
     this.instanceUsable = options.instanceUsable
     this.updateRepeatable = options.updateRepeatable
+    this.retryAfterSeconds = options.retryAfterSeconds
   }
 }
 
@@ -346,7 +350,7 @@ export class UnprocessableError extends BrokerError {
   override readonly statusCode = 422
 }
 
-/** 503: a dependency (Atlas, storage) failed or is unreachable; nothing was changed. */
+/** 503 with Retry-After: a dependency (Atlas, storage) failed or is unreachable; nothing was changed. */
 export class ServiceUnavailableError extends BrokerError {
   override readonly code = 'OSB_SERVICE_UNAVAILABLE'
   override readonly statusCode = 503
@@ -356,6 +360,15 @@ export class ServiceUnavailableError extends BrokerError {
 export class UpstreamError extends BrokerError {
   override readonly code = 'OSB_UPSTREAM'
   override readonly statusCode = 502
+}
+
+/**
+ * 500: the broker cannot reach Atlas as configured (credentials refused, a missing role, its address not on the
+ * API key's access list). Retrying cannot help until an operator acts; the log says what to change.
+ */
+export class BrokerMisconfiguredError extends BrokerError {
+  override readonly code = 'OSB_MISCONFIGURED'
+  override readonly statusCode = 500
 }
 
 /** 500: a broker bug or an unexpected state. */

@@ -70,6 +70,8 @@ export interface BindingRecord extends StoredFields {
   sealedPassword?: string
   /** Id of the credentials secret this binding's password is derived or sealed with (rotation). */
   keyId?: string
+  /** The cluster's connection strings when the binding was made (answers while Atlas cannot be reached). */
+  connectionStrings?: { standard?: string, standardSrv?: string }
 }
 
 export type NewRecord<T extends StoredFields> = Omit<T, 'version' | 'createdAt' | 'updatedAt'>

@@ -7,7 +7,7 @@ import { defaultPolicy } from '../../src/domain/default-policy.js'
 import { AtlasUnavailableError, AtlasAuthError, AtlasRateLimitedError, DatabaseUserExistsError } from '../../src/ports/atlas-port.js'
 import { type Policy } from '../../src/ports/policy-port.js'
 import {
-  BindingConflictError, ConcurrencyError, InstanceConflictError, InternalError, ServiceUnavailableError, type BindDetails, type ProvisionDetails
+  BindingConflictError, BrokerMisconfiguredError, ConcurrencyError, InstanceConflictError, InternalError, ServiceUnavailableError, type BindDetails, type ProvisionDetails
 } from '../../src/ports/service-broker.js'
 import { StorageUnavailableError } from '../../src/ports/storage-port.js'
 import { makeBroker, PLAN_ID, SERVICE_ID, type TestBroker } from '../helpers/broker.js'
@@ -199,12 +199,13 @@ t.test('deprovision revokes every binding; an Atlas failure midway is retried by
   t.equal((await storage.getInstance('i'))?.state, 'deleted')
 })
 
-t.test('wrong Atlas credentials give a clear 5xx', async t => {
+t.test('wrong Atlas credentials give a 500 saying an operator must act, not a 503 "retry later"', async t => {
   const { broker, atlas } = makeBroker()
   atlas.failNext('getCluster', new AtlasAuthError('You are not authorized for this resource.', { status: 401 }))
   const err = await broker.provision('i', provision, false, {}).catch((e: unknown) => e)
-  t.type(err, ServiceUnavailableError)
-  t.match((err as Error).message, /credentials/)
+  t.type(err, BrokerMisconfiguredError)
+  t.match((err as Error).message, /operator must fix it/)
+  t.notMatch((err as Error).message, /not authorized/, 'Atlas\'s own text stays in the log')
 })
 
 t.test('policy hooks decide names, roles and credentials; a throwing hook is a 500 naming it', async t => {

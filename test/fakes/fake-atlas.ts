@@ -21,6 +21,7 @@ export class FakeAtlas implements AtlasPort {
   private readonly failures = new Map<Method, Error[]>()
   private readonly lostAnswers = new Map<Method, Error[]>()
   private readonly delays = new Map<Method, number>()
+  private readonly holds = new Map<Method, Array<{ arrived: () => void, released: Promise<void> }>>()
 
   constructor (clusterNames: string[] = ['Cluster0']) {
     for (const name of clusterNames) this.addCluster(name)
@@ -64,8 +65,25 @@ export class FakeAtlas implements AtlasPort {
     this.delays.set(method, ms)
   }
 
+  /**
+   * Holds the next call of `method` until `release()`: `reached` resolves when the call arrives, so a test can
+   * order concurrent requests deterministically.
+   */
+  hold (method: Method): { reached: Promise<void>, release: () => void } {
+    let arrived!: () => void
+    let release!: () => void
+    const reached = new Promise<void>(resolve => { arrived = resolve })
+    const released = new Promise<void>(resolve => { release = resolve })
+    const queue = this.holds.get(method) ?? []
+    queue.push({ arrived, released })
+    this.holds.set(method, queue)
+    return { reached, release }
+  }
+
   private async enter (method: Method): Promise<void> {
     this.calls.push(method)
+    const held = this.holds.get(method)?.shift()
+    if (held !== undefined) { held.arrived(); await held.released }
     const ms = this.delays.get(method)
     if (ms !== undefined) await new Promise(resolve => setTimeout(resolve, ms))
     const err = this.failures.get(method)?.shift()

@@ -6,6 +6,19 @@ type Method = keyof StoragePort
 
 export class FaultyStorage extends MemoryStorage {
   private readonly failures = new Map<Method, Error[]>()
+  private readonly before = new Map<Method, Array<() => Promise<unknown>>>()
+
+  /** Runs `action` (to completion) just before the next call of `method`: orders races deterministically. */
+  beforeNext (method: Method, action: () => Promise<unknown>): void {
+    const queue = this.before.get(method) ?? []
+    queue.push(action)
+    this.before.set(method, queue)
+  }
+
+  private async runBefore (method: Method): Promise<void> {
+    const action = this.before.get(method)?.shift()
+    if (action !== undefined) await action().catch(() => undefined)
+  }
 
   failNext (method: Method, err: Error): void {
     const queue = this.failures.get(method) ?? []
@@ -19,11 +32,11 @@ export class FaultyStorage extends MemoryStorage {
   }
 
   override async createBinding (...args: Parameters<MemoryStorage['createBinding']>): ReturnType<MemoryStorage['createBinding']> {
-    this.check('createBinding'); return await super.createBinding(...args)
+    await this.runBefore('createBinding'); this.check('createBinding'); return await super.createBinding(...args)
   }
 
   override async updateBinding (...args: Parameters<MemoryStorage['updateBinding']>): ReturnType<MemoryStorage['updateBinding']> {
-    this.check('updateBinding'); return await super.updateBinding(...args)
+    await this.runBefore('updateBinding'); this.check('updateBinding'); return await super.updateBinding(...args)
   }
 
   override async deleteBinding (...args: Parameters<MemoryStorage['deleteBinding']>): ReturnType<MemoryStorage['deleteBinding']> {

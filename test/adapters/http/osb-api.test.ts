@@ -346,7 +346,7 @@ t.test('I/J/K: bind, fetch binding, binding last_operation, unbind', async t => 
   await osb(app, t, 'PUT', `${I}/i1`, { body: provisionBody({ parameters: { database: 'appdb' } }) })
   const B = `${I}/i1/service_bindings/b1`
 
-  const created = await osb(app, t, 'PUT', B, { body: bindBody({ bind_resource: {}, context: { platform: 'kubernetes', namespace: 'n' } }) })
+  const created = await osb(app, t, 'PUT', B, { body: bindBody({ bind_resource: {}, context: { platform: 'cloudfoundry' } }) })
   t.equal(created.status, 201, 'I5: 201 created (Z9: synchronous without accepts_incomplete)')
   const credentials = created.body.credentials as Record<string, unknown>
   t.equal(credentials.username, 'b1')

@@ -107,6 +107,27 @@ export function storageContract (t: Test, name: string, open: () => Promise<Stor
       t.equal((await s.getInstance('race-u'))?.version, 2)
     })
 
+    t.test('bind vs deprovision claims: whichever claims second sees the other (listing includes live binding claims)', async t => {
+      const s = await open()
+      const instance = await s.createInstance(newInstance('race-d'))
+      // Bind claims first, then the deprovision claims the instance and lists its bindings: the claim is there.
+      await s.createBinding(newBinding('race-b1', 'race-d', { state: 'creating', leaseUntil: '2999-01-01T00:00:00.000Z' }))
+      const claimed = await s.updateInstance('race-d', instance.version, { state: 'deleting' })
+      t.same((await s.listBindings('race-d')).map(b => [b.id, b.state]), [['race-b1', 'creating']])
+      // A bind claimed after the deprovision's claim reads the instance again: it sees the deletion.
+      await s.createBinding(newBinding('race-b2', 'race-d', { state: 'creating' }))
+      t.equal((await s.getInstance('race-d'))?.state, 'deleting')
+      t.equal((await s.getInstance('race-d'))?.version, claimed.version)
+    })
+
+    t.test('a binding keeps the connection strings recorded with it', async t => {
+      const s = await open()
+      const connectionStrings = { standard: 'mongodb://h1:27017,h2:27017/?ssl=true', standardSrv: 'mongodb+srv://c.abcde.mongodb.net' }
+      const b = await s.createBinding(newBinding('cs', 'i', { state: 'creating' }))
+      await s.updateBinding('cs', b.version, { state: 'ready', connectionStrings })
+      t.same((await s.getBinding('cs'))?.connectionStrings, connectionStrings)
+    })
+
     t.test('operations in progress are counted', async t => {
       const s = await open()
       const before = await s.countOperationsInProgress()
