@@ -7,7 +7,7 @@ import { type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { type ChildLoggerOptions, type Logger } from 'pino'
 import { lazyChildLoggerFactory } from './logger.js'
-import { registerErrorHandling } from '../adapters/http/error-handler.js'
+import { clientErrorHandler, registerErrorHandling } from '../adapters/http/error-handler.js'
 import { healthRoutes, type ReadinessCheck } from '../adapters/http/health-routes.js'
 import { type BrokerMetrics } from '../adapters/metrics/prometheus-metrics.js'
 import { type BrokerCredentials, REQUEST_IDENTITY_HEADER, registerOsbHooks } from '../adapters/http/osb-hooks.js'
@@ -30,16 +30,27 @@ export interface BuildAppOptions {
   metrics?: { metrics: BrokerMetrics, public: boolean }
   /** Serve HTTPS directly with this certificate and key (PEM). */
   tls?: { cert: Buffer, key: Buffer }
-  /** Take the client address from X-Forwarded-For (behind a trusted proxy). */
-  trustProxy?: boolean
-  /** Failed basic-auth attempts per client and minute before 429. */
+  /** Proxies whose X-Forwarded-For is believed: a hop count or their addresses/CIDRs (never every hop). */
+  trustProxy?: false | number | string[]
+  /** Failed basic-auth attempts per (client, username) and minute before 429. */
   authFailuresPerMinute?: number
+  /** Longest pause before answering a failed login (default 2 s). */
+  maxAuthDelayMs?: number
+}
+
+/**
+ * Fastify's trustProxy. A hop count becomes "trust the nearest n hops" (as Express does; Fastify 5 itself
+ * trusts nothing for a bare number); addresses/CIDRs are passed on. Never `true`.
+ */
+function trustProxyOption (value: false | number | string[]): false | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof value === 'number') return (_address: string, hop: number) => hop < value
+  return value
 }
 
 export async function buildApp (options: BuildAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(options.tls === undefined ? {} : { https: { cert: options.tls.cert, key: options.tls.key } }),
-    trustProxy: options.trustProxy ?? false,
+    trustProxy: trustProxyOption(options.trustProxy ?? false),
     loggerInstance: options.logger as FastifyBaseLogger,
     childLoggerFactory: (logger, bindings, childOptions) =>
       lazyChildLoggerFactory(logger as unknown as Logger, bindings, childOptions as ChildLoggerOptions) as unknown as FastifyBaseLogger,
@@ -48,6 +59,7 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     // Platforms' X-Broker-API-Request-Identity is the id when sent; otherwise a process-unique one.
     genReqId: () => `${ID_PREFIX}-${(++requestCounter).toString(36)}`,
     requestTimeout: 58_000,
+    clientErrorHandler,
     // Coercion off: a wrong JSON type is a 400, not silently converted. Never removeAdditional: 'all' (it
     // would empty OSB's free-form `parameters`); `true` only strips where a schema forbids extra fields.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: true, allErrors: false } }
@@ -55,7 +67,9 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
 
   registerErrorHandling(app)
   await registerOsbHooks(app, options.credentials, {
-    ...(options.authFailuresPerMinute === undefined ? {} : { authFailuresPerMinute: options.authFailuresPerMinute })
+    ...(options.authFailuresPerMinute === undefined ? {} : { authFailuresPerMinute: options.authFailuresPerMinute }),
+    ...(options.maxAuthDelayMs === undefined ? {} : { maxAuthDelayMs: options.maxAuthDelayMs }),
+    ...(options.metrics === undefined ? {} : { onAuthFailure: options.metrics.metrics.onAuthFailure })
   })
   await app.register(healthRoutes, { checks: options.readiness ?? [] })
   if (options.metrics !== undefined) {

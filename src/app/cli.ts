@@ -11,7 +11,7 @@ import { servedCatalog } from '../domain/catalog.js'
 import { defaultPolicy } from '../domain/default-policy.js'
 import { deleteOrphans, findOrphans } from '../domain/sweep.js'
 import { configuredAtlas, loadCatalog } from './compose.js'
-import { type Config, ConfigError, loadConfig } from './config.js'
+import { type Config, ConfigError, loadConfig, localModeUnlessConfigured } from './config.js'
 import { serve } from './server.js'
 
 const USAGE = `usage: atlas-broker <command>
@@ -75,7 +75,7 @@ async function check (env: Record<string, string | undefined>, out: Out): Promis
 }
 
 async function sweep (env: Record<string, string | undefined>, remove: boolean, out: Out, err: Out): Promise<number> {
-  const config = configOrExit(env, err)
+  const config = configOrExit(localModeUnlessConfigured(env), err)
   if (config === undefined) return 2
   if (config.localMode || config.mongo === undefined) {
     err('sweep needs Atlas credentials and the broker\'s MongoDB state (MONGODB_URI): without its records every resource would look orphaned')
@@ -111,7 +111,7 @@ export async function runCli (argv: string[], env: Record<string, string | undef
     case 'check':
       return await check(env, out)
     case 'catalog': {
-      const config = configOrExit(env, err)
+      const config = configOrExit(localModeUnlessConfigured(env), err)
       if (config === undefined) return 2
       out(JSON.stringify(servedCatalog(loadCatalog(config)), null, 2))
       return 0

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import { type FastifyInstance } from 'fastify'
 import { type Logger } from 'pino'
 import { HttpAtlasAdapter, type HttpAtlasAdapterOptions } from '../adapters/atlas/http-atlas-adapter.js'
+import { AtlasReachability } from '../adapters/atlas/reachability.js'
 import { BrokerMetrics } from '../adapters/metrics/prometheus-metrics.js'
 import { MongoDatabaseAdmin } from '../adapters/database/mongodb-database-admin.js'
 import { SimulatedDatabaseAdmin } from '../adapters/database/simulated-database-admin.js'
@@ -24,6 +25,9 @@ import { type StoragePort } from '../ports/storage-port.js'
 import { buildApp } from './build-app.js'
 import { type Config, ConfigError } from './config.js'
 import { defaultCatalog } from './default-catalog.js'
+
+/** How often an otherwise idle broker checks that Atlas answers (for the atlas_broker_atlas_up metric). */
+const ATLAS_PROBE_INTERVAL_MS = 30_000
 
 export interface RunningBroker {
   app: FastifyInstance
@@ -98,6 +102,7 @@ export async function composeBroker (config: Config, logger: Logger, overrides: 
     storage = mongo
     closers.push(() => mongo.close())
   } else {
+    if (config.mongoIgnored) logger.warn('local mode: MONGODB_URI is ignored (set LOCAL_MODE_MONGODB=true to keep local state there)')
     storage = new MemoryStorage()
     logger.warn('storage: in-memory store; state is lost on restart and cannot be shared between replicas')
     closers.push(() => storage.close())
@@ -116,6 +121,16 @@ async function wire (
 ): Promise<RunningBroker> {
   let atlas: AtlasPort
   let simulatorUrl: string | undefined
+  const reachability = new AtlasReachability((up, reason) => {
+    metrics.onAtlasReachability(up)
+    if (up) logger.warn({ reason }, 'Atlas reachable again')
+    else logger.warn({ reason }, 'Atlas unreachable: Atlas-bound requests answer 503 until it answers again')
+  })
+  closers.push(async () => { reachability.stop() })
+  const onExchange: NonNullable<HttpAtlasAdapterOptions['onExchange']> = event => {
+    metrics.onAtlasExchange(event)
+    reachability.observe(event)
+  }
   if (config.localMode) {
     const sim = new AtlasSimulator({
       seedClusters: ['Cluster0'],
@@ -136,12 +151,12 @@ async function wire (
       requestTimeoutMs: config.atlas.requestTimeoutMs,
       maxRetries: config.atlas.maxRetries,
       defaultBudgetMs: config.operationBudgetMs,
-      onExchange: metrics.onAtlasExchange
+      onExchange
     })
     closers.push(() => adapter.close())
     atlas = adapter
   } else {
-    const adapter = configuredAtlas(config, metrics.onAtlasExchange)
+    const adapter = configuredAtlas(config, onExchange)
     closers.push(() => adapter.close())
     atlas = adapter
   }
@@ -168,6 +183,7 @@ async function wire (
       ...(config.atlas.defaultCluster !== undefined
         ? { defaultCluster: config.atlas.defaultCluster }
         : config.localMode ? { defaultCluster: 'Cluster0' } : {}),
+      bindingEndpoints: config.bindingEndpoints,
       userPropagationTimeoutMs: config.userPropagationTimeoutMs,
       userPropagationPollMs: config.userPropagationPollMs,
       operationBudgetMs: config.operationBudgetMs,
@@ -182,11 +198,11 @@ async function wire (
     ...(config.tls === undefined ? {} : { tls: readTls(config.tls) }),
     trustProxy: config.trustProxy,
     authFailuresPerMinute: config.authFailuresPerMinute,
-    readiness: [
-      { name: 'storage', check: () => storage.ping() },
-      { name: 'atlas', check: async () => { await atlas.getProject({ deadline: Date.now() + 5000 }) } }
-    ]
+    // Ready means this replica can serve: configuration loaded (it got here) and storage reachable. Atlas is
+    // not part of it: during an Atlas outage the catalog and storage-backed answers keep flowing.
+    readiness: [{ name: 'storage', check: () => storage.ping() }]
   })
+  reachability.startProbing(() => atlas.getProject({ deadline: Date.now() + 5000 }), ATLAS_PROBE_INTERVAL_MS)
   return {
     app,
     credentials,

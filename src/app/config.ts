@@ -5,6 +5,7 @@
  * Every problem is reported at once, each naming its variable.
  */
 import { readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { type Static, Type } from 'typebox'
 import { Value } from 'typebox/value'
 import { type AtlasCredentials } from '../adapters/atlas/atlas-http-client.js'
@@ -35,8 +36,9 @@ export const ConfigSchema = Type.Object({
   USER_PROPAGATION_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 40000, description: 'Longest wait for a new database user to be APPLIED on its cluster before bind answers.' }),
   TLS_CERT_FILE: Type.Optional(Type.String({ minLength: 1, description: 'PEM certificate file: serve HTTPS directly (with TLS_KEY_FILE). Default: plain HTTP behind the platform\'s TLS.' })),
   TLS_KEY_FILE: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key file for TLS_CERT_FILE.' })),
-  TRUST_PROXY: Type.String({ pattern: '^(true|false)$', default: 'false', description: 'true: take client addresses from X-Forwarded-For (only behind a proxy you trust).' }),
-  AUTH_FAILURES_PER_MINUTE: Type.Integer({ minimum: 1, default: 20, description: 'Failed basic-auth attempts a client may make per minute before it gets 429.' }),
+  TRUST_PROXY: Type.String({ minLength: 1, default: 'false', description: 'Proxies whose X-Forwarded-For is believed: `false` (none), a hop count (e.g. `1` behind one load balancer), or a comma-separated list of proxy addresses or CIDRs (e.g. `10.0.0.0/8,127.0.0.1`). `true` is refused: it would let any client choose its own address.' }),
+  AUTH_FAILURES_PER_MINUTE: Type.Integer({ minimum: 1, default: 20, description: 'Failed basic-auth attempts per minute a client may make with one username before further wrong attempts get 429 (each failure is also slowed). Correct credentials are always accepted.' }),
+  BINDING_ENDPOINTS: Type.String({ pattern: '^(auto|always|never)$', default: 'auto', description: 'Whether bind answers carry `endpoints`: auto (not for Kubernetes platforms, whose Service Catalog client cannot decode the spec\'s string ports), always or never.' }),
   METRICS_PUBLIC: Type.String({ pattern: '^(true|false)$', default: 'false', description: 'true: serve /metrics without broker auth (e.g. to a Prometheus inside the cluster). Default: behind broker auth.' }),
   POLL_RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 600, default: 15, description: 'Retry-After sent with last_operation while a cluster operation is in progress (local mode: at most 2).' }),
   USER_PROPAGATION_POLL_MS: Type.Integer({ minimum: 10, default: 1000, description: 'Interval between cluster status checks while waiting.' }),
@@ -45,6 +47,8 @@ export const ConfigSchema = Type.Object({
   MONGODB_DATABASE: Type.String({ minLength: 1, default: 'atlas_broker', description: 'Database of the broker\'s state.' }),
   MONGODB_COLLECTION: Type.String({ minLength: 1, default: 'broker', description: 'Collection prefix of the broker\'s state.' }),
   MONGODB_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 5000, description: 'Bound of every MongoDB call (server selection, socket, operation).' }),
+  LOCAL_MODE: Type.String({ pattern: '^(true|false)$', default: 'false', description: 'true: run with the built-in Atlas simulator and an in-memory store, for trying the broker (never for production). `npm start` sets it when no Atlas credentials are given; every other entry needs Atlas credentials unless it is set.' }),
+  LOCAL_MODE_MONGODB: Type.String({ pattern: '^(true|false)$', default: 'false', description: 'Local mode: keep the state in MONGODB_URI\'s database. Default: local mode ignores MONGODB_URI and never writes to it.' }),
   LOCAL_SIM_CREATE_SECONDS: Type.Number({ minimum: 0, default: 20, description: 'Local mode: simulated cluster creation time.' }),
   LOCAL_SIM_PROPAGATION_SECONDS: Type.Number({ minimum: 0, default: 2, description: 'Local mode: simulated database user propagation time.' })
 }, { additionalProperties: true })
@@ -58,7 +62,7 @@ export interface Config {
   port: number
   host: string
   logLevel: string
-  /** Local mode: no Atlas credentials configured; the simulator and the in-memory store are used. */
+  /** Local mode (LOCAL_MODE=true): the built-in simulator and, unless LOCAL_MODE_MONGODB, the in-memory store. */
   localMode: boolean
   broker: { username?: string, password?: string }
   credentialsSecret?: string
@@ -79,7 +83,11 @@ export interface Config {
   pollRetryAfterSeconds: number
   metricsPublic: boolean
   tls?: { certFile: string, keyFile: string }
-  trustProxy: boolean
+  /** Fastify's trustProxy: false, a hop count, or a list of proxy addresses/CIDRs. */
+  trustProxy: false | number | string[]
+  bindingEndpoints: 'auto' | 'always' | 'never'
+  /** Local mode was asked for while MONGODB_URI is set: it is not used (LOCAL_MODE_MONGODB not set). */
+  mongoIgnored: boolean
   authFailuresPerMinute: number
   userPropagationTimeoutMs: number
   userPropagationPollMs: number
@@ -95,6 +103,41 @@ export class ConfigError extends Error {
     this.problems = problems
     this.name = 'ConfigError'
   }
+}
+
+/**
+ * TRUST_PROXY as Fastify takes it. Never `true`: trusting every hop lets a client name its own address in
+ * X-Forwarded-For, which would defeat per-client login limiting.
+ */
+function parseTrustProxy (value: string, problems: string[]): Config['trustProxy'] {
+  if (value === 'false') return false
+  if (value === 'true') {
+    problems.push('TRUST_PROXY: true would trust every hop (any client could choose its own address); give the number of proxies in front of the broker (e.g. 1) or their addresses/CIDRs')
+    return false
+  }
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value)
+    if (hops >= 1 && hops <= 10) return hops
+    problems.push(`TRUST_PROXY: a hop count is 1 to 10 (got ${value})`)
+    return false
+  }
+  const entries = value.split(',').map(e => e.trim()).filter(e => e !== '')
+  const bad = entries.filter(entry => !isAddressOrCidr(entry))
+  if (bad.length > 0 || entries.length === 0) {
+    problems.push(`TRUST_PROXY: not an IP address or CIDR: ${bad.join(', ') || value} (expected false, a hop count, or addresses/CIDRs such as 10.0.0.0/8,127.0.0.1)`)
+    return false
+  }
+  return entries
+}
+
+function isAddressOrCidr (entry: string): boolean {
+  const [address, bits, ...rest] = entry.split('/')
+  if (address === undefined || rest.length > 0) return false
+  const family = isIP(address)
+  if (family === 0) return false
+  if (bits === undefined) return true
+  if (!/^\d{1,3}$/.test(bits)) return false
+  return Number(bits) <= (family === 4 ? 32 : 128)
 }
 
 /** The seed's secrets file, mapped onto our variable names. */
@@ -118,6 +161,17 @@ function readSecretsFile (file: string, readFile: (path: string) => string): Rec
   put('MONGODB_TIMEOUT_MS', root.mongo?.timeoutms)
   put('MONGODB_COLLECTION', root.mongo?.collection)
   return out
+}
+
+const ATLAS_CREDENTIAL_SETTINGS = ['ATLAS_PUBLIC_KEY', 'ATLAS_PRIVATE_KEY', 'ATLAS_CLIENT_ID', 'ATLAS_CLIENT_SECRET', 'SECRETS_FILE']
+
+/**
+ * The environment with LOCAL_MODE=true added when it names no Atlas credentials at all and says nothing of
+ * LOCAL_MODE: for `npm start` (trying the broker) and commands that only inspect (`catalog`), never for `serve`.
+ */
+export function localModeUnlessConfigured (env: Record<string, string | undefined>): Record<string, string | undefined> {
+  const unconfigured = ATLAS_CREDENTIAL_SETTINGS.every(name => (env[name] ?? '') === '')
+  return unconfigured && env.LOCAL_MODE === undefined ? { ...env, LOCAL_MODE: 'true' } : env
 }
 
 export function loadConfig (
@@ -156,12 +210,23 @@ export function loadConfig (
     }
   }
   if ((c.TLS_CERT_FILE === undefined) !== (c.TLS_KEY_FILE === undefined)) problems.push('TLS_CERT_FILE/TLS_KEY_FILE: give both or neither')
-  const localMode = !hasDigest && !hasOauth
+  const trustProxy = parseTrustProxy(c.TRUST_PROXY, problems)
+  const localMode = c.LOCAL_MODE === 'true'
+  if (localMode && (hasDigest || hasOauth)) {
+    problems.push('LOCAL_MODE: true runs the built-in Atlas simulator, but Atlas credentials are set too: unset one of them')
+  }
   if (!localMode) {
-    if (c.ATLAS_PROJECT_ID === undefined) problems.push('ATLAS_PROJECT_ID: required when Atlas credentials are configured')
-    if (c.BROKER_USERNAME === undefined) problems.push('BROKER_USERNAME: required outside local mode')
-    if (c.BROKER_PASSWORD === undefined) problems.push('BROKER_PASSWORD: required outside local mode')
-    if (c.CREDENTIALS_SECRET === undefined) problems.push('CREDENTIALS_SECRET: required outside local mode (32+ characters)')
+    const missing: string[] = []
+    if (!hasDigest && !hasOauth) missing.push('ATLAS_PUBLIC_KEY and ATLAS_PRIVATE_KEY (or ATLAS_CLIENT_ID and ATLAS_CLIENT_SECRET)')
+    if (c.ATLAS_PROJECT_ID === undefined) missing.push('ATLAS_PROJECT_ID')
+    if (c.BROKER_USERNAME === undefined) missing.push('BROKER_USERNAME')
+    if (c.BROKER_PASSWORD === undefined) missing.push('BROKER_PASSWORD')
+    if (c.CREDENTIALS_SECRET === undefined) missing.push('CREDENTIALS_SECRET (32+ characters)')
+    if (missing.length > 0) {
+      const unknown = Object.keys(env).filter(key => /^(ATLAS|BROKER|CREDENTIALS|MONGODB|LOCAL)_/.test(key) && !(key in ConfigSchema.properties))
+      problems.push(`not set: ${missing.join(', ')}. To try the broker with the built-in Atlas simulator instead, set LOCAL_MODE=true (not for production)` +
+        (unknown.length > 0 ? `. Unknown settings seen (misspelled?): ${unknown.sort().join(', ')}` : ''))
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems)
 
@@ -195,11 +260,13 @@ export function loadConfig (
     pollRetryAfterSeconds: c.POLL_RETRY_AFTER_SECONDS,
     metricsPublic: c.METRICS_PUBLIC === 'true',
     ...(c.TLS_CERT_FILE === undefined || c.TLS_KEY_FILE === undefined ? {} : { tls: { certFile: c.TLS_CERT_FILE, keyFile: c.TLS_KEY_FILE } }),
-    trustProxy: c.TRUST_PROXY === 'true',
+    trustProxy,
+    bindingEndpoints: c.BINDING_ENDPOINTS as Config['bindingEndpoints'],
+    mongoIgnored: localMode && c.LOCAL_MODE_MONGODB !== 'true' && c.MONGODB_URI !== undefined,
     authFailuresPerMinute: c.AUTH_FAILURES_PER_MINUTE,
     userPropagationTimeoutMs: c.USER_PROPAGATION_TIMEOUT_MS,
     userPropagationPollMs: c.USER_PROPAGATION_POLL_MS,
-    ...(c.MONGODB_URI === undefined
+    ...(c.MONGODB_URI === undefined || (localMode && c.LOCAL_MODE_MONGODB !== 'true')
       ? {}
       : { mongo: { uri: c.MONGODB_URI, database: c.MONGODB_DATABASE, collection: c.MONGODB_COLLECTION, timeoutMs: c.MONGODB_TIMEOUT_MS } }),
     localSim: { createSeconds: c.LOCAL_SIM_CREATE_SECONDS, propagationSeconds: c.LOCAL_SIM_PROPAGATION_SECONDS }

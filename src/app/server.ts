@@ -32,13 +32,13 @@ export async function serve (env: Record<string, string | undefined>): Promise<v
   }
   const address = await running.app.listen({ port: config.port, host: config.host })
   if (config.localMode) {
-    logger.warn({ simulator: running.simulatorUrl }, 'LOCAL MODE: no Atlas credentials configured; using the built-in Atlas simulator and an in-memory store. Not for production.')
+    logger.warn({ simulator: running.simulatorUrl }, 'LOCAL MODE (LOCAL_MODE=true): using the built-in Atlas simulator, not Atlas. Not for production.')
     const { username, password } = running.credentials
     const shown = config.broker.password === undefined ? password : '<BROKER_PASSWORD>'
     const url = address.replace('0.0.0.0', '127.0.0.1')
     process.stdout.write([
       '',
-      'Atlas Broker is running in LOCAL MODE (simulated Atlas, in-memory state; not for production).',
+      `Atlas Broker is running in LOCAL MODE (simulated Atlas${config.mongo === undefined ? ', in-memory state' : ''}; not for production).`,
       `  broker URL:      ${url}`,
       `  basic auth:      ${username} / ${shown}`,
       `  Atlas simulator: ${running.simulatorUrl ?? ''} (seeded with cluster Cluster0)`,

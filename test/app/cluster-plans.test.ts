@@ -274,7 +274,7 @@ t.test('concurrent identical provisions create one cluster and share one operati
 })
 
 t.test('local mode runs cluster plans with short simulated timings', async t => {
-  const config = loadConfig({ LOCAL_SIM_CREATE_SECONDS: '0.2', LOCAL_SIM_PROPAGATION_SECONDS: '0.01', USER_PROPAGATION_POLL_MS: '10' })
+  const config = loadConfig({ LOCAL_MODE: 'true', LOCAL_SIM_CREATE_SECONDS: '0.2', LOCAL_SIM_PROPAGATION_SECONDS: '0.01', USER_PROPAGATION_POLL_MS: '10' })
   const running = await composeBroker(config, captureLogger('silent').logger)
   t.teardown(() => running.close())
   const auth = `Basic ${Buffer.from(`${running.credentials.username}:${running.credentials.password}`).toString('base64')}`

@@ -7,8 +7,8 @@ const production = {
   BROKER_USERNAME: 'platform', BROKER_PASSWORD: 'a-long-password', CREDENTIALS_SECRET: 'x'.repeat(32)
 }
 
-t.test('no Atlas credentials: local mode with defaults', async t => {
-  const c = loadConfig({})
+t.test('LOCAL_MODE=true: local mode with defaults', async t => {
+  const c = loadConfig({ LOCAL_MODE: 'true' })
   t.equal(c.localMode, true)
   t.equal(c.port, 8080)
   t.equal(c.host, '127.0.0.1')
@@ -16,6 +16,38 @@ t.test('no Atlas credentials: local mode with defaults', async t => {
   t.equal(c.policiesDir, 'policies')
   t.equal(c.atlas.baseUrl, 'https://cloud.mongodb.com')
   t.equal(c.mongo, undefined)
+})
+
+t.test('no Atlas credentials and no LOCAL_MODE: one problem naming what is missing and LOCAL_MODE=true', async t => {
+  const err = (() => { try { loadConfig({ ATLAS_PUBLICKEY: 'typo', BROKER_USERNAME: 'u' }) } catch (e) { return e } return undefined })()
+  t.type(err, ConfigError)
+  const problems = (err as ConfigError).problems
+  t.equal(problems.length, 1, 'one message')
+  t.match(problems[0], /not set: ATLAS_PUBLIC_KEY and ATLAS_PRIVATE_KEY \(or ATLAS_CLIENT_ID and ATLAS_CLIENT_SECRET\), ATLAS_PROJECT_ID, BROKER_PASSWORD, CREDENTIALS_SECRET/)
+  t.notMatch(problems[0], /BROKER_USERNAME,/, 'what is set is not named')
+  t.match(problems[0], /LOCAL_MODE=true/)
+  t.match(problems[0], /misspelled\?\): ATLAS_PUBLICKEY/)
+  t.throws(() => loadConfig({ ...production, LOCAL_MODE: 'true' }), /LOCAL_MODE: true runs the built-in Atlas simulator, but Atlas credentials are set too/)
+})
+
+t.test('local mode ignores MONGODB_URI unless LOCAL_MODE_MONGODB=true', async t => {
+  const ignored = loadConfig({ LOCAL_MODE: 'true', MONGODB_URI: 'mongodb://db:27017' })
+  t.equal(ignored.mongo, undefined, 'never writes to the configured MongoDB')
+  t.equal(ignored.mongoIgnored, true, 'and says so at start-up')
+  const asked = loadConfig({ LOCAL_MODE: 'true', LOCAL_MODE_MONGODB: 'true', MONGODB_URI: 'mongodb://db:27017' })
+  t.equal(asked.mongo?.uri, 'mongodb://db:27017')
+  t.equal(asked.mongoIgnored, false)
+  t.equal(loadConfig({ ...production, MONGODB_URI: 'mongodb://db:27017' }).mongo?.uri, 'mongodb://db:27017', 'production uses it')
+})
+
+t.test('TRUST_PROXY: false, a hop count, or proxy addresses/CIDRs; never "every hop"', async t => {
+  t.equal(loadConfig({ ...production }).trustProxy, false)
+  t.equal(loadConfig({ ...production, TRUST_PROXY: '1' }).trustProxy, 1)
+  t.same(loadConfig({ ...production, TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,::1,fd00::/8' }).trustProxy, ['10.0.0.0/8', '127.0.0.1', '::1', 'fd00::/8'])
+  t.throws(() => loadConfig({ ...production, TRUST_PROXY: 'true' }), /TRUST_PROXY: true would trust every hop/)
+  t.throws(() => loadConfig({ ...production, TRUST_PROXY: '10.0.0.0/33' }), /not an IP address or CIDR: 10\.0\.0\.0\/33/)
+  t.throws(() => loadConfig({ ...production, TRUST_PROXY: 'loadbalancer' }), /TRUST_PROXY/)
+  t.throws(() => loadConfig({ ...production, TRUST_PROXY: '0' }), /hop count is 1 to 10/)
 })
 
 t.test('production settings are converted and structured', async t => {
@@ -60,6 +92,7 @@ t.test('the seed secrets file supplies Atlas and MongoDB settings; environment v
   t.equal(c.atlas.projectId, '0123456789abcdef01234567', 'environment wins')
   t.same(c.mongo, { uri: 'mongodb://db:27017', database: 'broker', collection: 'osb', timeoutMs: 3000 })
   t.throws(() => loadConfig({ SECRETS_FILE: '/x' }, () => '{nope'), /SECRETS_FILE/)
+  t.throws(() => loadConfig({ SECRETS_FILE: '/x', LOCAL_MODE: 'true' }, () => file), /LOCAL_MODE/, 'a secrets file with keys is not local mode')
 })
 
 t.test('the README configuration table is the one generated from the schema (npm run docs:config)', async t => {

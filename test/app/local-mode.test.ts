@@ -12,7 +12,7 @@ import { PLAN_ID, SERVICE_ID, captureLogger } from '../helpers/broker.js'
 const I = '/v2/service_instances'
 
 t.test('local mode: simulator + broker, full lifecycle, generated login, policy sources logged', async t => {
-  const config = loadConfig({ LOCAL_SIM_PROPAGATION_SECONDS: '0.05', USER_PROPAGATION_POLL_MS: '20', DROP_DATABASE_ON_DEPROVISION: 'true' })
+  const config = loadConfig({ LOCAL_MODE: 'true', LOCAL_SIM_PROPAGATION_SECONDS: '0.05', USER_PROPAGATION_POLL_MS: '20', DROP_DATABASE_ON_DEPROVISION: 'true' })
   const { logger, lines } = captureLogger('info')
   const running = await composeBroker(config, logger)
   t.teardown(() => running.close())
@@ -69,11 +69,13 @@ t.test('wrong Atlas keys: OSB calls get a clear 5xx, not a hang', async t => {
   t.teardown(() => running.close())
   const headers = { authorization: `Basic ${Buffer.from('platform:a-long-password').toString('base64')}`, 'x-broker-api-version': '2.17', 'content-type': 'application/json' }
   const r = await running.app.inject({ method: 'PUT', url: `${I}/x`, headers, payload: JSON.stringify({ service_id: SERVICE_ID, plan_id: PLAN_ID, organization_guid: 'o', space_guid: 's' }) })
-  t.equal(r.statusCode, 503)
-  t.match(r.json().description, /credentials/)
+  t.equal(r.statusCode, 500, 'not a 503 "retry later": retrying cannot fix wrong keys')
+  t.match(r.json().description, /operator must fix it/)
+  t.match(r.json().description, /request id \S+\)$/, 'a request id to find the detail in the log')
+  t.notMatch(r.json().description, /[a-f0-9]{24}|\/groups\//, 'no project id or Atlas path')
 })
 
-t.test('probes: /healthz and /readyz need no auth; wrong Atlas keys fail readiness', async t => {
+t.test('probes: /healthz and /readyz need no auth; readiness is storage, not Atlas', async t => {
   const sim = new AtlasSimulator({ seedClusters: ['Main'] })
   const url = await sim.listen()
   t.teardown(() => sim.close())
@@ -90,10 +92,15 @@ t.test('probes: /healthz and /readyz need no auth; wrong Atlas keys fail readine
   t.equal(ready.statusCode, 200)
   t.equal(ready.headers['content-type'], 'application/json; charset=utf-8')
 
+  // Atlas down (every call fails): this replica still serves; the catalog answers; Atlas-bound calls get 503.
+  sim.addFault({ kind: 'drop' })
+  const stillReady = await good.app.inject({ method: 'GET', url: '/readyz' })
+  t.equal(stillReady.statusCode, 200, 'an Atlas outage takes no replica out of service')
+  const auth = { authorization: `Basic ${Buffer.from('platform:a-long-password').toString('base64')}`, 'x-broker-api-version': '2.17' }
+  t.equal((await good.app.inject({ method: 'GET', url: '/v2/catalog', headers: auth })).statusCode, 200)
+  sim.clearFaults()
   const bad = await composeBroker(loadConfig({ ...base, ATLAS_PRIVATE_KEY: 'wrong' }), captureLogger('silent').logger)
   t.teardown(() => bad.close())
-  const notReady = await bad.app.inject({ method: 'GET', url: '/readyz' })
-  t.equal(notReady.statusCode, 503)
-  t.same(notReady.json(), { status: 'unavailable' }, 'no details leaked')
+  t.equal((await bad.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200, 'wrong Atlas keys are for check and the metrics, not readiness')
   t.equal((await bad.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200, 'still alive')
 })

@@ -8,8 +8,8 @@ import t from 'tap'
 
 const root = new URL('../..', import.meta.url).pathname
 
-function start (env: Record<string, string>): { child: ReturnType<typeof spawn>, output: () => string, exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/main.ts'], {
+function start (env: Record<string, string>, args = ['src/app/dev.ts']): { child: ReturnType<typeof spawn>, output: () => string, exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
@@ -21,7 +21,22 @@ function start (env: Record<string, string>): { child: ReturnType<typeof spawn>,
   return { child, output: () => text, exited }
 }
 
-t.test('local mode from a bare environment', async t => {
+t.test('the production entries without Atlas credentials: one message naming the missing settings and LOCAL_MODE=true', async t => {
+  for (const args of [['src/app/main.ts'], ['src/app/cli.ts', 'serve']]) {
+    const entry = args.join(' ')
+    const { child, output, exited } = start({ PORT: '0', ATLAS_PUBLICKEY: 'typo' }, args)
+    t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+    t.equal(await exited, 2, `${entry}: exit 2`)
+    const text = output()
+    t.match(text, /not set: ATLAS_PUBLIC_KEY and ATLAS_PRIVATE_KEY \(or ATLAS_CLIENT_ID and ATLAS_CLIENT_SECRET\), ATLAS_PROJECT_ID, BROKER_USERNAME, BROKER_PASSWORD, CREDENTIALS_SECRET/, entry)
+    t.match(text, /LOCAL_MODE=true/, entry)
+    t.match(text, /misspelled\?\): ATLAS_PUBLICKEY/, `${entry}: the misspelled key is named`)
+    t.notMatch(text, /\n\s+at /, `${entry}: no stack trace`)
+    t.notMatch(text, /LOCAL MODE|listening/i, `${entry}: nothing served`)
+  }
+})
+
+t.test('local mode from a bare environment (npm start)', async t => {
   const { child, output, exited } = start({ PORT: '0', LOG_LEVEL: 'warn' })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   const deadline = Date.now() + 30_000

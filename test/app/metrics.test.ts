@@ -7,7 +7,7 @@ import { DEDICATED_PLAN_IDS, SEED_PLAN_ID, SEED_SERVICE_ID } from '../../src/app
 import { captureLogger } from '../helpers/broker.js'
 
 t.test('OSB and Atlas activity shows in /metrics; auth required by default', async t => {
-  const running = await composeBroker(loadConfig({ LOCAL_SIM_PROPAGATION_SECONDS: '0.01', USER_PROPAGATION_POLL_MS: '10', LOCAL_SIM_CREATE_SECONDS: '30' }), captureLogger('silent').logger)
+  const running = await composeBroker(loadConfig({ LOCAL_MODE: 'true', LOCAL_SIM_PROPAGATION_SECONDS: '0.01', USER_PROPAGATION_POLL_MS: '10', LOCAL_SIM_CREATE_SECONDS: '30' }), captureLogger('silent').logger)
   t.teardown(() => running.close())
   const auth = `Basic ${Buffer.from(`${running.credentials.username}:${running.credentials.password}`).toString('base64')}`
   const headers = { authorization: auth, 'x-broker-api-version': '2.17', 'content-type': 'application/json' }
@@ -30,7 +30,7 @@ t.test('OSB and Atlas activity shows in /metrics; auth required by default', asy
 })
 
 t.test('METRICS_PUBLIC=true serves /metrics without auth', async t => {
-  const running = await composeBroker(loadConfig({ METRICS_PUBLIC: 'true' }), captureLogger('silent').logger)
+  const running = await composeBroker(loadConfig({ LOCAL_MODE: 'true', METRICS_PUBLIC: 'true' }), captureLogger('silent').logger)
   t.teardown(() => running.close())
   t.equal((await running.app.inject({ method: 'GET', url: '/metrics' })).statusCode, 200)
   t.equal((await running.app.inject({ method: 'GET', url: '/v2/catalog' })).statusCode, 401, 'the OSB API stays protected')

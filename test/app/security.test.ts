@@ -13,26 +13,70 @@ import { AtlasSimulator } from '../../src/adapters/atlas/simulator/atlas-simulat
 import { MemoryStorage } from '../../src/adapters/storage/memory-storage.js'
 import { composeBroker } from '../../src/app/compose.js'
 import { loadConfig } from '../../src/app/config.js'
+import { BrokerMetrics } from '../../src/adapters/metrics/prometheus-metrics.js'
 import { InternalError } from '../../src/ports/service-broker.js'
 import { FakeAtlas } from '../fakes/fake-atlas.js'
 import { AUTH, BROKER_PASS, bindBody, captureLogger, headers, makeApp, makeBroker, PLAN_ID, provisionBody, SERVICE_ID } from '../helpers/broker.js'
 
-t.test('failed basic-auth attempts are limited per client', async t => {
-  const { app } = await makeApp(t)
+t.test('login limiting: per (client, username), slowed, and never refusing the right password', async t => {
+  const metrics = new BrokerMetrics()
+  const { app, logLines } = await makeApp(t, {}, { authFailuresPerMinute: 5, maxAuthDelayMs: 60, metrics: { metrics, public: true } })
+  const as = (user: string, password: string): Record<string, string> => ({ ...headers(), authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` })
+  const nat = '10.0.0.1' // many clients behind one address
+  const statuses: number[] = []
+  const times: number[] = []
+  for (let i = 0; i < 8; i++) {
+    const started = Date.now()
+    statuses.push((await app.inject({ method: 'GET', url: '/v2/catalog', headers: as('broker-user', `guess-${i}`), remoteAddress: nat })).statusCode)
+    times.push(Date.now() - started)
+  }
+  t.same(statuses, [401, 401, 401, 401, 401, 429, 429, 429], 'limited after 5 failures in the minute')
+  t.ok(times[3]! >= 50, `failures are slowed (4th answered after ${times[3]} ms)`)
+  t.ok(times[6]! < 50, 'limited attempts are answered at once (no socket held)')
+  const right = await app.inject({ method: 'GET', url: '/v2/catalog', headers: headers(), remoteAddress: nat })
+  t.equal(right.statusCode, 200, 'the platform, behind the same address, is always let in')
+  t.equal((await app.inject({ method: 'GET', url: '/v2/catalog', headers: as('someone-else', 'x'), remoteAddress: nat })).statusCode, 401, 'another username has its own count')
+  const limited = await app.inject({ method: 'GET', url: '/v2/catalog', headers: as('broker-user', 'again'), remoteAddress: nat })
+  t.ok(Number(limited.headers['retry-after']) > 0)
+  t.match(limited.json(), { description: /too many failed authentication attempts/ })
+  for (let i = 0; i < 10; i++) {
+    const { authorization: _none, ...noAuth } = headers()
+    t.equal((await app.inject({ method: 'GET', url: '/v2/catalog', headers: noAuth, remoteAddress: '10.0.0.3' })).statusCode, 401)
+  }
+  t.equal((await app.inject({ method: 'GET', url: '/v2/catalog', headers: as('broker-user', 'first'), remoteAddress: '10.0.0.3' })).statusCode, 401, 'no Authorization header did not count as a guess')
+  t.match(logLines.join('\n'), /"level":40.*login limited/, 'limiting is logged at warn')
+  const text = (await app.inject({ method: 'GET', url: '/metrics', headers: headers() })).body
+  t.match(text, /atlas_broker_auth_failures_total\{outcome="limited"\} [1-9]/)
+  t.match(text, /atlas_broker_auth_failures_total\{outcome="delayed"\} [1-9]/)
+})
+
+t.test('TRUST_PROXY: a trusted proxy\'s X-Forwarded-For names the client; a client cannot choose its own address', async t => {
+  const { app } = await makeApp(t, {}, { authFailuresPerMinute: 2, maxAuthDelayMs: 1, trustProxy: ['127.0.0.1'] })
   const bad = { ...headers(), authorization: `Basic ${Buffer.from('broker-user:guess').toString('base64')}` }
-  for (let i = 0; i < 20; i++) t.equal((await app.inject({ method: 'GET', url: '/v2/catalog', headers: bad, remoteAddress: '10.0.0.1' })).statusCode, 401)
-  const blocked = await app.inject({ method: 'GET', url: '/v2/catalog', headers: headers(), remoteAddress: '10.0.0.1' })
-  t.equal(blocked.statusCode, 429, 'even the right password waits once the limit is reached')
-  t.ok(Number(blocked.headers['retry-after']) > 0)
-  t.match(blocked.json(), { description: /too many failed authentication attempts/ })
-  t.equal((await app.inject({ method: 'GET', url: '/v2/catalog', headers: headers(), remoteAddress: '10.0.0.2' })).statusCode, 200, 'other clients are not affected')
+  // Direct from an untrusted address, rotating X-Forwarded-For: still one client.
+  const direct = []
+  for (let i = 0; i < 4; i++) direct.push((await app.inject({ method: 'GET', url: '/v2/catalog', headers: { ...bad, 'x-forwarded-for': `192.0.2.${i}` }, remoteAddress: '10.9.9.9' })).statusCode)
+  t.same(direct, [401, 401, 429, 429])
+  // Through the trusted proxy, two clients are told apart.
+  const viaProxy = async (client: string): Promise<number> =>
+    (await app.inject({ method: 'GET', url: '/v2/catalog', headers: { ...bad, 'x-forwarded-for': client }, remoteAddress: '127.0.0.1' })).statusCode
+  t.same([await viaProxy('198.51.100.1'), await viaProxy('198.51.100.1'), await viaProxy('198.51.100.1')], [401, 401, 429])
+  t.equal(await viaProxy('198.51.100.2'), 401, 'another client behind the proxy is not limited')
+})
+
+t.test('TRUST_PROXY as a hop count: the nearest hop is believed', async t => {
+  const { app } = await makeApp(t, {}, { authFailuresPerMinute: 1, maxAuthDelayMs: 1, trustProxy: 1 })
+  const bad = { ...headers(), authorization: `Basic ${Buffer.from('broker-user:guess').toString('base64')}` }
+  const send = async (client: string): Promise<number> =>
+    (await app.inject({ method: 'GET', url: '/v2/catalog', headers: { ...bad, 'x-forwarded-for': client }, remoteAddress: '10.1.1.1' })).statusCode
+  t.same([await send('203.0.113.1'), await send('203.0.113.1'), await send('203.0.113.2')], [401, 429, 401])
 })
 
 t.test('TLS from certificate and key files', async t => {
   const dir = mkdtempSync(path.join(tmpdir(), 'tls-'))
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
     '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' })
-  const running = await composeBroker(loadConfig({ TLS_CERT_FILE: path.join(dir, 'cert.pem'), TLS_KEY_FILE: path.join(dir, 'key.pem') }), captureLogger('silent').logger)
+  const running = await composeBroker(loadConfig({ LOCAL_MODE: 'true', TLS_CERT_FILE: path.join(dir, 'cert.pem'), TLS_KEY_FILE: path.join(dir, 'key.pem') }), captureLogger('silent').logger)
   t.teardown(() => running.close())
   const address = await running.app.listen({ port: 0, host: '127.0.0.1' })
   t.match(address, /^https:\/\//)
@@ -45,7 +89,7 @@ t.test('TLS from certificate and key files', async t => {
   })
   t.equal(r.statusCode, 200)
   await r.body.text()
-  t.throws(() => loadConfig({ TLS_CERT_FILE: '/x.pem' }), /give both or neither/)
+  t.throws(() => loadConfig({ LOCAL_MODE: 'true', TLS_CERT_FILE: '/x.pem' }), /give both or neither/)
 })
 
 t.test('rotating the credentials secret keeps existing bindings\' credentials', async t => {
@@ -69,7 +113,7 @@ t.test('rotating the credentials secret keeps existing bindings\' credentials', 
   const err = await forgotten.broker.getBinding('i', 'old', {}).catch((e: unknown) => e)
   t.type(err, InternalError)
   t.match((err as Error).message, /CREDENTIALS_PREVIOUS_SECRETS/)
-  t.same(loadConfig({ CREDENTIALS_PREVIOUS_SECRETS: `k1=${'a'.repeat(32)},k0=${'c'.repeat(33)}` }).previousCredentialsSecrets, { k1: 'a'.repeat(32), k0: 'c'.repeat(33) })
+  t.same(loadConfig({ LOCAL_MODE: 'true', CREDENTIALS_PREVIOUS_SECRETS: `k1=${'a'.repeat(32)},k0=${'c'.repeat(33)}` }).previousCredentialsSecrets, { k1: 'a'.repeat(32), k0: 'c'.repeat(33) })
 })
 
 t.test('no secret in any response body or log line, across error paths', async t => {

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream'
 import { type FastifyInstance } from 'fastify'
 import { pino } from 'pino'
 import { AjvParameterValidator } from '../../src/adapters/validation/ajv-parameter-validator.js'
-import { buildApp } from '../../src/app/build-app.js'
+import { type BuildAppOptions, buildApp } from '../../src/app/build-app.js'
 import { defaultCatalog, SEED_PLAN_ID, SEED_SERVICE_ID } from '../../src/app/default-catalog.js'
 import { loggerOptions } from '../../src/app/logger.js'
 import { type BrokerCatalog } from '../../src/domain/catalog.js'
@@ -77,10 +77,12 @@ export interface TestApp extends TestBroker {
   logLines: string[]
 }
 
-export async function makeApp (t: { teardown: (fn: () => unknown) => void }, overrides: Parameters<typeof makeBroker>[0] = {}): Promise<TestApp> {
+export async function makeApp (
+  t: { teardown: (fn: () => unknown) => void }, overrides: Parameters<typeof makeBroker>[0] = {}, appOptions: Partial<BuildAppOptions> = {}
+): Promise<TestApp> {
   const made = makeBroker<FakeAtlas, FaultyStorage>(overrides as Parameters<typeof makeBroker<FakeAtlas, FaultyStorage>>[0])
   const { logger, lines } = captureLogger()
-  const app = await buildApp({ broker: made.broker, credentials: { username: BROKER_USER, password: BROKER_PASS }, logger })
+  const app = await buildApp({ broker: made.broker, credentials: { username: BROKER_USER, password: BROKER_PASS }, logger, ...appOptions })
   t.teardown(() => app.close())
   return { ...made, app, logLines: lines }
 }

@@ -30,14 +30,14 @@ t.test('the container image\'s steps, outside Docker', async t => {
   const mounted = mkdtempSync(path.join(tmpdir(), 'mounted-policies-'))
   mkdirSync(mounted, { recursive: true })
   writeFileSync(path.join(mounted, '20-names.ts'), [
-    "import type { PolicyPlugin } from '../src/ports/policy-port.js'",
+    "import type { PolicyPlugin } from 'atlas-broker'",
     "const policy: PolicyPlugin = { username: binding => `app-${binding.bindingId}` }",
     'export default policy', ''
   ].join('\n'))
 
   const child = spawn(process.execPath, ['dist/app/main.js'], {
     cwd: image,
-    env: { PATH: process.env.PATH ?? '', HOME: image, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', POLICIES_DIR: mounted, LOG_LEVEL: 'info' },
+    env: { PATH: process.env.PATH ?? '', HOME: image, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', POLICIES_DIR: mounted, LOG_LEVEL: 'info', LOCAL_MODE: 'true' },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
@@ -71,7 +71,7 @@ t.test('npm pack: the tarball installs elsewhere; createBroker and the bin work'
   await run('npm', ['install', '--no-audit', '--no-fund', path.join(out, packed!.filename)], { cwd: app, env: cleanEnv, maxBuffer: 16 * 1024 * 1024 })
   writeFileSync(path.join(app, 'start.mjs'), `
 import { createBroker, BrokerError, defaultCatalog } from 'atlas-broker'
-const broker = await createBroker({ LOG_LEVEL: 'silent' }, { policy: { username: b => 'embedded-' + b.bindingId } })
+const broker = await createBroker({ LOG_LEVEL: 'silent', LOCAL_MODE: 'true' }, { policy: { username: b => 'embedded-' + b.bindingId } })
 const address = await broker.listen({ port: 0, host: '127.0.0.1' })
 const auth = 'Basic ' + Buffer.from(broker.credentials.username + ':' + broker.credentials.password).toString('base64')
 const r = await fetch(address + '/v2/catalog', { headers: { authorization: auth, 'X-Broker-API-Version': '2.17' } })

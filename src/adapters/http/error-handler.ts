@@ -1,8 +1,12 @@
 /**
  * The one place where errors become HTTP responses: BrokerErrors carry their status and OSB `error` key;
  * validation and parsing failures are 400; anything unexpected is a 500 with a generic description (the
- * details go to the log, never to the client). Every body is JSON (checklist Z7).
+ * details go to the log, never to the client). Every body is JSON (checklist Z7), including the answers
+ * Node's HTTP parser gives before Fastify sees a request (unknown method, bad framing, headers too large).
+ * 5xx descriptions end with the request id, which finds the detail in the log; 503s carry Retry-After.
  */
+import { STATUS_CODES } from 'node:http'
+import { type Socket } from 'node:net'
 import { type FastifyError, type FastifyInstance } from 'fastify'
 import { BrokerError } from '../../ports/service-broker.js'
 
@@ -12,6 +16,9 @@ interface OsbErrorBody {
   instance_usable?: boolean
   update_repeatable?: boolean
 }
+
+/** Retry-After of a 503 whose error names none. */
+const DEFAULT_RETRY_AFTER_SECONDS = 10
 
 export function registerErrorHandling (app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | BrokerError | Error, request, reply) => {
@@ -31,12 +38,35 @@ export function registerErrorHandling (app: FastifyInstance): void {
       status = code >= 400 && code < 600 ? code : 500
       body = { description: status < 500 ? err.message : 'internal broker error' }
     }
-    if (status >= 500) request.log.error({ err }, 'request failed')
-    else request.log.info({ status, code: 'code' in err ? err.code : undefined, reason: err.message }, 'request refused')
+    if (status >= 500 && body.description !== undefined) body.description = `${body.description} (request id ${request.id})`
+    if (status === 503) {
+      const seconds = err instanceof BrokerError ? err.retryAfterSeconds : undefined
+      void reply.header('Retry-After', String(seconds ?? DEFAULT_RETRY_AFTER_SECONDS))
+    }
+    if (status >= 500) {
+      request.log.error({ err }, 'request failed')
+    } else {
+      const cause = err.cause instanceof Error ? err.cause.message : undefined
+      request.log.info({ status, code: 'code' in err ? err.code : undefined, reason: err.message, ...(cause === undefined ? {} : { cause }) }, 'request refused')
+    }
     void reply.code(status).type('application/json').send(body)
   })
 
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).type('application/json').send({ description: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` })
   })
+}
+
+/**
+ * Fastify's `clientErrorHandler`: Node's parser refused the request (an unknown method, Content-Length with
+ * Transfer-Encoding, headers over the limit, ...). Answers the status Node chose, with an OSB body, and closes.
+ */
+export function clientErrorHandler (err: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable) { socket.destroy(); return }
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
+  const description = status === 431
+    ? 'request headers too large'
+    : status === 408 ? 'request timed out' : 'malformed HTTP request (method, framing or headers)'
+  const body = JSON.stringify({ description })
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
 }

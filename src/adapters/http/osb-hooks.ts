@@ -86,50 +86,90 @@ export function parseOriginatingIdentity (header: string | undefined): Originati
   }
 }
 
-export interface OsbHookOptions {
-  /** Failed basic-auth attempts a client (IP) may make per minute before it gets 429s. */
-  authFailuresPerMinute?: number
+/** Deepest JSON nesting a request body may have (MongoDB itself allows 100 levels of documents). */
+export const MAX_JSON_DEPTH = 64
+
+/** True when brackets nest deeper than `max` outside strings: checked before parsing, in one linear pass. */
+export function nestingExceeds (text: string, max: number): boolean {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++ // backslash: skip the escaped character
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) {
+      inString = true
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--
+    }
+  }
+  return false
 }
 
-/** Counts failed logins per client in fixed one-minute windows; memory is bounded. */
-class AuthFailures {
+export interface OsbHookOptions {
+  /** Failed attempts per minute one (client, username) may make before further wrong attempts get 429. */
+  authFailuresPerMinute?: number
+  /** Told of each failed login: `delayed` (answered 401 after a pause) or `limited` (answered 429). */
+  onAuthFailure?: (outcome: 'delayed' | 'limited') => void
+  /** Longest pause before a 401 (the n-th failure in a window waits 100 ms · 2ⁿ⁻¹, up to this). */
+  maxAuthDelayMs?: number
+}
+
+/**
+ * Failed logins per (client address, username) in one-minute windows. Only wrong credentials count: a request
+ * with the right ones is always accepted, whatever others did from the same address, and one without an
+ * Authorization header is a plain 401. Each failure is answered after a growing pause; past the limit,
+ * wrong attempts get 429 at once (no pause, so a flood holds no sockets). Memory is bounded.
+ */
+export class LoginLimiter {
   private readonly windows = new Map<string, { count: number, since: number }>()
   private readonly limit: number
-  constructor (limit: number) { this.limit = limit }
+  private readonly maxDelayMs: number
 
-  /** Seconds until the client may try again, or 0 when it may try now. */
-  blockedFor (client: string, now: number): number {
-    const w = this.windows.get(client)
-    if (w === undefined || now - w.since >= 60_000 || w.count < this.limit) return 0
-    return Math.ceil((w.since + 60_000 - now) / 1000)
+  constructor (limit: number, maxDelayMs = 2000) {
+    this.limit = limit
+    this.maxDelayMs = maxDelayMs
   }
 
-  fail (client: string, now: number): void {
-    const w = this.windows.get(client)
+  /** Records a failure; says how to answer it: after `delayMs`, or 429 for `retryAfterSeconds`. */
+  fail (client: string, username: string, now: number): { delayMs: number, retryAfterSeconds?: number, firstLimited?: boolean } {
+    const key = `${client}\u0000${username}`
+    let w = this.windows.get(key)
     if (w === undefined || now - w.since >= 60_000) {
       if (this.windows.size >= 10_000) this.prune(now)
-      this.windows.set(client, { count: 1, since: now })
-    } else {
-      w.count++
+      w = { count: 0, since: now }
+      this.windows.set(key, w)
     }
+    w.count++
+    if (w.count > this.limit) {
+      return { delayMs: 0, retryAfterSeconds: Math.max(1, Math.ceil((w.since + 60_000 - now) / 1000)), firstLimited: w.count === this.limit + 1 }
+    }
+    return { delayMs: Math.min(this.maxDelayMs, 100 * 2 ** (w.count - 1)) }
   }
 
   private prune (now: number): void {
-    for (const [client, w] of this.windows) if (now - w.since >= 60_000) this.windows.delete(client)
+    for (const [key, w] of this.windows) if (now - w.since >= 60_000) this.windows.delete(key)
     if (this.windows.size >= 10_000) this.windows.clear()
   }
 }
 
+/** The username a failed Basic login presented (set by the validator, read by the hook). */
+const failedUsername = Symbol('failedUsername')
+
 export async function registerOsbHooks (app: FastifyInstance, credentials: BrokerCredentials, options: OsbHookOptions = {}): Promise<void> {
-  const failures = new AuthFailures(options.authFailuresPerMinute ?? 20)
+  const limiter = new LoginLimiter(options.authFailuresPerMinute ?? 20, options.maxAuthDelayMs)
   const matcher = new CredentialsMatcher(credentials)
   await app.register(fastifyBasicAuth, {
     authenticate: { realm: 'atlas-broker' },
     // Callback style, answered synchronously: a promise per request costs more than the comparison.
     // One constant-time comparison over both fields.
-    validate (username, password, _request, _reply, done) {
-      if (matcher.matches(username, password)) done()
-      else done(new HttpError(401, 'invalid broker credentials'))
+    validate (username, password, request, _reply, done) {
+      if (matcher.matches(username, password)) { done(); return }
+      (request as unknown as Record<symbol, string>)[failedUsername] = username
+      done(new HttpError(401, 'invalid broker credentials'))
     }
   })
 
@@ -140,16 +180,21 @@ export async function registerOsbHooks (app: FastifyInstance, credentials: Broke
     if (typeof identity === 'string' && identity !== '') void reply.header('X-Broker-API-Request-Identity', identity)
     const config = request.routeOptions.config
     if (config.public === true) { done(); return }
-    const wait = failures.blockedFor(request.ip, Date.now())
-    if (wait > 0) {
-      void reply.header('Retry-After', String(wait))
-      done(new HttpError(429, 'too many failed authentication attempts from this client; retry later'))
-      return
-    }
     void app.basicAuth(request, reply, (err?: Error) => {
       if (err !== undefined) {
-        failures.fail(request.ip, Date.now())
-        done(err)
+        const username = (request as unknown as Record<symbol, string | undefined>)[failedUsername]
+        // No (or an unreadable) Authorization header is not a guess: a plain 401.
+        if (username === undefined) { done(err); return }
+        const verdict = limiter.fail(request.ip, username, Date.now())
+        if (verdict.retryAfterSeconds !== undefined) {
+          options.onAuthFailure?.('limited')
+          if (verdict.firstLimited === true) request.log.warn({ client: request.ip, username }, 'login limited: too many failed attempts for this username from this client')
+          void reply.header('Retry-After', String(verdict.retryAfterSeconds))
+          done(new HttpError(429, 'too many failed authentication attempts; retry later'))
+          return
+        }
+        options.onAuthFailure?.('delayed')
+        setTimeout(() => done(err), verdict.delayMs)
         return
       }
       if (config.versionless === true) { done(); return }
@@ -182,6 +227,10 @@ export async function registerOsbHooks (app: FastifyInstance, credentials: Broke
   const parser = (request: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void): void => {
     const text = typeof body === 'string' ? body : body.toString('utf8')
     if (text.trim() === '') { done(null, {}); return }
+    if (nestingExceeds(text, MAX_JSON_DEPTH)) {
+      done(new HttpError(400, `malformed request: JSON nested deeper than ${MAX_JSON_DEPTH} levels`))
+      return
+    }
     defaultJson(request, text, done)
   }
   app.removeAllContentTypeParsers()

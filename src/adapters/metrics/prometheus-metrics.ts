@@ -96,6 +96,8 @@ export class BrokerMetrics {
   private readonly atlasLatency: Histogram
   private readonly atlasRetries: Counter
   private readonly storageErrors: Counter
+  private readonly authFailures: Counter
+  private readonly atlasUp: Gauge
 
   constructor () {
     collectDefaultMetrics({ register: this.registry })
@@ -104,6 +106,18 @@ export class BrokerMetrics {
     this.atlasLatency = new Histogram({ name: 'atlas_broker_atlas_request_duration_seconds', help: 'Atlas API exchange latency', labelNames: ['operation'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers })
     this.atlasRetries = new Counter({ name: 'atlas_broker_atlas_retries_total', help: 'Atlas API exchanges that were retries', labelNames: ['operation'], registers })
     this.storageErrors = new Counter({ name: 'atlas_broker_storage_errors_total', help: 'Storage calls that failed, by method and error code', labelNames: ['method', 'code'], registers })
+    this.authFailures = new Counter({ name: 'atlas_broker_auth_failures_total', help: 'Failed broker logins: delayed (401 after a pause) or limited (429)', labelNames: ['outcome'], registers })
+    this.atlasUp = new Gauge({ name: 'atlas_broker_atlas_up', help: '1 while Atlas answers the broker (last exchange or probe), 0 while it cannot be reached', registers })
+    this.atlasUp.set(1)
+  }
+
+  readonly onAuthFailure = (outcome: 'delayed' | 'limited'): void => {
+    this.authFailures.inc({ outcome })
+  }
+
+  /** Atlas reachability, as the AtlasReachability tracker reports it. */
+  readonly onAtlasReachability = (up: boolean): void => {
+    this.atlasUp.set(up ? 1 : 0)
   }
 
   /**
