@@ -23,6 +23,7 @@ import { type AtlasPort } from '../ports/atlas-port.js'
 import { type Policy, type PolicyPlugin } from '../ports/policy-port.js'
 import { type StoragePort } from '../ports/storage-port.js'
 import { buildApp } from './build-app.js'
+import { USER_AGENT } from './version.js'
 import { type Config, ConfigError } from './config.js'
 import { defaultCatalog } from './default-catalog.js'
 
@@ -52,18 +53,25 @@ export function loadCatalog (config: Config, readFile: (path: string) => string 
   return catalog
 }
 
-/** The Atlas adapter for configured credentials (not local mode). */
-export function configuredAtlas (config: Config, onExchange?: HttpAtlasAdapterOptions['onExchange']): HttpAtlasAdapter {
-  if (config.atlas.auth === undefined || config.atlas.projectId === undefined) throw new ConfigError(['ATLAS_*: no Atlas credentials configured'])
+type AtlasObservers = Pick<HttpAtlasAdapterOptions, 'onExchange' | 'onDigestReuseRefused'>
+
+/** The Atlas adapter's settings from the configuration, for a target (the configured Atlas, or the local simulator). */
+function atlasAdapter (config: Config, target: Pick<HttpAtlasAdapterOptions, 'baseUrl' | 'projectId' | 'credentials'>, observers: AtlasObservers): HttpAtlasAdapter {
   return new HttpAtlasAdapter({
-    baseUrl: config.atlas.baseUrl,
-    projectId: config.atlas.projectId,
-    credentials: config.atlas.auth,
+    ...target,
     requestTimeoutMs: config.atlas.requestTimeoutMs,
     maxRetries: config.atlas.maxRetries,
+    backoffBaseMs: config.atlas.retryBaseMs,
     defaultBudgetMs: config.operationBudgetMs,
-    ...(onExchange === undefined ? {} : { onExchange })
+    userAgent: USER_AGENT,
+    ...observers
   })
+}
+
+/** The Atlas adapter for configured credentials (not local mode). */
+export function configuredAtlas (config: Config, observers: AtlasObservers = {}): HttpAtlasAdapter {
+  if (config.atlas.auth === undefined || config.atlas.projectId === undefined) throw new ConfigError(['ATLAS_*: no Atlas credentials configured'])
+  return atlasAdapter(config, { baseUrl: config.atlas.baseUrl, projectId: config.atlas.projectId, credentials: config.atlas.auth }, observers)
 }
 
 function readTls (files: { certFile: string, keyFile: string }): { cert: Buffer, key: Buffer } {
@@ -127,9 +135,15 @@ async function wire (
     else logger.warn({ reason }, 'Atlas unreachable: Atlas-bound requests answer 503 until it answers again')
   })
   closers.push(async () => { reachability.stop() })
-  const onExchange: NonNullable<HttpAtlasAdapterOptions['onExchange']> = event => {
-    metrics.onAtlasExchange(event)
-    reachability.observe(event)
+  const observers: AtlasObservers = {
+    onExchange: event => {
+      metrics.onAtlasExchange(event)
+      reachability.observe(event)
+    },
+    onDigestReuseRefused: () => {
+      metrics.onDigestReuseRefused()
+      logger.warn('Atlas refused a reused digest nonce: answering a fresh challenge for every request from now on (one more round trip per call)')
+    }
   }
   if (config.localMode) {
     const sim = new AtlasSimulator({
@@ -144,19 +158,13 @@ async function wire (
     })
     simulatorUrl = await sim.listen(0, '127.0.0.1')
     closers.push(() => sim.close())
-    const adapter = new HttpAtlasAdapter({
-      baseUrl: simulatorUrl,
-      projectId: sim.projectId,
-      credentials: { kind: 'digest', publicKey: sim.publicKey, privateKey: sim.privateKey },
-      requestTimeoutMs: config.atlas.requestTimeoutMs,
-      maxRetries: config.atlas.maxRetries,
-      defaultBudgetMs: config.operationBudgetMs,
-      onExchange
-    })
+    const adapter = atlasAdapter(config, {
+      baseUrl: simulatorUrl, projectId: sim.projectId, credentials: { kind: 'digest', publicKey: sim.publicKey, privateKey: sim.privateKey }
+    }, observers)
     closers.push(() => adapter.close())
     atlas = adapter
   } else {
-    const adapter = configuredAtlas(config, onExchange)
+    const adapter = configuredAtlas(config, observers)
     closers.push(() => adapter.close())
     atlas = adapter
   }

@@ -32,6 +32,7 @@ export const ConfigSchema = Type.Object({
   ATLAS_DEFAULT_CLUSTER: Type.Optional(Type.String({ pattern: '^[a-zA-Z0-9][a-zA-Z0-9-]*$', description: 'Cluster used by shared-cluster provisions that give no `cluster` parameter.' })),
   ATLAS_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10000, description: 'Timeout of one Atlas HTTP request.' }),
   ATLAS_MAX_RETRIES: Type.Integer({ minimum: 0, maximum: 10, default: 4, description: 'Retries of an idempotent Atlas call on 429, 5xx or connection errors.' }),
+  ATLAS_RETRY_BASE_MS: Type.Integer({ minimum: 10, maximum: 10000, default: 1000, description: 'Wait before the first retry of an Atlas call that gave no Retry-After; it doubles with each retry (with jitter, at most 16 s), within the call\'s budget.' }),
   OPERATION_BUDGET_MS: Type.Integer({ minimum: 1000, maximum: 55000, default: 45000, description: 'Longest time one OSB request may spend on Atlas (keeps answers under the platforms\' 60 s).' }),
   USER_PROPAGATION_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 40000, description: 'Longest wait for a new database user to be APPLIED on its cluster before bind answers.' }),
   TLS_CERT_FILE: Type.Optional(Type.String({ minLength: 1, description: 'PEM certificate file: serve HTTPS directly (with TLS_KEY_FILE). Default: plain HTTP behind the platform\'s TLS.' })),
@@ -77,6 +78,7 @@ export interface Config {
     defaultCluster?: string
     requestTimeoutMs: number
     maxRetries: number
+    retryBaseMs: number
   }
   operationBudgetMs: number
   dropDatabaseOnDeprovision: boolean
@@ -253,7 +255,8 @@ export function loadConfig (
       ...(auth === undefined ? {} : { auth }),
       ...(c.ATLAS_DEFAULT_CLUSTER === undefined ? {} : { defaultCluster: c.ATLAS_DEFAULT_CLUSTER }),
       requestTimeoutMs: c.ATLAS_REQUEST_TIMEOUT_MS,
-      maxRetries: c.ATLAS_MAX_RETRIES
+      maxRetries: c.ATLAS_MAX_RETRIES,
+      retryBaseMs: c.ATLAS_RETRY_BASE_MS
     },
     operationBudgetMs: c.OPERATION_BUDGET_MS,
     dropDatabaseOnDeprovision: c.DROP_DATABASE_ON_DEPROVISION === 'true',

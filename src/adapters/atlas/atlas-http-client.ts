@@ -1,16 +1,16 @@
 /**
- * The HTTP layer of the Atlas adapter (undici 7): authentication (Digest with nonce reuse, or service
- * account bearer tokens), versioned media types, per-request timeouts, retries with exponential backoff
- * and jitter (honouring Retry-After) within the caller's deadline, keep-alive connection reuse, and the
- * translation of Atlas's error envelope into AtlasPort errors, keyed on `errorCode`.
+ * The HTTP layer of the Atlas adapter (undici 7): authentication (./atlas-auth.ts), versioned media types,
+ * a User-Agent as MongoDB's clients send (`name/version (os; arch)`), per-request timeouts, retries within
+ * the caller's deadline, keep-alive connection reuse, and Atlas's answers as AtlasPort errors
+ * (./atlas-errors.ts).
+ *
+ * Retries follow Atlas's advice: Retry-After when it says; otherwise exponential backoff with jitter at
+ * Atlas's scale (a second, doubling, capped), never so long that the call's deadline passes.
  */
 import { Agent, type Dispatcher, request } from 'undici'
-import {
-  type AtlasErrorDetails, AtlasAuthError, AtlasError, AtlasRateLimitedError, AtlasRequestError, AtlasUnavailableError,
-  ClusterNotFoundError, DatabaseUserExistsError, DatabaseUserNotFoundError, DuplicateClusterNameError, ProjectNotFoundError,
-  TerminationProtectedError
-} from '../../ports/atlas-port.js'
-import { ATLAS_REALM, digestResponse, formatAuthorization, newCnonce, parseDigestParams } from './digest.js'
+import { AtlasError, AtlasRateLimitedError, AtlasUnavailableError } from '../../ports/atlas-port.js'
+import { DigestAuth, ServiceAccountAuth, type Token } from './atlas-auth.js'
+import { type AtlasEnvelope, type AtlasRole, PERMISSION_CODES, toAtlasError, tokenError } from './atlas-errors.js'
 
 export type AtlasCredentials =
   | { kind: 'digest', publicKey: string, privateKey: string }
@@ -23,14 +23,18 @@ export interface AtlasHttpOptions {
   requestTimeoutMs?: number
   /** Retries of a retryable failure (429 always; 5xx and connection errors for idempotent calls). */
   maxRetries?: number
-  /** Backoff base; the n-th retry waits a random time up to base·2ⁿ (capped), or Retry-After if longer. */
+  /** Backoff base: the n-th retry waits between half and all of base·2ⁿ (capped), or Retry-After if Atlas sends one. */
   backoffBaseMs?: number
   backoffMaxMs?: number
   /** Budget of a call when the caller gives no deadline. */
   defaultBudgetMs?: number
+  /** `atlas-broker/<version> (<os>; <arch>)`. */
+  userAgent?: string
   dispatcher?: Dispatcher
   /** Observer of each HTTP exchange (metrics, tests). */
   onExchange?: (event: { method: string, path: string, status: number | undefined, attempt: number, ms: number }) => void
+  /** Told once when Atlas refuses reused digest nonces and the client switches to a fresh challenge per request. */
+  onDigestReuseRefused?: () => void
 }
 
 export interface AtlasRequest {
@@ -45,120 +49,13 @@ export interface AtlasRequest {
   deadline?: number
   /** Strings to remove from any error detail (e.g. a password sent in the body). */
   secrets?: string[]
+  /** The role the call needs, named in the error when the credentials lack it. */
+  needs?: AtlasRole
 }
 
 export interface AtlasResponse<T> {
   status: number
   body: T
-}
-
-interface AtlasEnvelope {
-  error?: number
-  errorCode?: string
-  detail?: string | null
-  reason?: string | null
-}
-
-/** errorCode → port error class. Anything else is classified by HTTP status. */
-const BY_CODE: Record<string, new (message: string, details: AtlasErrorDetails) => AtlasError> = {
-  CLUSTER_NOT_FOUND: ClusterNotFoundError,
-  USERNAME_NOT_FOUND: DatabaseUserNotFoundError,
-  USER_NOT_FOUND: DatabaseUserNotFoundError,
-  USER_ALREADY_EXISTS: DatabaseUserExistsError,
-  DUPLICATE_CLUSTER_NAME: DuplicateClusterNameError,
-  CANNOT_TERMINATE_CLUSTER_WHEN_TERMINATION_PROTECTION_ENABLED: TerminationProtectedError,
-  GROUP_NOT_FOUND: ProjectNotFoundError,
-  RATE_LIMITED: AtlasRateLimitedError,
-  RATE_LIMITED_TOKEN_BUCKET: AtlasRateLimitedError
-}
-
-export function toAtlasError (status: number, envelope: AtlasEnvelope | undefined, secrets: string[] = []): AtlasError {
-  const code = envelope?.errorCode
-  let detail = envelope?.detail ?? envelope?.reason ?? `HTTP ${status}`
-  for (const secret of secrets) if (secret !== '') detail = detail.split(secret).join('[redacted]')
-  const details: AtlasErrorDetails = { status, ...(code === undefined ? {} : { errorCode: code }) }
-  const message = code === undefined ? detail : `${detail} (${code})`
-  const ByCode = code === undefined ? undefined : BY_CODE[code]
-  if (ByCode !== undefined) return new ByCode(message, details)
-  if (status === 401 || status === 403) return new AtlasAuthError(message, details)
-  if (status === 429) return new AtlasRateLimitedError(message, details)
-  if (status >= 500) return new AtlasUnavailableError(message, details)
-  return new AtlasRequestError(message, details)
-}
-
-/** Digest state shared by all calls: the last nonce and its counter, so a warm client needs one round trip. */
-class DigestAuth {
-  private nonce: string | undefined
-  private opaque: string | undefined
-  private nc = 0
-  private readonly publicKey: string
-  private readonly privateKey: string
-
-  constructor (publicKey: string, privateKey: string) {
-    this.publicKey = publicKey
-    this.privateKey = privateKey
-  }
-
-  /** An Authorization header for the request, or undefined before the first challenge. */
-  header (method: string, uri: string): string | undefined {
-    if (this.nonce === undefined) return undefined
-    this.nc++
-    const nc = this.nc.toString(16).padStart(8, '0')
-    const cnonce = newCnonce()
-    const response = digestResponse({
-      username: this.publicKey, password: this.privateKey, realm: ATLAS_REALM, method, uri, nonce: this.nonce, nc, cnonce, qop: 'auth'
-    })
-    return formatAuthorization({
-      username: this.publicKey, realm: ATLAS_REALM, nonce: this.nonce, uri, cnonce, nc, qop: 'auth', response, algorithm: 'MD5',
-      ...(this.opaque === undefined ? {} : { opaque: this.opaque })
-    })
-  }
-
-  /** Takes a challenge's nonce (a stale one, or one the server no longer knows, is simply replaced). */
-  challenge (wwwAuthenticate: string | undefined): boolean {
-    const p = parseDigestParams(wwwAuthenticate)
-    if (p?.nonce === undefined) return false
-    if (this.nonce !== p.nonce) {
-      this.nonce = p.nonce
-      this.nc = 0
-    }
-    this.opaque = p.opaque
-    return true
-  }
-}
-
-/** Service-account tokens, cached and refreshed a minute before they expire; one refresh at a time. */
-class ServiceAccountAuth {
-  private token: { value: string, expiresAt: number } | undefined
-  private pending: Promise<string> | undefined
-  private readonly clientId: string
-  private readonly clientSecret: string
-  private readonly fetchToken: (basic: string) => Promise<{ access_token: string, expires_in: number }>
-
-  constructor (clientId: string, clientSecret: string, fetchToken: (basic: string) => Promise<{ access_token: string, expires_in: number }>) {
-    this.clientId = clientId
-    this.clientSecret = clientSecret
-    this.fetchToken = fetchToken
-  }
-
-  async header (): Promise<string> {
-    if (this.token !== undefined && this.token.expiresAt - 60_000 > Date.now()) return `Bearer ${this.token.value}`
-    this.pending ??= (async () => {
-      try {
-        const basic = Buffer.from(`${encodeURIComponent(this.clientId)}:${encodeURIComponent(this.clientSecret)}`).toString('base64')
-        const answer = await this.fetchToken(basic)
-        this.token = { value: answer.access_token, expiresAt: Date.now() + answer.expires_in * 1000 }
-        return answer.access_token
-      } finally {
-        this.pending = undefined
-      }
-    })()
-    return `Bearer ${await this.pending}`
-  }
-
-  invalidate (): void {
-    this.token = undefined
-  }
 }
 
 function sleep (ms: number): Promise<void> {
@@ -174,13 +71,21 @@ function retryAfterMs (value: string | string[] | undefined): number | undefined
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now())
 }
 
+function headerValue (value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value
+}
+
+function parseJson<T> (text: string): T | undefined {
+  try { return JSON.parse(text) as T } catch { return undefined }
+}
+
 export class AtlasHttpClient {
   private readonly base: URL
   private readonly dispatcher: Dispatcher
   private readonly ownsDispatcher: boolean
   private readonly digest: DigestAuth | undefined
   private readonly oauth: ServiceAccountAuth | undefined
-  private readonly options: Required<Pick<AtlasHttpOptions, 'requestTimeoutMs' | 'maxRetries' | 'backoffBaseMs' | 'backoffMaxMs' | 'defaultBudgetMs'>>
+  private readonly options: Required<Pick<AtlasHttpOptions, 'requestTimeoutMs' | 'maxRetries' | 'backoffBaseMs' | 'backoffMaxMs' | 'defaultBudgetMs' | 'userAgent'>>
   private readonly onExchange: AtlasHttpOptions['onExchange']
 
   constructor (options: AtlasHttpOptions) {
@@ -190,21 +95,38 @@ export class AtlasHttpClient {
     this.options = {
       requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
       maxRetries: options.maxRetries ?? 4,
-      backoffBaseMs: options.backoffBaseMs ?? 250,
-      backoffMaxMs: options.backoffMaxMs ?? 8_000,
-      defaultBudgetMs: options.defaultBudgetMs ?? 45_000
+      backoffBaseMs: options.backoffBaseMs ?? 1000,
+      backoffMaxMs: options.backoffMaxMs ?? 16_000,
+      defaultBudgetMs: options.defaultBudgetMs ?? 45_000,
+      userAgent: options.userAgent ?? `atlas-broker (${process.platform}; ${process.arch})`
     }
     this.onExchange = options.onExchange
     const creds = options.credentials
     if (creds.kind === 'digest') {
-      this.digest = new DigestAuth(creds.publicKey, creds.privateKey)
+      this.digest = new DigestAuth(creds.publicKey, creds.privateKey, options.onDigestReuseRefused)
     } else {
-      this.oauth = new ServiceAccountAuth(creds.clientId, creds.clientSecret, basic => this.fetchToken(basic))
+      this.oauth = new ServiceAccountAuth(creds.clientId, creds.clientSecret, {
+        fetch: async (basic, deadline) => await this.fetchToken(basic, deadline),
+        revoke: async (basic, token) => { await this.revokeToken(basic, token) }
+      })
     }
   }
 
+  /** Whether digest nonces are still reused (false once Atlas refused a reused one). */
+  get reusesDigestNonces (): boolean {
+    return this.digest?.reusesNonces ?? false
+  }
+
+  /** Revokes the service-account token (best effort, bounded) and closes the connections. */
   async close (): Promise<void> {
+    await this.oauth?.revoke()
     if (this.ownsDispatcher) await this.dispatcher.close()
+  }
+
+  /** The wait before retry `attempt` (0-based): Retry-After when given, else equal-jitter exponential backoff. */
+  backoffMs (attempt: number, retryAfter: number | undefined): number {
+    const step = Math.min(this.options.backoffMaxMs, this.options.backoffBaseMs * 2 ** attempt)
+    return Math.max(step / 2 + Math.random() * step / 2, retryAfter ?? 0)
   }
 
   /** Sends one Atlas API call, retrying what may be retried, and returns the parsed body. */
@@ -215,17 +137,25 @@ export class AtlasHttpClient {
     const payload = req.body === undefined ? undefined : JSON.stringify(req.body)
     let challengesAnswered = 0
     let tokenRefreshed = false
+    // Digest: the Authorization of the next attempt, and whether it carries a reused nonce.
+    let authorization = this.digest?.first(req.method, pathAndQuery)
+    let reused = authorization !== undefined
+    let reuseRefused = false
+    let token: Token | undefined
     let lastError: AtlasError | undefined
     for (let attempt = 0; ; attempt++) {
       const remaining = deadline - Date.now()
       if (remaining <= 0) throw lastError ?? new AtlasUnavailableError(`no time left for ${req.method} ${req.path}`)
-      const headers: Record<string, string> = { accept: mediaType, 'user-agent': 'atlas-broker' }
+      const headers: Record<string, string> = { accept: mediaType, 'user-agent': this.options.userAgent }
       if (payload !== undefined) headers['content-type'] = mediaType
-      const authorization = this.digest !== undefined ? this.digest.header(req.method, pathAndQuery) : await this.oauth!.header()
-      if (authorization !== undefined) headers.authorization = authorization
+      if (this.oauth !== undefined) {
+        token = await this.oauth.current(deadline)
+        headers.authorization = `Bearer ${token.value}`
+      } else if (authorization !== undefined) {
+        headers.authorization = authorization
+      }
 
       const started = Date.now()
-      let status: number | undefined
       let retryable = false
       let waitHint: number | undefined
       try {
@@ -236,34 +166,46 @@ export class AtlasHttpClient {
           dispatcher: this.dispatcher,
           signal: AbortSignal.timeout(Math.min(this.options.requestTimeoutMs, remaining))
         })
-        status = response.statusCode
+        const status = response.statusCode
         const text = await response.body.text()
         this.onExchange?.({ method: req.method, path: req.path, status, attempt, ms: Date.now() - started })
         if (status >= 200 && status < 300) {
+          if (reuseRefused) this.digest?.reuseRefused()
           return { status, body: (text === '' ? undefined : JSON.parse(text)) as T }
         }
-        let envelope: AtlasEnvelope | undefined
-        try { envelope = JSON.parse(text) as AtlasEnvelope } catch { envelope = undefined }
-
-        if (status === 401) {
-          // A challenge: the first call, a stale nonce, or a nonce the server forgot. Answer it, at most
-          // twice per call, so wrong keys fail fast. Bearer tokens get one refresh.
-          if (this.digest !== undefined && challengesAnswered < 2 && this.digest.challenge(headerValue(response.headers['www-authenticate']))) {
-            challengesAnswered++
-            attempt--
-            continue
+        const envelope = parseJson<AtlasEnvelope>(text)
+        const permission = envelope?.errorCode !== undefined && PERMISSION_CODES.has(envelope.errorCode)
+        if (status === 401 && !permission) {
+          // Digest: a challenge (the first call, a stale nonce, a refused reuse). Answered at most twice per
+          // call, so wrong keys fail fast. Bearer: one refresh per token.
+          const challenge = headerValue(response.headers['www-authenticate'])
+          if (this.digest !== undefined && challengesAnswered < 2) {
+            const answer = this.digest.answer(challenge, req.method, pathAndQuery)
+            if (answer !== undefined && 'unsupported' in answer) {
+              throw toAtlasError(401, { detail: `Atlas asked for digest ${answer.unsupported}, which the broker does not implement`, errorCode: 'UNSUPPORTED_DIGEST' })
+            }
+            if (answer !== undefined) {
+              challengesAnswered++
+              reuseRefused ||= reused && parseDigestStale(challenge) === false
+              reused = false
+              authorization = answer.header
+              attempt--
+              continue
+            }
           }
-          if (this.oauth !== undefined && !tokenRefreshed) {
+          if (this.oauth !== undefined && token !== undefined && !tokenRefreshed) {
             tokenRefreshed = true
-            this.oauth.invalidate()
+            this.oauth.rejected(token)
             attempt--
             continue
           }
-          throw toAtlasError(status, envelope ?? { detail: 'Atlas refused the credentials' }, req.secrets)
         }
-        lastError = toAtlasError(status, envelope, req.secrets)
-        retryable = status === 429 || ((status >= 500 || status === 408) && req.idempotent) || status === 503
+        lastError = toAtlasError(status, envelope, req.secrets, req.needs)
         waitHint = retryAfterMs(response.headers['retry-after'])
+        if (lastError instanceof AtlasRateLimitedError && waitHint !== undefined) {
+          lastError = new AtlasRateLimitedError(lastError.message, { status, ...(lastError.errorCode === undefined ? {} : { errorCode: lastError.errorCode }), retryAfterSeconds: Math.ceil(waitHint / 1000) })
+        }
+        retryable = status === 429 || status === 503 || ((status >= 500 || status === 408) && req.idempotent)
         if (!retryable) throw lastError
       } catch (err) {
         if (err instanceof AtlasError) {
@@ -277,36 +219,63 @@ export class AtlasHttpClient {
         }
       }
       if (attempt >= this.options.maxRetries) throw lastError ?? new AtlasUnavailableError(`${req.method} ${req.path} failed`)
-      const backoff = Math.random() * Math.min(this.options.backoffMaxMs, this.options.backoffBaseMs * 2 ** attempt)
-      const wait = Math.max(backoff, waitHint ?? 0)
+      const wait = this.backoffMs(attempt, waitHint)
       if (Date.now() + wait >= deadline) throw lastError ?? new AtlasUnavailableError(`${req.method} ${req.path} failed`)
+      await sleep(wait)
+      // A retry is a new request: a fresh nonce count (or a fresh challenge) and its own two challenge answers.
+      authorization = this.digest?.first(req.method, pathAndQuery)
+      reused = authorization !== undefined
+      challengesAnswered = 0
+    }
+  }
+
+  /** POST /api/oauth/token; 429s (Atlas allows 50 a minute), 5xx and connection errors are retried within the deadline. */
+  private async fetchToken (basic: string, deadline: number): Promise<{ access_token: string, expires_in: number }> {
+    for (let attempt = 0; ; attempt++) {
+      let failure: AtlasError
+      let waitHint: number | undefined
+      try {
+        const response = await request(new URL('/api/oauth/token', this.base), {
+          method: 'POST',
+          headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', 'user-agent': this.options.userAgent },
+          body: 'grant_type=client_credentials',
+          dispatcher: this.dispatcher,
+          signal: AbortSignal.timeout(Math.max(1, Math.min(this.options.requestTimeoutMs, deadline - Date.now())))
+        })
+        const text = await response.body.text()
+        const body = parseJson<{ access_token?: unknown, expires_in?: unknown, error?: unknown } & AtlasEnvelope>(text)
+        if (response.statusCode === 200) {
+          if (typeof body?.access_token !== 'string') throw tokenError(502, { detail: 'the token answer has no access_token' })
+          return { access_token: body.access_token, expires_in: typeof body.expires_in === 'number' ? body.expires_in : 3600 }
+        }
+        failure = tokenError(response.statusCode, body)
+        waitHint = retryAfterMs(response.headers['retry-after'])
+        if (response.statusCode !== 429 && response.statusCode < 500) throw failure
+      } catch (err) {
+        if (err instanceof AtlasError && !(err instanceof AtlasRateLimitedError) && !(err instanceof AtlasUnavailableError)) throw err
+        failure = err instanceof AtlasError
+          ? err
+          : new AtlasUnavailableError(`service account token request failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+      }
+      const wait = this.backoffMs(attempt, waitHint)
+      if (attempt >= this.options.maxRetries || Date.now() + wait >= deadline) throw failure
       await sleep(wait)
     }
   }
 
-  private async fetchToken (basic: string): Promise<{ access_token: string, expires_in: number }> {
-    const response = await request(new URL('/api/oauth/token', this.base), {
+  private async revokeToken (basic: string, token: string): Promise<void> {
+    const response = await request(new URL('/api/oauth/revoke', this.base), {
       method: 'POST',
-      headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: 'grant_type=client_credentials',
+      headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', 'user-agent': this.options.userAgent },
+      body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
       dispatcher: this.dispatcher,
-      signal: AbortSignal.timeout(this.options.requestTimeoutMs)
-    }).catch((err: unknown) => {
-      throw new AtlasUnavailableError(`service account token request failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+      signal: AbortSignal.timeout(Math.min(this.options.requestTimeoutMs, 2000))
     })
-    const text = await response.body.text()
-    if (response.statusCode !== 200) {
-      let envelope: AtlasEnvelope | undefined
-      try { envelope = JSON.parse(text) as AtlasEnvelope } catch { envelope = undefined }
-      if (response.statusCode >= 500) throw toAtlasError(response.statusCode, envelope)
-      throw new AtlasAuthError(`Atlas refused the service account credentials (${envelope?.errorCode ?? response.statusCode})`, { status: response.statusCode })
-    }
-    const parsed = JSON.parse(text) as { access_token?: unknown, expires_in?: unknown }
-    if (typeof parsed.access_token !== 'string') throw new AtlasAuthError('the token response has no access_token')
-    return { access_token: parsed.access_token, expires_in: typeof parsed.expires_in === 'number' ? parsed.expires_in : 3600 }
+    await response.body.dump()
   }
 }
 
-function headerValue (value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value
+function parseDigestStale (challenge: string | undefined): boolean | undefined {
+  const stale = /stale\s*=\s*"?(true|false)"?/i.exec(challenge ?? '')?.[1]
+  return stale === undefined ? undefined : stale.toLowerCase() === 'true'
 }

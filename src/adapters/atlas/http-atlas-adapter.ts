@@ -10,6 +10,7 @@ import {
   type DatabaseUserSpec, type Tag, AtlasError
 } from '../../ports/atlas-port.js'
 import { type DatabaseRole } from '../../ports/storage-port.js'
+import { type AtlasRole } from './atlas-errors.js'
 import { AtlasHttpClient, type AtlasHttpOptions, type AtlasRequest } from './atlas-http-client.js'
 
 /** Media-type versions per operation (newest non-sunset, from ATLAS-API-SUBSET.md). */
@@ -31,16 +32,24 @@ interface Paginated<T> {
   totalCount?: number
 }
 
+interface RawHardware {
+  instanceSize?: string
+  nodeCount?: number
+}
+
 interface RawRegionConfig {
   providerName?: string
   backingProviderName?: string
   regionName?: string
   priority?: number
-  electableSpecs?: { instanceSize?: string, nodeCount?: number }
+  electableSpecs?: RawHardware
+  readOnlySpecs?: RawHardware
+  analyticsSpecs?: RawHardware
+  autoScaling?: { compute?: { enabled?: boolean }, diskGB?: { enabled?: boolean } }
   [key: string]: unknown
 }
 
-interface RawCluster {
+export interface RawCluster {
   name: string
   stateName: ClusterStateName
   mongoDBVersion?: string
@@ -48,7 +57,7 @@ interface RawCluster {
   terminationProtectionEnabled?: boolean
   tags?: Tag[]
   connectionStrings?: { standard?: string, standardSrv?: string }
-  replicationSpecs?: Array<{ regionConfigs?: RawRegionConfig[], [key: string]: unknown }>
+  replicationSpecs?: Array<{ id?: string, zoneName?: string, regionConfigs?: RawRegionConfig[], [key: string]: unknown }>
   providerSettings?: { backingProviderName?: string, regionName?: string }
 }
 
@@ -152,6 +161,7 @@ export class HttpAtlasAdapter implements AtlasPort {
         path: this.clusterPath('flex', name),
         version: ATLAS_VERSIONS.flex,
         idempotent: true,
+        needs: changes.terminationProtectionEnabled === undefined ? 'Project Cluster Manager' : 'Project Owner',
         body: {
           ...(changes.tags === undefined ? {} : { tags: changes.tags }),
           ...(changes.terminationProtectionEnabled === undefined ? {} : { terminationProtectionEnabled: changes.terminationProtectionEnabled })
@@ -165,17 +175,12 @@ export class HttpAtlasAdapter implements AtlasPort {
     if (changes.backupEnabled !== undefined) patch.backupEnabled = changes.backupEnabled
     if (changes.mongoDBMajorVersion !== undefined) patch.mongoDBMajorVersion = changes.mongoDBMajorVersion
     if (changes.instanceSize !== undefined) {
-      // replicationSpecs is replaced whole: take the current one and change the tier of every region.
       const { body: current } = await this.call<RawCluster>({ method: 'GET', path: this.clusterPath('dedicated', name), version: ATLAS_VERSIONS.clusterRead, idempotent: true }, options)
-      patch.replicationSpecs = (current.replicationSpecs ?? []).map(spec => ({
-        ...spec,
-        regionConfigs: (spec.regionConfigs ?? []).map(region => ({
-          ...region, electableSpecs: { ...region.electableSpecs, instanceSize: changes.instanceSize }
-        }))
-      }))
+      patch.replicationSpecs = resizedSpecs(current, changes.instanceSize)
     }
     const { body } = await this.call<RawCluster>({
-      method: 'PATCH', path: this.clusterPath('dedicated', name), version: ATLAS_VERSIONS.clusterWrite, idempotent: true, body: patch
+      method: 'PATCH', path: this.clusterPath('dedicated', name), version: ATLAS_VERSIONS.clusterWrite, idempotent: true, body: patch,
+      needs: changes.terminationProtectionEnabled === undefined ? 'Project Cluster Manager' : 'Project Owner'
     }, options)
     return dedicatedView(body)
   }
@@ -260,7 +265,7 @@ export class HttpAtlasAdapter implements AtlasPort {
   }
 
   private async call<T> (req: Omit<AtlasRequest, 'deadline'>, options: AtlasCallOptions): Promise<{ status: number, body: T }> {
-    return await this.http.send<T>({ ...req, ...(options.deadline === undefined ? {} : { deadline: options.deadline }) })
+    return await this.http.send<T>({ ...req, needs: req.needs ?? neededRole(req), ...(options.deadline === undefined ? {} : { deadline: options.deadline }) })
   }
 
   /** Follows pages until one comes back short. */
@@ -275,6 +280,43 @@ export class HttpAtlasAdapter implements AtlasPort {
       if (results.length < this.pageSize) return all
     }
   }
+}
+
+/** The project role a call needs (named in the error when the credentials lack it). */
+function neededRole (req: Pick<AtlasRequest, 'method' | 'path'>): AtlasRole {
+  if (req.method === 'GET') return 'Project Read Only'
+  if (req.path.includes('/databaseUsers')) return 'Project Database Access Admin'
+  return req.method === 'DELETE' ? 'Project Owner' : 'Project Cluster Manager'
+}
+
+/**
+ * The `replicationSpecs` of a resize, built from the cluster as Atlas reports it: every shard keeps its `id`
+ * and zone name; electable and read-only nodes move to the target size (Atlas requires them equal within a
+ * shard); analytics specs with nodes keep their own size, zero-node ones are dropped (sent at another size they
+ * are refused with ANALYTICS_INSTANCE_SIZE_MUST_MATCH); read-only fields (`zoneId`, `effective*Specs`) and the
+ * disk details Atlas derives are not sent back; auto-scaling goes along only when it is on, as the Terraform
+ * provider does.
+ */
+export function resizedSpecs (current: RawCluster, instanceSize: string): Array<Record<string, unknown>> {
+  return (current.replicationSpecs ?? []).map(spec => ({
+    ...(spec.id === undefined ? {} : { id: spec.id }),
+    ...(spec.zoneName === undefined ? {} : { zoneName: spec.zoneName }),
+    regionConfigs: (spec.regionConfigs ?? []).map(region => {
+      const nodes = (specs: RawHardware | undefined): number => specs?.nodeCount ?? 0
+      const autoScaling = region.autoScaling
+      const scaling = autoScaling?.compute?.enabled === true || autoScaling?.diskGB?.enabled === true
+      return {
+        providerName: region.providerName,
+        ...(region.backingProviderName === undefined ? {} : { backingProviderName: region.backingProviderName }),
+        regionName: region.regionName,
+        priority: region.priority,
+        electableSpecs: { instanceSize, nodeCount: nodes(region.electableSpecs) },
+        readOnlySpecs: { instanceSize, nodeCount: nodes(region.readOnlySpecs) },
+        ...(nodes(region.analyticsSpecs) > 0 ? { analyticsSpecs: { instanceSize: region.analyticsSpecs?.instanceSize, nodeCount: nodes(region.analyticsSpecs) } } : {}),
+        ...(scaling ? { autoScaling } : {})
+      }
+    })
+  }))
 }
 
 function dedicatedView (raw: RawCluster): AtlasCluster {

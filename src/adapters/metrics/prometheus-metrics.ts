@@ -98,6 +98,7 @@ export class BrokerMetrics {
   private readonly storageErrors: Counter
   private readonly authFailures: Counter
   private readonly atlasUp: Gauge
+  private readonly digestNonceReuse: Gauge
 
   constructor () {
     collectDefaultMetrics({ register: this.registry })
@@ -109,6 +110,12 @@ export class BrokerMetrics {
     this.authFailures = new Counter({ name: 'atlas_broker_auth_failures_total', help: 'Failed broker logins: delayed (401 after a pause) or limited (429)', labelNames: ['outcome'], registers })
     this.atlasUp = new Gauge({ name: 'atlas_broker_atlas_up', help: '1 while Atlas answers the broker (last exchange or probe), 0 while it cannot be reached', registers })
     this.atlasUp.set(1)
+    this.digestNonceReuse = new Gauge({ name: 'atlas_broker_atlas_digest_nonce_reuse', help: '1 while digest nonces are reused across calls, 0 once Atlas refused one (a fresh challenge per request)', registers })
+    this.digestNonceReuse.set(1)
+  }
+
+  readonly onDigestReuseRefused = (): void => {
+    this.digestNonceReuse.set(0)
   }
 
   readonly onAuthFailure = (outcome: 'delayed' | 'limited'): void => {

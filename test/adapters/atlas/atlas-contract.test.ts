@@ -62,6 +62,12 @@ if (!existsSync(SPEC)) {
   // CANNOT_USE_FLEX_CLUSTER_IN_CLUSTER_API for a flex cluster.
   const apiError = schemas.ApiError as { properties: { parameters: { items: unknown } } }
   apiError.properties.parameters.items = {}
+  // Recorded (test/fixtures/atlas/cluster-get-idle.json): `biConnector.readPreference` is lower-case
+  // ("secondary") while the spec's enum is upper-case.
+  const biConnector = schemas.BiConnector as { properties: { readPreference: { enum?: string[] } } } | undefined
+  if (biConnector?.properties.readPreference.enum !== undefined) {
+    biConnector.properties.readPreference.enum = [...biConnector.properties.readPreference.enum, 'primary', 'secondary', 'analytics']
+  }
   const RECORDED_EXTRA_STATUSES = new Set(['getGroupCluster 400', 'getGroupClusterStatus 400'])
   const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false })
   ajv.addSchema({ $id: 'atlas.json', components: relax(spec.components) as object })
