@@ -86,6 +86,13 @@ export interface AtlasProject {
   name: string
 }
 
+/** A role the broker's credentials hold, as Atlas names it (GROUP_OWNER, ORG_OWNER, ...). */
+export interface CredentialRole {
+  roleName: string
+  groupId?: string
+  orgId?: string
+}
+
 export interface AtlasCallOptions {
   /** Epoch milliseconds by which the call, retries included, must have settled. */
   deadline?: number
@@ -101,6 +108,8 @@ export interface AtlasCallOptions {
 export interface AtlasPort {
   /** The configured project; also proves the credentials work. Throws AtlasAuthError, ProjectNotFoundError. */
   getProject(options?: AtlasCallOptions): Promise<AtlasProject>
+  /** The roles the credentials hold, read without changing anything; undefined where Atlas lists none (service accounts). */
+  credentialRoles(options?: AtlasCallOptions): Promise<CredentialRole[] | undefined>
 
   /** A dedicated or flex cluster by name. Throws ClusterNotFoundError. */
   getCluster(name: string, options?: AtlasCallOptions): Promise<AtlasCluster>

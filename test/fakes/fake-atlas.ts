@@ -4,7 +4,7 @@
  */
 import {
   type AtlasCallOptions, type AtlasCluster, type AtlasPort, type AtlasProject, type ChangeStatus, type ClusterChanges, type ClusterKind,
-  type ClusterSpec, type DatabaseUser, type DatabaseUserChanges, type DatabaseUserSpec,
+  type ClusterSpec, type CredentialRole, type DatabaseUser, type DatabaseUserChanges, type DatabaseUserSpec,
   ClusterNotFoundError, DatabaseUserExistsError, DatabaseUserNotFoundError, DuplicateClusterNameError
 } from '../../src/ports/atlas-port.js'
 
@@ -92,6 +92,14 @@ export class FakeAtlas implements AtlasPort {
 
   count (method: Method): number {
     return this.calls.filter(m => m === method).length
+  }
+
+  /** The roles `credentialRoles` answers (default: Project Owner of the project). */
+  roles: CredentialRole[] | undefined = [{ roleName: 'GROUP_OWNER', groupId: 'fake-project' }]
+
+  async credentialRoles (): Promise<CredentialRole[] | undefined> {
+    await this.enter('credentialRoles')
+    return this.roles
   }
 
   async getProject (): Promise<AtlasProject> {

@@ -6,7 +6,7 @@
  */
 import {
   type AtlasCallOptions, type AtlasCluster, type AtlasPort, type AtlasProject, type ChangeStatus, type ClusterChanges,
-  type ClusterKind, type ClusterSpec, type ClusterStateName, type DatabaseUser, type DatabaseUserChanges,
+  type ClusterKind, type ClusterSpec, type ClusterStateName, type CredentialRole, type DatabaseUser, type DatabaseUserChanges,
   type DatabaseUserSpec, type Tag, AtlasError
 } from '../../ports/atlas-port.js'
 import { type DatabaseRole } from '../../ports/storage-port.js'
@@ -94,6 +94,12 @@ export class HttpAtlasAdapter implements AtlasPort {
   async getProject (options: AtlasCallOptions = {}): Promise<AtlasProject> {
     const { body } = await this.call<{ id: string, name: string }>({ method: 'GET', path: this.group, version: ATLAS_VERSIONS.project, idempotent: true }, options)
     return { id: body.id, name: body.name }
+  }
+
+  async credentialRoles (options: AtlasCallOptions = {}): Promise<CredentialRole[] | undefined> {
+    const { body } = await this.call<{ apiKey?: { roles?: CredentialRole[] } | null }>({ method: 'GET', path: '', version: ATLAS_VERSIONS.project, idempotent: true }, options)
+    const roles = body.apiKey?.roles
+    return roles === undefined ? undefined : roles.map(r => ({ roleName: r.roleName, ...(r.groupId === undefined ? {} : { groupId: r.groupId }), ...(r.orgId === undefined ? {} : { orgId: r.orgId }) }))
   }
 
   async getCluster (name: string, options: AtlasCallOptions = {}): Promise<AtlasCluster> {

@@ -50,6 +50,8 @@ export interface SimulatorOptions {
   tokenTtlSeconds?: number
   /** Service-account token requests per client and minute before `429 RATE_LIMITED` (Atlas: 50). */
   tokenRequestsPerMinute?: number
+  /** The token limit's window (Atlas: one minute; shorter in tests). */
+  tokenWindowMs?: number
   /** The credentials' roles in the project (default: GROUP_OWNER). */
   roles?: SimRole[]
   /** The API key's access list (addresses or CIDRs). Default: every address may call. */
@@ -117,7 +119,8 @@ export class AtlasSimulator {
       algorithm: options.digestAlgorithm ?? 'MD5',
       roles: options.roles ?? ['GROUP_OWNER'],
       accessList: options.accessList,
-      tokenRequestsPerMinute: options.tokenRequestsPerMinute ?? 50
+      tokenRequestsPerMinute: options.tokenRequestsPerMinute ?? 50,
+      tokenWindowMs: options.tokenWindowMs ?? 60_000
     }
     this.auth = new SimAuth(authOptions)
     this.state = new SimState(this.delays)
@@ -182,9 +185,9 @@ export class AtlasSimulator {
     this.auth.setAccessList(entries)
   }
 
-  /** An IDLE dedicated M10 cluster, as if created long ago. */
-  seedCluster (name: string): void {
-    this.clusterRoutes.seed(name)
+  /** An IDLE dedicated cluster (default M10), as if created long ago; `replicationSpecs` as a create would send them. */
+  seedCluster (name: string, replicationSpecs?: unknown[]): void {
+    this.clusterRoutes.seed(name, replicationSpecs)
   }
 
   /** Database users as stored (passwords included), for tests. */

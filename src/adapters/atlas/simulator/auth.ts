@@ -42,6 +42,8 @@ export interface AuthOptions {
   accessList: string[] | undefined
   /** Token requests a client may make per minute (Atlas: 50). */
   tokenRequestsPerMinute: number
+  /** The window of that limit (Atlas: 60 s). */
+  tokenWindowMs: number
 }
 
 export class SimAuth {
@@ -163,9 +165,10 @@ export class SimAuth {
 
   private limitTokenRequests (key: string): void {
     const now = Date.now()
-    const recent = (this.tokenRequests.get(key) ?? []).filter(at => now - at < 60_000)
+    const window = this.options.tokenWindowMs
+    const recent = (this.tokenRequests.get(key) ?? []).filter(at => now - at < window)
     if (recent.length >= this.options.tokenRequestsPerMinute) {
-      const seconds = Math.max(1, Math.ceil((recent[0]! + 60_000 - now) / 1000))
+      const seconds = Math.max(1, Math.ceil((recent[0]! + window - now) / 1000))
       this.tokenRequests.set(key, recent)
       throw new HttpFailure(429, 'RATE_LIMITED', `Resource /api/oauth/token is limited to ${this.options.tokenRequestsPerMinute} requests every 1 minutes.`,
         ['/api/oauth/token', this.options.tokenRequestsPerMinute, 1], { 'Retry-After': String(seconds) })

@@ -97,11 +97,11 @@ export class ClusterRoutes {
     return undefined
   }
 
-  /** An IDLE dedicated M10 cluster on AWS, as if created long ago. */
-  seed (name: string): void {
+  /** An IDLE dedicated cluster (default: M10 on AWS), as if created long ago; `replicationSpecs` as a create sends them. */
+  seed (name: string, replicationSpecs?: unknown[]): void {
     const cluster = this.state.newCluster('dedicated', name, {
       clusterType: 'REPLICASET',
-      replicationSpecs: normaliseSpecs([{ regionConfigs: [{ providerName: 'AWS', regionName: 'US_EAST_1', priority: 7, electableSpecs: { instanceSize: 'M10', nodeCount: 3 } }] }], []),
+      replicationSpecs: normaliseSpecs(replicationSpecs ?? [{ regionConfigs: [{ providerName: 'AWS', regionName: 'US_EAST_1', priority: 7, electableSpecs: { instanceSize: 'M10', nodeCount: 3 } }] }], []),
       backupEnabled: false,
       terminationProtectionEnabled: false,
       tags: [],
