@@ -7,9 +7,11 @@ import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { loadPolicies } from '../adapters/policy/ts-policy-loader.js'
 import { MongoStorage } from '../adapters/storage/mongo-storage.js'
-import { servedCatalog } from '../domain/catalog.js'
+import { atlasNeeds, grants } from '../domain/atlas-access.js'
+import { type BrokerCatalog, servedCatalog } from '../domain/catalog.js'
 import { defaultPolicy } from '../domain/default-policy.js'
 import { deleteOrphans, findOrphans } from '../domain/sweep.js'
+import { ClusterNotFoundError } from '../ports/atlas-port.js'
 import { configuredAtlas, loadCatalog } from './compose.js'
 import { type Config, ConfigError, loadConfig, localModeUnlessConfigured } from './config.js'
 import { serve } from './server.js'
@@ -36,10 +38,12 @@ async function check (env: Record<string, string | undefined>, out: Out): Promis
   const report = (ok: boolean, what: string): void => { out(`${ok ? 'ok  ' : 'FAIL'} ${what}`); if (!ok) failures++ }
   const config = configOrExit(env, line => report(false, line))
   if (config === undefined) return 1
-  report(true, `configuration (${config.localMode ? 'local mode: no Atlas credentials, the simulator would be used' : `Atlas project ${config.atlas.projectId ?? ''}`})`)
+  report(true, `configuration (${config.localMode ? 'local mode (LOCAL_MODE=true): the built-in simulator would be used' : `Atlas project ${config.atlas.projectId ?? ''}`})`)
+  let catalog: BrokerCatalog | undefined
   try {
-    const catalog = loadCatalog(config)
-    report(true, `catalog: ${catalog.services.reduce((n, s) => n + s.plans.length, 0)} plans`)
+    catalog = loadCatalog(config)
+    const plans = catalog.services.reduce((n, s) => n + s.plans.length, 0)
+    report(true, `catalog: ${plans} ${plans === 1 ? 'plan' : 'plans'}`)
   } catch (e) {
     report(false, e instanceof Error ? e.message : String(e))
   }
@@ -49,17 +53,7 @@ async function check (env: Record<string, string | undefined>, out: Out): Promis
   } catch (e) {
     report(false, e instanceof Error ? e.message : String(e))
   }
-  if (!config.localMode) {
-    const atlas = configuredAtlas(config)
-    try {
-      const project = await atlas.getProject({ deadline: Date.now() + 15_000 })
-      report(true, `Atlas credentials accepted for project ${project.name} (${project.id})`)
-    } catch (e) {
-      report(false, `Atlas: ${e instanceof Error ? e.message : String(e)}`)
-    } finally {
-      await atlas.close()
-    }
-  }
+  if (!config.localMode) await checkAtlas(config, catalog, report, out)
   if (config.mongo !== undefined) {
     try {
       const storage = await MongoStorage.connect(config.mongo)
@@ -72,6 +66,42 @@ async function check (env: Record<string, string | undefined>, out: Out): Promis
     out('note in-memory storage (no MONGODB_URI): state is lost on restart')
   }
   return failures === 0 ? 0 : 1
+}
+
+/**
+ * Atlas, with read-only calls: reachable and the credentials accepted (or the sentence saying what to fix:
+ * the key's access list, the credentials), the default cluster, and one line per permission the catalog
+ * needs, read from the roles Atlas lists for the key.
+ */
+async function checkAtlas (config: Config, catalog: BrokerCatalog | undefined, report: (ok: boolean, what: string) => void, out: Out): Promise<void> {
+  const atlas = configuredAtlas(config)
+  const deadline = (): { deadline: number } => ({ deadline: Date.now() + 15_000 })
+  try {
+    const project = await atlas.getProject(deadline())
+    report(true, `Atlas reachable; credentials accepted for project ${project.name} (${project.id})`)
+    if (config.atlas.defaultCluster !== undefined) {
+      const cluster = await atlas.getCluster(config.atlas.defaultCluster, deadline()).catch((e: unknown) => e instanceof Error ? e : new Error(String(e)))
+      if (cluster instanceof ClusterNotFoundError) report(false, `ATLAS_DEFAULT_CLUSTER: cluster ${config.atlas.defaultCluster} does not exist in the project`)
+      else if (cluster instanceof Error) report(false, `ATLAS_DEFAULT_CLUSTER: ${cluster.message}`)
+      else report(true, `default cluster ${config.atlas.defaultCluster} exists (${cluster.stateName})`)
+    }
+    const roles = await atlas.credentialRoles(deadline())
+    const needs = atlasNeeds(catalog ?? { services: [] })
+    if (roles === undefined) {
+      await atlas.listDatabaseUsers(deadline())
+      await atlas.listClusters(deadline())
+      out(`note Atlas lists no roles for service accounts: reads work; make sure it has ${needs.map(n => n.role).join(', ')}`)
+    } else {
+      for (const need of needs) {
+        const ok = grants(roles, project.id, need)
+        report(ok, `permission to ${need.what}: ${ok ? 'granted' : `missing: give the credentials ${need.role} (or Project Owner) on project ${project.id}`}`)
+      }
+    }
+  } catch (e) {
+    report(false, `Atlas: ${e instanceof Error ? e.message : String(e)}`)
+  } finally {
+    await atlas.close()
+  }
 }
 
 async function sweep (env: Record<string, string | undefined>, remove: boolean, out: Out, err: Out): Promise<number> {

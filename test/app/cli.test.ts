@@ -20,14 +20,38 @@ t.test('check: configuration, catalog, policies and the Atlas credentials', asyn
   }
   const good = await cli(['check'], env)
   t.equal(good.code, 0, good.out)
-  t.match(good.out, /ok +Atlas credentials accepted for project atlas-broker-local/)
+  t.match(good.out, /ok +Atlas reachable; credentials accepted for project atlas-broker-local/)
   t.match(good.out, /ok +catalog: 5 plans/)
+  t.match(good.out, /ok +permission to create and delete database users \(every bind\): granted/)
+  t.match(good.out, /ok +permission to delete clusters and change termination protection \(cluster plans\): granted/)
   const wrong = await cli(['check'], { ...env, ATLAS_PRIVATE_KEY: 'wrong' })
   t.equal(wrong.code, 1)
-  t.match(wrong.out, /FAIL Atlas: /)
+  t.match(wrong.out, /FAIL Atlas: Atlas refused the broker's credentials: check ATLAS_PUBLIC_KEY and ATLAS_PRIVATE_KEY/)
+  const missingDefault = await cli(['check'], { ...env, ATLAS_DEFAULT_CLUSTER: 'Nope' })
+  t.match(missingDefault.out, /FAIL ATLAS_DEFAULT_CLUSTER: cluster Nope does not exist/)
+  t.match((await cli(['check'], { ...env, ATLAS_DEFAULT_CLUSTER: 'Main' })).out, /ok +default cluster Main exists \(IDLE\)/)
   const invalid = await cli(['check'], { PORT: 'x' })
   t.equal(invalid.code, 1)
   t.match(invalid.out, /FAIL invalid configuration/)
+})
+
+t.test('check: each permission the catalog needs, with the role to give; the access list with the address', async t => {
+  const sim = new AtlasSimulator({ seedClusters: ['Main'], roles: ['GROUP_DATABASE_ACCESS_ADMIN'] })
+  const url = await sim.listen()
+  t.teardown(() => sim.close())
+  const env = {
+    ATLAS_BASE_URL: url, ATLAS_PROJECT_ID: sim.projectId, ATLAS_PUBLIC_KEY: sim.publicKey, ATLAS_PRIVATE_KEY: sim.privateKey,
+    BROKER_USERNAME: 'platform', BROKER_PASSWORD: 'a-long-password', CREDENTIALS_SECRET: 'z'.repeat(32), ATLAS_REQUEST_TIMEOUT_MS: '1000'
+  }
+  const partial = await cli(['check'], env)
+  t.equal(partial.code, 1)
+  t.match(partial.out, /ok +permission to create and delete database users \(every bind\): granted/)
+  t.match(partial.out, /FAIL permission to create and resize clusters \(cluster plans\): missing: give the credentials Project Cluster Manager \(or Project Owner\)/)
+  t.match(partial.out, /FAIL permission to delete clusters and change termination protection \(cluster plans\): missing: give the credentials Project Owner/)
+  sim.setAccessList(['10.0.0.0/8'])
+  const blocked = await cli(['check'], env)
+  t.match(blocked.out, /FAIL Atlas: Atlas refused the call because the broker's address 127\.0\.0\.1 is not on the API access list/)
+  t.equal(sim.databaseUsers().length, 0, 'check changed nothing in Atlas')
 })
 
 t.test('catalog prints the served catalog; sweep refuses without the broker\'s MongoDB state; usage', async t => {
