@@ -1,5 +1,7 @@
 /**
  * The broker's use cases: the ServiceBroker port implemented over AtlasPort, StoragePort and the policy.
+ * Instances of the shared-cluster plan are handled here; cluster plans in ClusterInstances; the Atlas users
+ * of bindings in Bindings.
  *
  * Consistency rules every method keeps:
  * - a 4xx changes nothing (all checks run before the first write);
@@ -8,35 +10,27 @@
  * - when Atlas or storage fails half-way, the broker undoes what it did, and whatever it could not undo is
  *   left in a state that the platform's retry (or DELETE) finishes.
  */
-import { createHash } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
-import {
-  type AtlasCluster, type ConnectionStrings, AtlasError, AtlasRateLimitedError, AtlasUnavailableError, ClusterNotFoundError,
-  DatabaseUserExistsError, DatabaseUserNotFoundError
-} from '../ports/atlas-port.js'
+import { type AtlasCluster, ClusterNotFoundError } from '../ports/atlas-port.js'
 import {
   type BindDetails, type BindingSpec, type Catalog, type DeprovisionDetails, type DeprovisionServiceSpec,
-  type FetchBindingDetails, type FetchedBindingSpec, type FetchInstanceDetails, type InstanceSpec, type JsonObject,
+  type FetchBindingDetails, type FetchedBindingSpec, type FetchInstanceDetails, type InstanceSpec,
   type LastOperation, type MaintenanceInfo, type PollDetails, type ProvisionDetails, type ProvisionedInstanceSpec,
   type RequestMeta, type ServiceBroker, type UnbindDetails, type UnbindSpec, type UpdateDetails, type UpdateServiceSpec,
-  BadRequestError, BindingConflictError, BindingGoneError, BindingNotFoundError, ConcurrencyError, InstanceConflictError,
-  InstanceGoneError, InstanceNotFoundError, InternalError, MaintenanceInfoConflictError, ServiceUnavailableError, UnprocessableError
+  BadRequestError, BindingGoneError, BindingNotFoundError, ConcurrencyError, InstanceConflictError,
+  InstanceGoneError, InstanceNotFoundError, MaintenanceInfoConflictError, UnprocessableError
 } from '../ports/service-broker.js'
 import {
-  type BindingRecord, type InstanceRecord, type NewRecord, type OperationKind, type OperationRecord,
-  RecordExistsError, VersionConflictError
+  type InstanceRecord, type OperationKind, type OperationRecord, RecordExistsError, VersionConflictError
 } from '../ports/storage-port.js'
+import { BindInProgressError, Bindings, bindingFacts } from './bindings.js'
 import {
   type BrokerCatalog, type ResolvedPlan, dedicatedSettings, isBindable, isPlanUpdateable, resolvePlan, servedCatalog
 } from './catalog.js'
 import { ClusterInstances } from './cluster-instances.js'
-import { connectionUri, derivePassword, endpointsOf, seal, unseal } from './credentials.js'
-import { jsonEqual } from './equality.js'
+import { dropDatabaseIfUnused } from './database-drop.js'
 import { toBrokerError } from './errors.js'
-import { type BindingData } from './policy-calls.js'
 import {
-  type BrokerDeps, BINDING_LABEL, checkDatabaseName, describe, INSTANCE_LABEL, instanceFacts, instanceRecord, Kit, labelValue, MANAGED_BY, MANAGED_BY_LABEL,
-  sameInstanceRequest, stringParam
+  type BrokerDeps, checkDatabaseName, describe, instanceFacts, instanceRecord, Kit, sameInstanceRequest, stringParam
 } from './kit.js'
 
 export { type BrokerDeps, type BrokerSettings, BINDING_LABEL, INSTANCE_LABEL } from './kit.js'
@@ -45,11 +39,13 @@ export class AtlasBroker implements ServiceBroker {
   private readonly deps: BrokerDeps
   private readonly kit: Kit
   private readonly clusters: ClusterInstances
+  private readonly bindings: Bindings
 
   constructor (deps: BrokerDeps) {
     this.deps = deps
     this.kit = new Kit(deps)
     this.clusters = new ClusterInstances(deps, this.kit)
+    this.bindings = new Bindings(deps, this.kit)
   }
 
   catalog (): Catalog {
@@ -164,15 +160,15 @@ export class AtlasBroker implements ServiceBroker {
       }
       resolvePlan(this.deps.catalog, details.serviceId, details.planId)
       if (this.clusters.isClusterInstance(record)) {
-        const spec = await this.clusters.deprovision(record, asyncAllowed, deadline => this.revokeAll(instanceId, deadline))
+        const spec = await this.clusters.deprovision(record, asyncAllowed, deadline => this.bindings.revokeAll(instanceId, deadline))
         this.deps.logger.info({ instanceId, async: spec.isAsync, originatingIdentity: meta.originatingIdentity }, 'instance deletion accepted')
         return spec
       }
       const claimed = await this.claimInstance(record, 'deprovision')
       const deadline = this.kit.deadline()
       try {
-        await this.revokeAll(instanceId, deadline)
-        if (this.deps.settings.dropDatabaseOnDeprovision === true) await this.dropDatabaseIfUnused(claimed, deadline)
+        await this.bindings.revokeAll(instanceId, deadline)
+        if (this.deps.settings.dropDatabaseOnDeprovision === true) await dropDatabaseIfUnused(this.deps, this.kit, claimed, deadline)
         await this.deps.storage.updateInstance(instanceId, claimed.version, {
           state: 'deleted', leaseUntil: undefined, lastOperation: this.kit.operation('deprovision', 'succeeded')
         })
@@ -238,25 +234,7 @@ export class AtlasBroker implements ServiceBroker {
           : `instance ${instanceId} has an operation in progress`)
       }
 
-      const deadline = this.kit.deadline()
-      const facts = bindingFacts(instance, bindingId, details)
-      for (;;) {
-        const existing = await this.deps.storage.getBinding(bindingId)
-        if (existing !== undefined && existing.state !== 'deleted') {
-          if (existing.instanceId !== instanceId || !sameBinding(existing, details)) {
-            throw new BindingConflictError(`binding ${bindingId} already exists with different attributes`)
-          }
-          if (existing.state === 'ready') return await this.bindingSpec(existing, facts, deadline)
-          if (existing.state === 'deleting') throw new ConcurrencyError(`binding ${bindingId} is being deleted`)
-          if (this.kit.leaseIsLive(existing)) {
-            if (this.kit.now() + 250 > deadline) throw new ConcurrencyError(`binding ${bindingId} is being created by another request`)
-            await sleep(100)
-            continue
-          }
-          return await this.createBindingUser(instance, facts, details, existing, deadline, meta)
-        }
-        return await this.createBindingUser(instance, facts, details, existing, deadline, meta)
-      }
+      return await this.bindings.bind(instance, bindingId, details, meta)
     })
   }
 
@@ -272,7 +250,7 @@ export class AtlasBroker implements ServiceBroker {
       if (binding.state === 'creating' && this.kit.leaseIsLive(binding)) {
         throw new ConcurrencyError(`binding ${bindingId} is being created; retry`)
       }
-      await this.revokeBinding(binding, this.kit.deadline())
+      await this.bindings.revoke(binding, this.kit.deadline())
       this.deps.logger.info({ instanceId, bindingId, originatingIdentity: meta.originatingIdentity }, 'binding deleted')
       return { isAsync: false }
     })
@@ -297,7 +275,7 @@ export class AtlasBroker implements ServiceBroker {
       const details: BindDetails = {
         serviceId: binding.serviceId, planId: binding.planId, parameters: binding.parameters, ...(binding.context === undefined ? {} : { context: binding.context })
       }
-      const spec = await this.bindingSpec(binding, bindingFacts(instance, bindingId, details), this.kit.deadline())
+      const spec = await this.bindings.answer(binding, bindingFacts(instance, bindingId, details), this.kit.deadline())
       const fetched: FetchedBindingSpec = { parameters: binding.parameters }
       if (spec.credentials !== undefined) fetched.credentials = spec.credentials
       if (spec.endpoints !== undefined) fetched.endpoints = spec.endpoints
@@ -307,273 +285,6 @@ export class AtlasBroker implements ServiceBroker {
 
   // ---------------------------------------------------------------------------------------------
   // Binding internals
-
-  /** Claims the binding record, creates (or adopts) its Atlas user, waits until it can log in, marks it ready. */
-  private async createBindingUser (
-    instance: InstanceRecord, facts: BindingData, details: BindDetails, stale: BindingRecord | undefined,
-    deadline: number, meta: RequestMeta
-  ): Promise<BindingSpec> {
-    const { settings } = this.deps
-    const username = this.kit.policy.username(facts)
-    const roles = this.kit.policy.roles(facts)
-    // A takeover keeps the key its claim was made with; a new binding takes the current one.
-    const keyId = stale?.keyId ?? this.kit.currentKeyId()
-    const secret = this.kit.secretFor(keyId)
-    const password = stale?.sealedPassword !== undefined
-      ? unseal(secret, stale.sealedPassword)
-      : this.kit.policy.password(facts, purpose => derivePassword(secret, facts.bindingId, purpose))
-
-    const claim: NewRecord<BindingRecord> = {
-      id: facts.bindingId,
-      state: 'creating',
-      lastOperation: this.kit.operation('bind', 'in progress'),
-      leaseUntil: new Date(this.kit.now() + settings.leaseMs).toISOString(),
-      instanceId: instance.id,
-      serviceId: details.serviceId,
-      planId: details.planId,
-      parameters: details.parameters ?? {},
-      ...(details.appGuid === undefined ? {} : { appGuid: details.appGuid }),
-      ...(details.bindResource === undefined ? {} : { bindResource: details.bindResource }),
-      ...(details.context === undefined ? {} : { context: details.context }),
-      username,
-      roles,
-      cluster: instance.cluster,
-      database: instance.database,
-      keyId,
-      ...(this.kit.policy.predictableCredentials ? {} : { sealedPassword: seal(secret, password) })
-    }
-    let record: BindingRecord
-    try {
-      record = stale === undefined
-        ? await this.deps.storage.createBinding(claim)
-        : await this.deps.storage.updateBinding(claim.id, stale.version, claim)
-    } catch (err) {
-      // Another request claimed it first: the caller's loop re-reads and waits for (or answers with) its result.
-      if (err instanceof RecordExistsError || err instanceof VersionConflictError) {
-        return await this.bind(instance.id, facts.bindingId, details, false, meta)
-      }
-      throw err
-    }
-
-    // Whether this binding's user may exist in Atlas: an attempt taken over may have created it already.
-    const attempt = { userMayExist: stale !== undefined }
-    let spec: BindingSpec
-    try {
-      // The instance is read again after the claim: a deprovision claims the instance, then looks for binding
-      // claims, so one of the two always sees the other (see deprovision).
-      await this.requireUsableInstance(instance.id)
-      await this.ensureDatabaseUser(record, password, deadline, attempt)
-      await this.kit.waitUntilApplied(record.cluster, deadline)
-      // The answer (credentials hook included) is built before the binding is marked ready: a hook that fails
-      // leaves no ready binding and no user.
-      const connection = await this.connectionStringsOf(record, deadline)
-      spec = this.bindingAnswer(record, facts, connection, password, false)
-      record = await this.deps.storage.updateBinding(record.id, record.version, {
-        state: 'ready', leaseUntil: undefined, lastOperation: this.kit.operation('bind', 'succeeded'), connectionStrings: connection
-      })
-    } catch (err) {
-      // A user owned by something else (BindingConflictError) is never ours to delete.
-      await this.undoBinding(record, attempt.userMayExist && !(err instanceof BindingConflictError), err, deadline)
-      throw err
-    }
-    this.deps.logger.info({
-      instanceId: instance.id, bindingId: record.id, username, originatingIdentity: meta.originatingIdentity
-    }, 'binding created')
-    return spec
-  }
-
-  /** After a binding claim: the instance must still be there and usable (not being deleted). */
-  private async requireUsableInstance (instanceId: string): Promise<void> {
-    const now = await this.deps.storage.getInstance(instanceId)
-    if (now === undefined || now.state === 'deleted' || now.state === 'deleting') {
-      throw new ConcurrencyError(`instance ${instanceId} is being deleted`)
-    }
-  }
-
-  /**
-   * Creates the binding's Atlas user. A user of that name that this binding owns (an earlier attempt)
-   * is adopted and brought up to date; one owned by anything else is a conflict. Sets `attempt.userMayExist`
-   * once the user exists, or may: a create that failed with AtlasUnavailableError (timeout, 5xx) may have been
-   * applied with its answer lost; any other error from Atlas means it made nothing (see AtlasPort).
-   */
-  private async ensureDatabaseUser (record: BindingRecord, password: string, deadline: number, attempt: { userMayExist: boolean }): Promise<void> {
-    const labels = [
-      { key: BINDING_LABEL, value: labelValue(record.id) },
-      { key: INSTANCE_LABEL, value: labelValue(record.instanceId) },
-      { key: MANAGED_BY_LABEL, value: MANAGED_BY }
-    ]
-    const spec = { username: record.username, password, roles: record.roles, scopes: [record.cluster], labels }
-    try {
-      await this.deps.atlas.createDatabaseUser({ ...spec, description: 'Open Service Broker binding' }, { deadline })
-      attempt.userMayExist = true
-      return
-    } catch (err) {
-      if (!(err instanceof DatabaseUserExistsError)) {
-        if (!(err instanceof AtlasError) || err instanceof AtlasUnavailableError) attempt.userMayExist = true
-        throw err
-      }
-    }
-    const current = await this.deps.atlas.getDatabaseUser(record.username, { deadline })
-    const owner = current.labels.find(label => label.key === BINDING_LABEL)?.value
-    if (owner !== labelValue(record.id)) {
-      throw new BindingConflictError(`Atlas database user '${record.username}' already exists and belongs to another binding or to no binding`)
-    }
-    attempt.userMayExist = true
-    await this.deps.atlas.updateDatabaseUser(record.username, { password, roles: spec.roles, scopes: spec.scopes, labels }, { deadline })
-  }
-
-
-  /**
-   * After a failed bind: deletes the binding's user (when one may exist; not found counts as gone) and the
-   * claim, so nothing half-made stays. If the user cannot be deleted now, the record stays, marked failed
-   * and unlocked, so the platform's DELETE (orphan mitigation) finds and removes the user. Only what is still
-   * this attempt's is removed: when another request has since taken the claim over (its lease ran out), the
-   * user and the record are that request's now, and are left alone.
-   */
-  private async undoBinding (record: BindingRecord, userMayExist: boolean, cause: unknown, deadline: number): Promise<void> {
-    const { logger } = this.deps
-    const now = await this.deps.storage.getBinding(record.id).catch(() => record)
-    if (now !== undefined && now.version !== record.version && now.state !== 'deleted') {
-      logger.warn({ bindingId: record.id }, 'a failed bind was taken over by another request; leaving its user and record to it')
-      return
-    }
-    let userGone = !userMayExist
-    if (userMayExist) {
-      try {
-        await this.deps.atlas.deleteDatabaseUser(record.username, { deadline: this.kit.cleanupDeadline(deadline) })
-        userGone = true
-      } catch (err) {
-        userGone = err instanceof DatabaseUserNotFoundError
-        if (!userGone) logger.warn({ err, bindingId: record.id }, 'could not delete the user of a failed bind; the platform DELETE will')
-      }
-    }
-    if (now === undefined || now.version !== record.version) return
-    try {
-      if (userGone) {
-        await this.deps.storage.deleteBinding(record.id, record.version)
-      } else {
-        // Keep the record so that the platform's DELETE (orphan mitigation) finds and removes the user.
-        await this.deps.storage.updateBinding(record.id, record.version, {
-          leaseUntil: undefined, lastOperation: this.kit.operation('bind', 'failed', describe(cause))
-        })
-      }
-    } catch (err) {
-      logger.warn({ err, bindingId: record.id }, 'could not clean up the record of a failed bind; a retry or DELETE will')
-    }
-  }
-
-  /** Deletes the binding's Atlas user (already gone counts as done) and leaves a tombstone. */
-  private async revokeBinding (binding: BindingRecord, deadline: number): Promise<void> {
-    try {
-      await this.deps.atlas.deleteDatabaseUser(binding.username, { deadline })
-    } catch (err) {
-      if (!(err instanceof DatabaseUserNotFoundError)) throw err
-    }
-    try {
-      await this.deps.storage.updateBinding(binding.id, binding.version, {
-        state: 'deleted', leaseUntil: undefined, sealedPassword: undefined, lastOperation: this.kit.operation('unbind', 'succeeded')
-      })
-    } catch (err) {
-      if (!(err instanceof VersionConflictError)) throw err
-      const now = await this.deps.storage.getBinding(binding.id)
-      if (now !== undefined && now.state !== 'deleted') throw new ConcurrencyError(`binding ${binding.id} changed during the delete; retry`)
-    }
-  }
-
-  /** The answer to a repeated bind or a fetch: the stored binding's credentials, with the cluster's connection strings. */
-  private async bindingSpec (record: BindingRecord, facts: BindingData, deadline: number): Promise<BindingSpec> {
-    const secret = this.kit.secretFor(record.keyId)
-    const password = record.sealedPassword !== undefined
-      ? unseal(secret, record.sealedPassword)
-      : this.kit.policy.password(facts, purpose => derivePassword(secret, facts.bindingId, purpose))
-    return this.bindingAnswer(record, facts, await this.connectionStringsOf(record, deadline), password, true)
-  }
-
-  /**
-   * The cluster's connection strings from Atlas; while Atlas cannot be reached, the ones recorded at bind time,
-   * so fetches and repeated binds keep working through an Atlas outage.
-   */
-  private async connectionStringsOf (record: BindingRecord, deadline: number): Promise<ConnectionStrings> {
-    try {
-      return (await this.deps.atlas.getCluster(record.cluster, { deadline })).connectionStrings
-    } catch (err) {
-      if (err instanceof ClusterNotFoundError) {
-        throw new UnprocessableError(`cluster ${record.cluster} of this instance no longer exists in the Atlas project`)
-      }
-      const transient = err instanceof AtlasUnavailableError || err instanceof AtlasRateLimitedError
-      if (transient && record.connectionStrings !== undefined) return record.connectionStrings
-      throw err
-    }
-  }
-
-  private bindingAnswer (
-    record: BindingRecord, facts: BindingData, connection: ConnectionStrings, password: string, alreadyExists: boolean
-  ): BindingSpec {
-    const { standard, standardSrv } = connection
-    const uri = connectionUri(standardSrv, record.username, password, record.database) ??
-      connectionUri(standard, record.username, password, record.database)
-    const base: JsonObject = {
-      username: record.username,
-      password,
-      database: record.database,
-      authSource: 'admin',
-      cluster: record.cluster,
-      ...(uri === undefined ? {} : { uri }),
-      connectionStrings: {
-        ...(standard === undefined ? {} : { standard }),
-        ...(standardSrv === undefined ? {} : { standardSrv })
-      }
-    }
-    const credentials = this.kit.policy.credentials(facts, record.username, password, base)
-    const endpoints = this.sendsEndpoints(facts.context) ? endpointsOf(standard) : undefined
-    return { alreadyExists, isAsync: false, credentials, ...(endpoints === undefined ? {} : { endpoints }) }
-  }
-
-  /**
-   * Whether bind answers carry `endpoints`. `auto` leaves them out for Kubernetes platforms: the Service
-   * Catalog's Go client decodes the spec's string ports as integers and fails on the whole answer.
-   */
-  private sendsEndpoints (context: JsonObject): boolean {
-    const mode = this.deps.settings.bindingEndpoints ?? 'auto'
-    return mode === 'always' || (mode === 'auto' && context.platform !== 'kubernetes')
-  }
-
-  /**
-   * Drops the instance's database unless another live instance uses it. The Admin API cannot drop databases,
-   * so a temporary dbAdmin user (scoped to the cluster, derived password) does it and is deleted afterwards.
-   */
-  private async dropDatabaseIfUnused (instance: InstanceRecord, deadline: number): Promise<void> {
-    const { atlas, logger, settings, databaseAdmin } = this.deps
-    const sharing = (await this.deps.storage.listInstancesUsingDatabase(instance.cluster, instance.database)).filter(i => i.id !== instance.id)
-    if (sharing.length > 0) {
-      logger.info({ instanceId: instance.id, database: instance.database, sharedWith: sharing.length }, 'database kept: other instances use it')
-      return
-    }
-    if (databaseAdmin === undefined) throw new InternalError('dropping databases is enabled but no database adapter is configured')
-    const username = `osb-drop-${createHash('sha256').update(instance.id).digest('hex').slice(0, 24)}`
-    const password = derivePassword(settings.credentialsSecret, instance.id, 'drop-database')
-    const roles = [{ roleName: 'dbAdmin', databaseName: instance.database }]
-    const labels = [{ key: INSTANCE_LABEL, value: labelValue(instance.id) }, { key: MANAGED_BY_LABEL, value: MANAGED_BY }]
-    try {
-      await atlas.createDatabaseUser({ username, password, roles, scopes: [instance.cluster], labels, description: 'temporary: drops a deprovisioned database' }, { deadline })
-    } catch (err) {
-      if (!(err instanceof DatabaseUserExistsError)) throw err
-      await atlas.updateDatabaseUser(username, { password, roles, scopes: [instance.cluster], labels }, { deadline })
-    }
-    try {
-      await this.kit.waitUntilApplied(instance.cluster, deadline)
-      const cluster = await atlas.getCluster(instance.cluster, { deadline })
-      const uri = connectionUri(cluster.connectionStrings.standardSrv, username, password, instance.database) ??
-        connectionUri(cluster.connectionStrings.standard, username, password, instance.database)
-      if (uri === undefined) throw new ServiceUnavailableError(`cluster ${instance.cluster} has no connection string yet`)
-      await databaseAdmin.dropDatabase(uri, instance.database, { deadline })
-      logger.info({ instanceId: instance.id, cluster: instance.cluster, database: instance.database }, 'database dropped')
-    } finally {
-      await atlas.deleteDatabaseUser(username, { deadline: this.kit.cleanupDeadline(deadline) }).catch((err: unknown) => {
-        if (!(err instanceof DatabaseUserNotFoundError)) logger.warn({ err, instanceId: instance.id }, 'could not delete the temporary drop user')
-      })
-    }
-  }
 
   // ---------------------------------------------------------------------------------------------
   // Shared internals
@@ -586,27 +297,11 @@ export class AtlasBroker implements ServiceBroker {
     }
   }
 
-
-
-
   /** The instance record, brought up to date with Atlas when a cluster operation is in progress. */
   private async currentInstance (instanceId: string): Promise<InstanceRecord | undefined> {
     const record = await this.deps.storage.getInstance(instanceId)
     if (record === undefined || !this.clusters.isClusterInstance(record)) return record
     return await this.clusters.refresh(record)
-  }
-
-  /**
-   * Revokes every live binding of the instance (their Atlas users deleted, tombstones left). Called once the
-   * instance is claimed for deletion; a bind still creating its user (a live claim) makes it a ConcurrencyError,
-   * since that bind may create its user after the revoke. Binds re-read the instance after claiming, so a bind
-   * claimed after this check sees the deletion and gives up.
-   */
-  private async revokeAll (instanceId: string, deadline: number): Promise<void> {
-    const bindings = await this.deps.storage.listBindings(instanceId)
-    const creating = bindings.find(b => b.state === 'creating' && this.kit.leaseIsLive(b))
-    if (creating !== undefined) throw new BindInProgressError(`binding ${creating.id} of instance ${instanceId} is being created; retry the delete`)
-    for (const binding of bindings) await this.revokeBinding(binding, deadline)
   }
 
   /** Marks an instance as being deleted, unless another request holds it (ConcurrencyError). */
@@ -654,25 +349,12 @@ export class AtlasBroker implements ServiceBroker {
       throw err
     }
   }
-
-
 }
-
-/** A deprovision met a bind that is still creating its user (422: retry). */
-class BindInProgressError extends ConcurrencyError {}
 
 function answerExistingInstance (existing: InstanceRecord, details: ProvisionDetails): ProvisionedInstanceSpec {
   if (!sameInstanceRequest(existing, details)) throw new InstanceConflictError('an instance with this id already exists with different attributes')
   if (existing.state === 'deleting') throw new ConcurrencyError('the instance is being deleted')
   return { alreadyExists: true, isAsync: false }
-}
-
-function sameBinding (existing: BindingRecord, details: BindDetails): boolean {
-  return existing.serviceId === details.serviceId &&
-    existing.planId === details.planId &&
-    existing.appGuid === details.appGuid &&
-    jsonEqual(existing.parameters, details.parameters ?? {}) &&
-    jsonEqual(existing.bindResource ?? {}, details.bindResource ?? {})
 }
 
 function checkMaintenanceInfo (resolved: ResolvedPlan, requested: MaintenanceInfo | undefined): void {
@@ -700,29 +382,5 @@ function resolvePlanOrUndefined (catalog: BrokerCatalog, serviceId: string, plan
     return resolvePlan(catalog, serviceId, planId)
   } catch {
     return undefined
-  }
-}
-
-
-
-function bindingFacts (instance: InstanceRecord, bindingId: string, details: BindDetails): BindingData {
-  return {
-    bindingId,
-    instanceId: instance.id,
-    serviceId: details.serviceId,
-    planId: details.planId,
-    parameters: details.parameters ?? {},
-    context: details.context ?? {},
-    database: instance.database,
-    cluster: instance.cluster,
-    instance: {
-      instanceId: instance.id,
-      serviceId: instance.serviceId,
-      planId: instance.planId,
-      organizationGuid: instance.organizationGuid,
-      spaceGuid: instance.spaceGuid,
-      parameters: instance.parameters,
-      context: instance.context ?? {}
-    }
   }
 }
