@@ -14,22 +14,22 @@ import { type AtlasCredentials } from '../adapters/atlas/atlas-http-client.js'
 export const ConfigSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'TCP port the broker listens on.' }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address the broker listens on (use 0.0.0.0 in a container).' }),
-  LOG_LEVEL: Type.String({ pattern: '^(fatal|error|warn|info|debug|trace|silent)$', default: 'info', description: 'pino log level: fatal, error, warn, info, debug, trace or silent.' }),
+  LOG_LEVEL: Type.String({ expected: 'one of fatal, error, warn, info, debug, trace, silent', pattern: '^(fatal|error|warn|info|debug|trace|silent)$', default: 'info', description: 'pino log level: fatal, error, warn, info, debug, trace or silent.' }),
   BROKER_USERNAME: Type.Optional(Type.String({ minLength: 1, description: 'Basic-auth username platforms use. Required unless in local mode (generated there).' })),
   BROKER_PASSWORD: Type.Optional(Type.String({ minLength: 12, description: 'Basic-auth password (12+ characters). Required unless in local mode (generated there).' })),
   CREDENTIALS_SECRET: Type.Optional(Type.String({ minLength: 32, description: 'Secret (32+ characters) from which binding passwords are derived and sealed. Required unless in local mode. Changing it changes the passwords of new binds only.' })),
-  CREDENTIALS_SECRET_ID: Type.String({ pattern: '^[A-Za-z0-9_-]{1,32}$', default: 'primary', description: 'Id of CREDENTIALS_SECRET, recorded with each binding. To rotate: give the new secret a new id and list the old one in CREDENTIALS_PREVIOUS_SECRETS.' }),
-  CREDENTIALS_PREVIOUS_SECRETS: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,32}=[^,]{32,}(,[A-Za-z0-9_-]{1,32}=[^,]{32,})*$', description: 'Earlier credentials secrets as id=secret,id=secret: bindings made with them keep their credentials.' })),
+  CREDENTIALS_SECRET_ID: Type.String({ expected: '1 to 32 letters, digits, _ or -', pattern: '^[A-Za-z0-9_-]{1,32}$', default: 'primary', description: 'Id of CREDENTIALS_SECRET, recorded with each binding. To rotate: give the new secret a new id and list the old one in CREDENTIALS_PREVIOUS_SECRETS.' }),
+  CREDENTIALS_PREVIOUS_SECRETS: Type.Optional(Type.String({ expected: 'id=secret pairs separated by commas (ids of 1 to 32 letters, digits, _ or -; secrets of 32 or more characters, without commas)', pattern: '^[A-Za-z0-9_-]{1,32}=[^,]{32,}(,[A-Za-z0-9_-]{1,32}=[^,]{32,})*$', description: 'Earlier credentials secrets as id=secret,id=secret: bindings made with them keep their credentials.' })),
   SECRETS_FILE: Type.Optional(Type.String({ minLength: 1, description: "Path of a python-atlasbroker secrets JSON file ({\"atlas\": {user, password, group}, \"mongo\": {uri, db, timeoutms, collection}}); environment variables win over it." })),
   POLICIES_DIR: Type.String({ minLength: 1, default: 'policies', description: 'Folder whose *.ts policy files are loaded at start-up, in name order.' }),
   CATALOG_FILE: Type.Optional(Type.String({ minLength: 1, description: 'JSON file with the catalog to serve instead of the built-in one.' })),
-  ATLAS_BASE_URL: Type.String({ format: 'uri', default: 'https://cloud.mongodb.com', description: 'Atlas Administration API base URL (point it at a separately started simulator to test).' }),
-  ATLAS_PROJECT_ID: Type.Optional(Type.String({ pattern: '^[a-f0-9]{24}$', description: 'Atlas project (group) id, 24 hex characters.' })),
+  ATLAS_BASE_URL: Type.String({ expected: 'an absolute URL such as https://cloud.mongodb.com', format: 'uri', default: 'https://cloud.mongodb.com', description: 'Atlas Administration API base URL (point it at a separately started simulator to test).' }),
+  ATLAS_PROJECT_ID: Type.Optional(Type.String({ expected: '24 hexadecimal characters (the project id shown in the project settings in Atlas)', pattern: '^[a-f0-9]{24}$', description: 'Atlas project (group) id, 24 hex characters.' })),
   ATLAS_PUBLIC_KEY: Type.Optional(Type.String({ minLength: 1, description: 'Programmatic API key, public part (HTTP Digest).' })),
   ATLAS_PRIVATE_KEY: Type.Optional(Type.String({ minLength: 1, description: 'Programmatic API key, private part.' })),
   ATLAS_CLIENT_ID: Type.Optional(Type.String({ minLength: 1, description: 'Service account client id (OAuth2), instead of an API key.' })),
   ATLAS_CLIENT_SECRET: Type.Optional(Type.String({ minLength: 1, description: 'Service account client secret.' })),
-  ATLAS_DEFAULT_CLUSTER: Type.Optional(Type.String({ pattern: '^[a-zA-Z0-9][a-zA-Z0-9-]*$', description: 'Cluster used by shared-cluster provisions that give no `cluster` parameter.' })),
+  ATLAS_DEFAULT_CLUSTER: Type.Optional(Type.String({ expected: 'a cluster name: letters, digits and hyphens, starting with a letter or digit', pattern: '^[a-zA-Z0-9][a-zA-Z0-9-]*$', description: 'Cluster used by shared-cluster provisions that give no `cluster` parameter.' })),
   ATLAS_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10000, description: 'Timeout of one Atlas HTTP request.' }),
   ATLAS_MAX_RETRIES: Type.Integer({ minimum: 0, maximum: 10, default: 4, description: 'Retries of an idempotent Atlas call on 429, 5xx or connection errors.' }),
   ATLAS_RETRY_BASE_MS: Type.Integer({ minimum: 10, maximum: 10000, default: 1000, description: 'Wait before the first retry of an Atlas call that gave no Retry-After; it doubles with each retry (with jitter, at most 16 s), within the call\'s budget.' }),
@@ -39,17 +39,17 @@ export const ConfigSchema = Type.Object({
   TLS_KEY_FILE: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key file for TLS_CERT_FILE.' })),
   TRUST_PROXY: Type.String({ minLength: 1, default: 'false', description: 'Proxies whose X-Forwarded-For is believed: `false` (none), a hop count (e.g. `1` behind one load balancer), or a comma-separated list of proxy addresses or CIDRs (e.g. `10.0.0.0/8,127.0.0.1`). `true` is refused: it would let any client choose its own address.' }),
   AUTH_FAILURES_PER_MINUTE: Type.Integer({ minimum: 1, default: 20, description: 'Failed basic-auth attempts per minute a client may make with one username before further wrong attempts get 429 (each failure is also slowed). Correct credentials are always accepted.' }),
-  BINDING_ENDPOINTS: Type.String({ pattern: '^(auto|always|never)$', default: 'auto', description: 'Whether bind answers carry `endpoints`: auto (not for Kubernetes platforms, whose Service Catalog client cannot decode the spec\'s string ports), always or never.' }),
-  METRICS_PUBLIC: Type.String({ pattern: '^(true|false)$', default: 'false', description: 'true: serve /metrics without broker auth (e.g. to a Prometheus inside the cluster). Default: behind broker auth.' }),
+  BINDING_ENDPOINTS: Type.String({ expected: 'auto, always or never', pattern: '^(auto|always|never)$', default: 'auto', description: 'Whether bind answers carry `endpoints`: auto (not for Kubernetes platforms, whose Service Catalog client cannot decode the spec\'s string ports), always or never.' }),
+  METRICS_PUBLIC: Type.String({ expected: 'true or false', pattern: '^(true|false)$', default: 'false', description: 'true: serve /metrics without broker auth (e.g. to a Prometheus inside the cluster). Default: behind broker auth.' }),
   POLL_RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 600, default: 15, description: 'Retry-After sent with last_operation while a cluster operation is in progress (local mode: at most 2).' }),
   USER_PROPAGATION_POLL_MS: Type.Integer({ minimum: 10, default: 1000, description: 'Interval between cluster status checks while waiting.' }),
-  DROP_DATABASE_ON_DEPROVISION: Type.String({ pattern: '^(true|false)$', default: 'false', description: 'true: deprovision drops the instance database when no other instance uses it (through a temporary dbAdmin user). Default: databases are kept.' }),
-  MONGODB_URI: Type.Optional(Type.String({ pattern: '^mongodb(\\+srv)?://', description: 'MongoDB connection string for the broker\'s state (MongoDB or Atlas); unset: in-memory store (state lost on restart).' })),
+  DROP_DATABASE_ON_DEPROVISION: Type.String({ expected: 'true or false', pattern: '^(true|false)$', default: 'false', description: 'true: deprovision drops the instance database when no other instance uses it (through a temporary dbAdmin user). Default: databases are kept.' }),
+  MONGODB_URI: Type.Optional(Type.String({ expected: 'a MongoDB connection string starting with mongodb:// or mongodb+srv://', pattern: '^mongodb(\\+srv)?://', description: 'MongoDB connection string for the broker\'s state (MongoDB or Atlas); unset: in-memory store (state lost on restart).' })),
   MONGODB_DATABASE: Type.String({ minLength: 1, default: 'atlas_broker', description: 'Database of the broker\'s state.' }),
   MONGODB_COLLECTION: Type.String({ minLength: 1, default: 'broker', description: 'Collection prefix of the broker\'s state.' }),
   MONGODB_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 5000, description: 'Bound of every MongoDB call (server selection, socket, operation).' }),
-  LOCAL_MODE: Type.String({ pattern: '^(true|false)$', default: 'false', description: 'true: run with the built-in Atlas simulator and an in-memory store, for trying the broker (never for production). `npm start` sets it when no Atlas credentials are given; every other entry needs Atlas credentials unless it is set.' }),
-  LOCAL_MODE_MONGODB: Type.String({ pattern: '^(true|false)$', default: 'false', description: 'Local mode: keep the state in MONGODB_URI\'s database. Default: local mode ignores MONGODB_URI and never writes to it.' }),
+  LOCAL_MODE: Type.String({ expected: 'true or false', pattern: '^(true|false)$', default: 'false', description: 'true: run with the built-in Atlas simulator and an in-memory store, for trying the broker (never for production). `npm start` sets it when no Atlas credentials are given; every other entry needs Atlas credentials unless it is set.' }),
+  LOCAL_MODE_MONGODB: Type.String({ expected: 'true or false', pattern: '^(true|false)$', default: 'false', description: 'Local mode: keep the state in MONGODB_URI\'s database. Default: local mode ignores MONGODB_URI and never writes to it.' }),
   LOCAL_SIM_CREATE_SECONDS: Type.Number({ minimum: 0, default: 20, description: 'Local mode: simulated cluster creation time.' }),
   LOCAL_SIM_PROPAGATION_SECONDS: Type.Number({ minimum: 0, default: 2, description: 'Local mode: simulated database user propagation time.' })
 }, { additionalProperties: true })
@@ -142,27 +142,54 @@ function isAddressOrCidr (entry: string): boolean {
   return Number(bits) <= (family === 4 ? 32 : 128)
 }
 
+/** Where each setting the seed's secrets file can supply sits in it. */
+const SECRETS_FILE_KEYS: Record<string, [string, string]> = {
+  ATLAS_PUBLIC_KEY: ['atlas', 'user'],
+  ATLAS_PRIVATE_KEY: ['atlas', 'password'],
+  ATLAS_PROJECT_ID: ['atlas', 'group'],
+  MONGODB_URI: ['mongo', 'uri'],
+  MONGODB_DATABASE: ['mongo', 'db'],
+  MONGODB_TIMEOUT_MS: ['mongo', 'timeoutms'],
+  MONGODB_COLLECTION: ['mongo', 'collection']
+}
+
 /** The seed's secrets file, mapped onto our variable names. */
 function readSecretsFile (file: string, readFile: (path: string) => string): Record<string, string> {
   let parsed: unknown
   try {
     parsed = JSON.parse(readFile(file))
   } catch (err) {
-    throw new ConfigError([`SECRETS_FILE: cannot read ${file} as JSON (${err instanceof Error ? err.message : String(err)})`])
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : err instanceof Error ? err.message : String(err)
+    throw new ConfigError([`SECRETS_FILE: cannot read ${file} as JSON (${reason})`])
   }
   const root = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, Record<string, unknown> | undefined>
   const out: Record<string, string> = {}
-  const put = (name: string, value: unknown): void => {
+  for (const [name, [section, key]] of Object.entries(SECRETS_FILE_KEYS)) {
+    const value = root[section]?.[key]
     if (value !== undefined && value !== null && value !== '') out[name] = String(value)
   }
-  put('ATLAS_PUBLIC_KEY', root.atlas?.user)
-  put('ATLAS_PRIVATE_KEY', root.atlas?.password)
-  put('ATLAS_PROJECT_ID', root.atlas?.group)
-  put('MONGODB_URI', root.mongo?.uri)
-  put('MONGODB_DATABASE', root.mongo?.db)
-  put('MONGODB_TIMEOUT_MS', root.mongo?.timeoutms)
-  put('MONGODB_COLLECTION', root.mongo?.collection)
   return out
+}
+
+interface SchemaWords {
+  type?: string
+  expected?: string
+  minimum?: number
+  maximum?: number
+  minLength?: number
+}
+
+/** A setting's problem in words, naming where it came from and (unless secret) what was given. */
+function describeProblem (name: string, value: unknown, keyword: string, source: string | undefined): string {
+  const schema = (ConfigSchema.properties as Record<string, SchemaWords>)[name] ?? {}
+  let what: string
+  if (keyword === 'type') what = schema.type === 'integer' ? 'must be a whole number' : schema.type === 'number' ? 'must be a number' : 'has the wrong type'
+  else if (keyword === 'minimum') what = `must be at least ${String(schema.minimum)}`
+  else if (keyword === 'maximum') what = `must be at most ${String(schema.maximum)}`
+  else if (keyword === 'minLength') what = `must have at least ${String(schema.minLength)} characters`
+  else what = schema.expected === undefined ? 'has the wrong form' : `must be ${schema.expected}`
+  const secret = /KEY|SECRET|PASSWORD|MONGODB_URI/.test(name)
+  return `${name}${source === undefined ? '' : ` (from ${source})`}: ${what}${secret ? '' : ` (got ${JSON.stringify(value)})`}`
 }
 
 const ATLAS_CREDENTIAL_SETTINGS = ['ATLAS_PUBLIC_KEY', 'ATLAS_PRIVATE_KEY', 'ATLAS_CLIENT_ID', 'ATLAS_CLIENT_SECRET', 'SECRETS_FILE']
@@ -185,13 +212,21 @@ export function loadConfig (
     if (key in ConfigSchema.properties && value !== undefined && value !== '') given[key] = value
   }
   const fromFile = given.SECRETS_FILE === undefined ? {} : readSecretsFile(given.SECRETS_FILE, readFile)
-  const raw = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, { ...fromFile, ...given }))
-  const problems = [...new Set([...Value.Errors(ConfigSchema, raw)].map(e => {
-    const name = e.instancePath.replace(/^\//, '') || 'configuration'
-    const shown = /KEY|SECRET|PASSWORD/.test(name) ? '' : ` (got ${JSON.stringify((raw as Record<string, unknown>)[name])})`
-    return `${name}: ${e.message}${shown}`
-  }))]
-  if (problems.length > 0) throw new ConfigError(problems)
+  const raw = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, { ...fromFile, ...given })) as Record<string, unknown>
+  // Each setting on its own, so that every problem is reported (the schema validator stops after a few), with
+  // the problems of the settings' combination below, all in one error.
+  const problems: string[] = []
+  const invalid = new Set<string>()
+  for (const [name, schema] of Object.entries(ConfigSchema.properties)) {
+    if (raw[name] === undefined) continue
+    const error = [...Value.Errors(schema, raw[name])][0]
+    if (error === undefined) continue
+    const fileKey = given[name] === undefined ? SECRETS_FILE_KEYS[name] : undefined
+    const source = fileKey !== undefined && name in fromFile ? `SECRETS_FILE ${given.SECRETS_FILE ?? ''}, key ${fileKey.join('.')}` : undefined
+    problems.push(describeProblem(name, raw[name], error.keyword, source))
+    invalid.add(name)
+    delete raw[name]
+  }
   const c = raw as Env
 
   const hasDigest = c.ATLAS_PUBLIC_KEY !== undefined || c.ATLAS_PRIVATE_KEY !== undefined
@@ -212,18 +247,19 @@ export function loadConfig (
     }
   }
   if ((c.TLS_CERT_FILE === undefined) !== (c.TLS_KEY_FILE === undefined)) problems.push('TLS_CERT_FILE/TLS_KEY_FILE: give both or neither')
-  const trustProxy = parseTrustProxy(c.TRUST_PROXY, problems)
+  const trustProxy = parseTrustProxy(c.TRUST_PROXY ?? 'false', problems)
   const localMode = c.LOCAL_MODE === 'true'
   if (localMode && (hasDigest || hasOauth)) {
     problems.push('LOCAL_MODE: true runs the built-in Atlas simulator, but Atlas credentials are set too: unset one of them')
   }
   if (!localMode) {
     const missing: string[] = []
-    if (!hasDigest && !hasOauth) missing.push('ATLAS_PUBLIC_KEY and ATLAS_PRIVATE_KEY (or ATLAS_CLIENT_ID and ATLAS_CLIENT_SECRET)')
-    if (c.ATLAS_PROJECT_ID === undefined) missing.push('ATLAS_PROJECT_ID')
-    if (c.BROKER_USERNAME === undefined) missing.push('BROKER_USERNAME')
-    if (c.BROKER_PASSWORD === undefined) missing.push('BROKER_PASSWORD')
-    if (c.CREDENTIALS_SECRET === undefined) missing.push('CREDENTIALS_SECRET (32+ characters)')
+    const unset = (name: keyof Env): boolean => c[name] === undefined && !invalid.has(name)
+    if (!hasDigest && !hasOauth && !invalid.has('ATLAS_PUBLIC_KEY')) missing.push('ATLAS_PUBLIC_KEY and ATLAS_PRIVATE_KEY (or ATLAS_CLIENT_ID and ATLAS_CLIENT_SECRET)')
+    if (unset('ATLAS_PROJECT_ID')) missing.push('ATLAS_PROJECT_ID')
+    if (unset('BROKER_USERNAME')) missing.push('BROKER_USERNAME')
+    if (unset('BROKER_PASSWORD')) missing.push('BROKER_PASSWORD')
+    if (unset('CREDENTIALS_SECRET')) missing.push('CREDENTIALS_SECRET (32+ characters)')
     if (missing.length > 0) {
       const unknown = Object.keys(env).filter(key => /^(ATLAS|BROKER|CREDENTIALS|MONGODB|LOCAL)_/.test(key) && !(key in ConfigSchema.properties))
       problems.push(`not set: ${missing.join(', ')}. To try the broker with the built-in Atlas simulator instead, set LOCAL_MODE=true (not for production)` +

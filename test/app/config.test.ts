@@ -101,3 +101,37 @@ t.test('the README\'s generated tables (configuration, simulator fidelity note) 
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
   t.equal(withGenerated(readme), readme, 'run npm run docs:config after changing the config schema or the simulator\'s guesses')
 })
+
+t.test('every problem at once, however many, in words (no regular expressions), type errors and missing settings together', async t => {
+  const err = (() => {
+    try {
+      loadConfig({
+        PORT: 'eighty', LOG_LEVEL: 'loud', BROKER_PASSWORD: 'short', ATLAS_PROJECT_ID: 'xyz', ATLAS_REQUEST_TIMEOUT_MS: '5', MONGODB_URI: 'http://x',
+        CREDENTIALS_PREVIOUS_SECRETS: 'bad', LOCAL_MODE: 'yes', OPERATION_BUDGET_MS: '99999', METRICS_PUBLIC: 'x', BINDING_ENDPOINTS: 'sometimes'
+      })
+    } catch (e) { return e }
+    return undefined
+  })()
+  const problems = (err as ConfigError).problems
+  t.same(problems.slice(0, 11).map(p => p.split(':')[0]), [
+    'PORT', 'LOG_LEVEL', 'BROKER_PASSWORD', 'CREDENTIALS_PREVIOUS_SECRETS', 'ATLAS_PROJECT_ID', 'ATLAS_REQUEST_TIMEOUT_MS', 'OPERATION_BUDGET_MS',
+    'BINDING_ENDPOINTS', 'METRICS_PUBLIC', 'MONGODB_URI', 'LOCAL_MODE'
+  ], 'all eleven invalid settings (the schema validator alone stops at eight)')
+  t.match(problems.join('\n'), /PORT: must be a whole number \(got "eighty"\)/)
+  t.match(problems.join('\n'), /LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent \(got "loud"\)/)
+  t.match(problems.join('\n'), /ATLAS_REQUEST_TIMEOUT_MS: must be at least 100 \(got 5\)/)
+  t.match(problems.join('\n'), /BROKER_PASSWORD: must have at least 12 characters$/m)
+  t.notMatch(problems.join('\n'), /pattern|\^\(|\$"|\[a-f0-9\]/, 'no regular expressions')
+  t.match(problems.at(-1), /^not set: ATLAS_PUBLIC_KEY and ATLAS_PRIVATE_KEY .*BROKER_USERNAME, CREDENTIALS_SECRET/, 'missing settings in the same report')
+  t.notMatch(problems.at(-1), /ATLAS_PROJECT_ID|BROKER_PASSWORD/, 'an invalid setting is not also called missing')
+})
+
+t.test('problems of values from SECRETS_FILE name the file and the key', async t => {
+  const file = JSON.stringify({ atlas: { user: 'pub', password: 'p', group: 'not-hex' }, mongo: { timeoutms: 'soon' } })
+  const err = (() => { try { loadConfig({ ...production, ATLAS_PROJECT_ID: undefined, SECRETS_FILE: '/etc/broker/secrets.json' }, () => file) } catch (e) { return e } return undefined })()
+  t.match((err as ConfigError).problems, [
+    /^ATLAS_PROJECT_ID \(from SECRETS_FILE \/etc\/broker\/secrets\.json, key atlas\.group\): must be 24 hexadecimal characters/,
+    /^MONGODB_TIMEOUT_MS \(from SECRETS_FILE \/etc\/broker\/secrets\.json, key mongo\.timeoutms\): must be a whole number/
+  ])
+  t.throws(() => loadConfig({ SECRETS_FILE: '/nope.json' }, () => { throw Object.assign(new Error('ENOENT: open'), { code: 'ENOENT' }) }), /SECRETS_FILE: cannot read \/nope\.json as JSON \(no such file\)/)
+})
