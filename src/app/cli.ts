@@ -11,9 +11,10 @@ import { atlasNeeds, grants } from '../domain/atlas-access.js'
 import { type BrokerCatalog, servedCatalog } from '../domain/catalog.js'
 import { defaultPolicy } from '../domain/default-policy.js'
 import { deleteOrphans, findOrphans } from '../domain/sweep.js'
-import { ClusterNotFoundError } from '../ports/atlas-port.js'
-import { configuredAtlas, loadCatalog } from './compose.js'
+import { AtlasUnavailableError, ClusterNotFoundError } from '../ports/atlas-port.js'
+import { checkPoliciesDir, configuredAtlas, loadCatalog, readTls } from './compose.js'
 import { type Config, ConfigError, loadConfig, localModeUnlessConfigured } from './config.js'
+import { expectedFailure } from './failures.js'
 import { serve } from './server.js'
 
 const USAGE = `usage: atlas-broker <command>
@@ -24,20 +25,23 @@ const USAGE = `usage: atlas-broker <command>
 
 type Out = (line: string) => void
 
-function configOrExit (env: Record<string, string | undefined>, err: Out): Config | undefined {
-  try {
-    return loadConfig(env)
-  } catch (e) {
-    if (e instanceof ConfigError) { err(e.message); return undefined }
-    throw e
-  }
-}
 
 async function check (env: Record<string, string | undefined>, out: Out): Promise<number> {
   let failures = 0
   const report = (ok: boolean, what: string): void => { out(`${ok ? 'ok  ' : 'FAIL'} ${what}`); if (!ok) failures++ }
-  const config = configOrExit(env, line => report(false, line))
-  if (config === undefined) return 1
+  // A configuration error is one FAIL line per problem.
+  const fail = (e: unknown): void => {
+    if (e instanceof ConfigError) for (const problem of e.problems) report(false, problem)
+    else report(false, e instanceof Error ? e.message : String(e))
+  }
+  let config: Config
+  try {
+    config = loadConfig(env)
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e
+    fail(e)
+    return 1
+  }
   report(true, `configuration (${config.localMode ? 'local mode (LOCAL_MODE=true): the built-in simulator would be used' : `Atlas project ${config.atlas.projectId ?? ''}`})`)
   let catalog: BrokerCatalog | undefined
   try {
@@ -45,13 +49,22 @@ async function check (env: Record<string, string | undefined>, out: Out): Promis
     const plans = catalog.services.reduce((n, s) => n + s.plans.length, 0)
     report(true, `catalog: ${plans} ${plans === 1 ? 'plan' : 'plans'}`)
   } catch (e) {
-    report(false, e instanceof Error ? e.message : String(e))
+    fail(e)
+  }
+  if (config.tls !== undefined) {
+    try {
+      readTls(config.tls)
+      report(true, `TLS certificate and key (${config.tls.certFile}, ${config.tls.keyFile}) readable and matching`)
+    } catch (e) {
+      fail(e)
+    }
   }
   try {
+    checkPoliciesDir(config)
     const { sources } = await loadPolicies(config.policiesDir, defaultPolicy)
     report(true, `policies: ${Object.entries(sources).map(([hook, source]) => `${hook}=${source}`).join(', ')}`)
   } catch (e) {
-    report(false, e instanceof Error ? e.message : String(e))
+    fail(e)
   }
   if (!config.localMode) await checkAtlas(config, catalog, report, out)
   if (config.mongo !== undefined) {
@@ -98,21 +111,22 @@ async function checkAtlas (config: Config, catalog: BrokerCatalog | undefined, r
       }
     }
   } catch (e) {
-    report(false, `Atlas: ${e instanceof Error ? e.message : String(e)}`)
+    report(false, e instanceof AtlasUnavailableError
+      ? `Atlas cannot be reached at ${config.atlas.baseUrl} (ATLAS_BASE_URL): ${e.message}`
+      : `Atlas: ${e instanceof Error ? e.message : String(e)}`)
   } finally {
     await atlas.close()
   }
 }
 
 async function sweep (env: Record<string, string | undefined>, remove: boolean, out: Out, err: Out): Promise<number> {
-  const config = configOrExit(localModeUnlessConfigured(env), err)
-  if (config === undefined) return 2
+  const config = loadConfig(localModeUnlessConfigured(env))
   if (config.localMode || config.mongo === undefined) {
     err('sweep needs Atlas credentials and the broker\'s MongoDB state (MONGODB_URI): without its records every resource would look orphaned')
     return 2
   }
   const atlas = configuredAtlas(config)
-  const storage = await MongoStorage.connect(config.mongo)
+  const storage = await MongoStorage.connect(config.mongo).catch(async (e: unknown) => { await atlas.close(); throw e })
   try {
     let last = ''
     const orphans = await findOrphans(atlas, storage, (done, total, what) => {
@@ -134,6 +148,18 @@ async function sweep (env: Record<string, string | undefined>, remove: boolean, 
 
 export async function runCli (argv: string[], env: Record<string, string | undefined>, out: Out = l => process.stdout.write(`${l}\n`), err: Out = l => process.stderr.write(`${l}\n`)): Promise<number> {
   const [command, ...rest] = argv
+  try {
+    return await runCommand(command, rest, env, out, err)
+  } catch (e) {
+    // A failure the operator can fix is one sentence; anything else keeps its stack.
+    const expected = expectedFailure(e)
+    if (expected === undefined) throw e
+    err(`atlas-broker ${command ?? ''}: ${expected.message}`)
+    return expected.code
+  }
+}
+
+async function runCommand (command: string | undefined, rest: string[], env: Record<string, string | undefined>, out: Out, err: Out): Promise<number> {
   switch (command) {
     case 'serve':
       await serve(env)
@@ -141,8 +167,7 @@ export async function runCli (argv: string[], env: Record<string, string | undef
     case 'check':
       return await check(env, out)
     case 'catalog': {
-      const config = configOrExit(localModeUnlessConfigured(env), err)
-      if (config === undefined) return 2
+      const config = loadConfig(localModeUnlessConfigured(env))
       out(JSON.stringify(servedCatalog(loadCatalog(config)), null, 2))
       return 0
     }

@@ -2,8 +2,8 @@
  * The composition root: the only place that picks adapters and wires them to the domain. server.ts calls it
  * with the parsed configuration; createBroker (src/index.ts), the CLI and tests call it too.
  */
-import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { createPrivateKey, type KeyObject, randomBytes, X509Certificate } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
 import { type FastifyInstance } from 'fastify'
 import { type Logger } from 'pino'
 import { HttpAtlasAdapter, type HttpAtlasAdapterOptions } from '../adapters/atlas/http-atlas-adapter.js'
@@ -24,7 +24,7 @@ import { type Policy, type PolicyPlugin } from '../ports/policy-port.js'
 import { type StoragePort } from '../ports/storage-port.js'
 import { buildApp } from './build-app.js'
 import { USER_AGENT } from './version.js'
-import { type Config, ConfigError } from './config.js'
+import { type Config, ConfigError, DEFAULT_POLICIES_DIR } from './config.js'
 import { defaultCatalog } from './default-catalog.js'
 
 /** How often an otherwise idle broker checks that Atlas answers (for the atlas_broker_atlas_up metric). */
@@ -74,11 +74,42 @@ export function configuredAtlas (config: Config, observers: AtlasObservers = {})
   return atlasAdapter(config, { baseUrl: config.atlas.baseUrl, projectId: config.atlas.projectId, credentials: config.atlas.auth }, observers)
 }
 
-function readTls (files: { certFile: string, keyFile: string }): { cert: Buffer, key: Buffer } {
-  try {
-    return { cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) }
-  } catch (err) {
-    throw new ConfigError([`TLS_CERT_FILE/TLS_KEY_FILE: cannot read (${err instanceof Error ? err.message : String(err)})`])
+/**
+ * The TLS certificate and key, checked as a pair: each readable, each what its setting says (a swapped pair is
+ * named as such), and the key the certificate's. Every problem is a ConfigError naming the file.
+ */
+export function readTls (files: { certFile: string, keyFile: string }): { cert: Buffer, key: Buffer } {
+  const read = (name: string, file: string): Buffer => {
+    try {
+      return readFileSync(file)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      throw new ConfigError([`${name}: cannot read ${file} (${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code ?? err)})`])
+    }
+  }
+  const cert = read('TLS_CERT_FILE', files.certFile)
+  const key = read('TLS_KEY_FILE', files.keyFile)
+  const asCertificate = (pem: Buffer): X509Certificate | undefined => { try { return new X509Certificate(pem) } catch { return undefined } }
+  const asKey = (pem: Buffer): KeyObject | undefined => { try { return createPrivateKey(pem) } catch { return undefined } }
+  const certificate = asCertificate(cert)
+  const privateKey = asKey(key)
+  if (certificate === undefined && privateKey === undefined && asKey(cert) !== undefined && asCertificate(key) !== undefined) {
+    throw new ConfigError([`TLS_CERT_FILE/TLS_KEY_FILE: swapped: ${files.certFile} holds a private key and ${files.keyFile} a certificate`])
+  }
+  const problems: string[] = []
+  if (certificate === undefined) problems.push(`TLS_CERT_FILE: ${files.certFile} is not a PEM certificate`)
+  if (privateKey === undefined) problems.push(`TLS_KEY_FILE: ${files.keyFile} is not a PEM private key (or it is encrypted)`)
+  if (certificate !== undefined && privateKey !== undefined && !certificate.checkPrivateKey(privateKey)) {
+    problems.push(`TLS_KEY_FILE: ${files.keyFile} is not the private key of the certificate in ${files.certFile}`)
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  return { cert, key }
+}
+
+/** POLICIES_DIR must exist unless it is the default folder (which a deployment may leave out). */
+export function checkPoliciesDir (config: Config): void {
+  if (config.policiesDir !== DEFAULT_POLICIES_DIR && !existsSync(config.policiesDir)) {
+    throw new ConfigError([`POLICIES_DIR: folder ${config.policiesDir} does not exist`])
   }
 }
 
@@ -91,6 +122,8 @@ export interface ComposeOverrides {
 
 export async function composeBroker (config: Config, logger: Logger, overrides: ComposeOverrides = {}): Promise<RunningBroker> {
   const catalog = loadCatalog(config)
+  const tls = config.tls === undefined ? undefined : readTls(config.tls)
+  checkPoliciesDir(config)
   const loaded = await loadPolicies(config.policiesDir, defaultPolicy)
   const { policy, sources } = overrides.policy === undefined
     ? loaded
@@ -116,7 +149,7 @@ export async function composeBroker (config: Config, logger: Logger, overrides: 
     closers.push(() => storage.close())
   }
   try {
-    return await wire(config, logger, catalog, policy, metrics.instrumentStorage(storage), closers, metrics)
+    return await wire(config, logger, catalog, policy, metrics.instrumentStorage(storage), closers, metrics, tls)
   } catch (err) {
     for (const close of closers.reverse()) await close().catch(() => undefined)
     throw err
@@ -125,7 +158,7 @@ export async function composeBroker (config: Config, logger: Logger, overrides: 
 
 async function wire (
   config: Config, logger: Logger, catalog: BrokerCatalog, policy: Policy, storage: StoragePort, closers: Array<() => Promise<void>>,
-  metrics: BrokerMetrics
+  metrics: BrokerMetrics, tls: { cert: Buffer, key: Buffer } | undefined
 ): Promise<RunningBroker> {
   let atlas: AtlasPort
   let simulatorUrl: string | undefined
@@ -203,7 +236,7 @@ async function wire (
     credentials,
     logger,
     metrics: { metrics, public: config.metricsPublic },
-    ...(config.tls === undefined ? {} : { tls: readTls(config.tls) }),
+    ...(tls === undefined ? {} : { tls }),
     trustProxy: config.trustProxy,
     authFailuresPerMinute: config.authFailuresPerMinute,
     // Ready means this replica can serve: configuration loaded (it got here) and storage reachable. Atlas is

@@ -10,6 +10,9 @@ import { type Static, Type } from 'typebox'
 import { Value } from 'typebox/value'
 import { type AtlasCredentials } from '../adapters/atlas/atlas-http-client.js'
 
+/** The policies folder when POLICIES_DIR is not set (it may be absent; any other folder must exist). */
+export const DEFAULT_POLICIES_DIR = 'policies'
+
 /** Environment variables the broker reads; `description` feeds the README's configuration table. */
 export const ConfigSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'TCP port the broker listens on.' }),
@@ -21,7 +24,7 @@ export const ConfigSchema = Type.Object({
   CREDENTIALS_SECRET_ID: Type.String({ expected: '1 to 32 letters, digits, _ or -', pattern: '^[A-Za-z0-9_-]{1,32}$', default: 'primary', description: 'Id of CREDENTIALS_SECRET, recorded with each binding. To rotate: give the new secret a new id and list the old one in CREDENTIALS_PREVIOUS_SECRETS.' }),
   CREDENTIALS_PREVIOUS_SECRETS: Type.Optional(Type.String({ expected: 'id=secret pairs separated by commas (ids of 1 to 32 letters, digits, _ or -; secrets of 32 or more characters, without commas)', pattern: '^[A-Za-z0-9_-]{1,32}=[^,]{32,}(,[A-Za-z0-9_-]{1,32}=[^,]{32,})*$', description: 'Earlier credentials secrets as id=secret,id=secret: bindings made with them keep their credentials.' })),
   SECRETS_FILE: Type.Optional(Type.String({ minLength: 1, description: "Path of a python-atlasbroker secrets JSON file ({\"atlas\": {user, password, group}, \"mongo\": {uri, db, timeoutms, collection}}); environment variables win over it." })),
-  POLICIES_DIR: Type.String({ minLength: 1, default: 'policies', description: 'Folder whose *.ts policy files are loaded at start-up, in name order.' }),
+  POLICIES_DIR: Type.String({ minLength: 1, default: DEFAULT_POLICIES_DIR, description: 'Folder whose *.ts policy files are loaded at start-up, in name order. A folder other than the default must exist.' }),
   CATALOG_FILE: Type.Optional(Type.String({ minLength: 1, description: 'JSON file with the catalog to serve instead of the built-in one.' })),
   ATLAS_BASE_URL: Type.String({ expected: 'an absolute URL such as https://cloud.mongodb.com', format: 'uri', default: 'https://cloud.mongodb.com', description: 'Atlas Administration API base URL (point it at a separately started simulator to test).' }),
   ATLAS_PROJECT_ID: Type.Optional(Type.String({ expected: '24 hexadecimal characters (the project id shown in the project settings in Atlas)', pattern: '^[a-f0-9]{24}$', description: 'Atlas project (group) id, 24 hex characters.' })),

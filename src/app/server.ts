@@ -3,34 +3,48 @@
  * (stop accepting, finish in-flight requests within a bound, close Atlas and storage). The environment is
  * passed in by the entry points (main.ts, cli.ts), the only modules that read process.env.
  */
-import { pino } from 'pino'
+import { type Logger, pino } from 'pino'
 import { composeBroker } from './compose.js'
-import { ConfigError, loadConfig } from './config.js'
+import { loadConfig } from './config.js'
+import { EXIT, expectedFailure } from './failures.js'
 import { loggerOptions } from './logger.js'
 
 const SHUTDOWN_BOUND_MS = 25_000
+
+/** Ends start-up: an expected failure in one sentence (and one log line, no stack), anything else with its stack. */
+function stopOn (err: unknown, logger?: Logger, where: { port?: number, host?: string } = {}): never {
+  const expected = expectedFailure(err, where)
+  if (expected === undefined) {
+    logger?.fatal({ err }, 'start-up failed')
+    console.error(`atlas-broker: start-up failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+    process.exit(EXIT.failed)
+  }
+  logger?.fatal({ reason: expected.message }, 'start-up failed')
+  console.error(`atlas-broker: ${expected.message}`)
+  process.exit(expected.code)
+}
 
 export async function serve (env: Record<string, string | undefined>): Promise<void> {
   let config
   try {
     config = loadConfig(env)
   } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`atlas-broker: ${err.message}`)
-      process.exit(2)
-    }
-    throw err
+    stopOn(err)
   }
   const logger = pino(loggerOptions(config.logLevel))
   let running
+  let address: string
   try {
     running = await composeBroker(config, logger)
   } catch (err) {
-    logger.fatal({ err }, 'start-up failed')
-    console.error(`atlas-broker: start-up failed: ${err instanceof Error ? err.message : String(err)}`)
-    process.exit(1)
+    stopOn(err, logger)
   }
-  const address = await running.app.listen({ port: config.port, host: config.host })
+  try {
+    address = await running.app.listen({ port: config.port, host: config.host })
+  } catch (err) {
+    await running.close().catch(() => undefined)
+    stopOn(err, logger, { port: config.port, host: config.host })
+  }
   if (config.localMode) {
     logger.warn({ simulator: running.simulatorUrl }, 'LOCAL MODE (LOCAL_MODE=true): using the built-in Atlas simulator, not Atlas. Not for production.')
     const { username, password } = running.credentials

@@ -66,6 +66,7 @@ export function validateCatalog (catalog: BrokerCatalog): string[] {
     else ids.set(id, where)
   }
   if (!Array.isArray(catalog.services)) return ['catalog: services must be an array']
+  if (catalog.services.length === 0) return ['catalog: needs at least one service with at least one plan']
   for (const [si, service] of catalog.services.entries()) {
     const where = `service ${service.name ?? `#${si}`}`
     claimId(service.id, where)

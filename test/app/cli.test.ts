@@ -32,7 +32,7 @@ t.test('check: configuration, catalog, policies and the Atlas credentials', asyn
   t.match((await cli(['check'], { ...env, ATLAS_DEFAULT_CLUSTER: 'Main' })).out, /ok +default cluster Main exists \(IDLE\)/)
   const invalid = await cli(['check'], { PORT: 'x' })
   t.equal(invalid.code, 1)
-  t.match(invalid.out, /FAIL invalid configuration/)
+  t.match(invalid.out, /^FAIL PORT: must be a whole number \(got "x"\)$/m, "one FAIL line per configuration problem")
 })
 
 t.test('check: each permission the catalog needs, with the role to give; the access list with the address', async t => {
@@ -64,4 +64,19 @@ t.test('catalog prints the served catalog; sweep refuses without the broker\'s M
   t.match(sweep.err, /MONGODB_URI/)
   t.equal((await cli(['nope'], {})).code, 2)
   t.match((await cli(['--help'], {})).err, /usage: atlas-broker/)
+})
+
+t.test('expected failures are one sentence with a documented exit code, never a stack trace', async t => {
+  const noStack = (text: string): void => { t.notMatch(text, /\n\s+at /, 'no stack trace') }
+  const badCatalog = await cli(['catalog'], { CATALOG_FILE: '/nonexistent/catalog.json' })
+  t.equal(badCatalog.code, 2)
+  t.match(badCatalog.err, /^atlas-broker catalog: invalid configuration:\n {2}- CATALOG_FILE: cannot read \/nonexistent\/catalog\.json as JSON/)
+  noStack(badCatalog.err)
+  const production = { ATLAS_PROJECT_ID: '0123456789abcdef01234567', ATLAS_PUBLIC_KEY: 'pub', ATLAS_PRIVATE_KEY: 'priv', BROKER_USERNAME: 'u', BROKER_PASSWORD: 'a-long-password', CREDENTIALS_SECRET: 'z'.repeat(32), ATLAS_BASE_URL: 'http://127.0.0.1:9', ATLAS_MAX_RETRIES: '0' }
+  const sweep = await cli(['sweep'], { ...production, MONGODB_URI: 'mongodb://127.0.0.1:9/x', MONGODB_TIMEOUT_MS: '300' })
+  t.equal(sweep.code, 1)
+  t.match(sweep.err, /^atlas-broker sweep: MongoDB \(MONGODB_URI\) cannot be used: /)
+  noStack(sweep.err)
+  const policies = await cli(['check'], { ...production, POLICIES_DIR: '/nonexistent/policies' })
+  t.match(policies.out, /FAIL POLICIES_DIR: folder \/nonexistent\/policies does not exist/, policies.out)
 })

@@ -11,7 +11,7 @@ import t from 'tap'
 import { Agent } from 'undici'
 import { AtlasSimulator } from '../../src/adapters/atlas/simulator/atlas-simulator.js'
 import { MemoryStorage } from '../../src/adapters/storage/memory-storage.js'
-import { composeBroker } from '../../src/app/compose.js'
+import { composeBroker, readTls } from '../../src/app/compose.js'
 import { loadConfig } from '../../src/app/config.js'
 import { BrokerMetrics } from '../../src/adapters/metrics/prometheus-metrics.js'
 import { InternalError } from '../../src/ports/service-broker.js'
@@ -90,6 +90,20 @@ t.test('TLS from certificate and key files', async t => {
   t.equal(r.statusCode, 200)
   await r.body.text()
   t.throws(() => loadConfig({ LOCAL_MODE: 'true', TLS_CERT_FILE: '/x.pem' }), /give both or neither/)
+})
+
+t.test('TLS files unreadable, swapped, not PEM or not a pair: one sentence naming the file', async t => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tls-bad-'))
+  for (const name of ['a', 'b']) {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+      '-keyout', path.join(dir, `${name}-key.pem`), '-out', path.join(dir, `${name}-cert.pem`)], { stdio: 'ignore' })
+  }
+  const f = (name: string): string => path.join(dir, name)
+  t.throws(() => readTls({ certFile: f('missing.pem'), keyFile: f('a-key.pem') }), { message: new RegExp(`TLS_CERT_FILE: cannot read ${f('missing.pem')} \\(no such file\\)`) })
+  t.throws(() => readTls({ certFile: f('a-key.pem'), keyFile: f('a-cert.pem') }), { message: /TLS_CERT_FILE\/TLS_KEY_FILE: swapped/ })
+  t.throws(() => readTls({ certFile: f('a-cert.pem'), keyFile: f('b-key.pem') }), { message: new RegExp(`TLS_KEY_FILE: ${f('b-key.pem')} is not the private key of the certificate in ${f('a-cert.pem')}`) })
+  t.throws(() => readTls({ certFile: f('a-cert.pem'), keyFile: f('a-cert.pem') }), { message: /TLS_KEY_FILE: .* is not a PEM private key/ })
+  t.same(Object.keys(readTls({ certFile: f('a-cert.pem'), keyFile: f('a-key.pem') })), ['cert', 'key'])
 })
 
 t.test('rotating the credentials secret keeps existing bindings\' credentials', async t => {
