@@ -5,6 +5,7 @@
 import {
   type Catalog, type JsonObject, type ServiceOffering, type ServicePlan, BadRequestError
 } from '../ports/service-broker.js'
+import { INSTANCE_SIZES, REGIONS } from './atlas-names.js'
 
 /** One database on an existing Atlas cluster per instance (the seed's plan). Synchronous. */
 export interface SharedClusterPlanSettings {
@@ -99,11 +100,27 @@ function checkPlanSettings (where: string, settings: PlanSettings | undefined): 
   if (settings?.kind !== 'dedicated-cluster') return [`${where}: atlas.kind must be shared-cluster or dedicated-cluster`]
   const problems: string[] = []
   if (settings.clusterKind !== 'dedicated' && settings.clusterKind !== 'flex') problems.push(`${where}: atlas.clusterKind must be dedicated or flex`)
-  if (settings.clusterKind === 'dedicated' && !/^(M|R)\d+/.test(settings.instanceSize ?? '')) problems.push(`${where}: atlas.instanceSize must be an Atlas tier such as M10`)
-  if (!Array.isArray(settings.providers) || settings.providers.length === 0 || settings.providers.some(p => !(CLOUD_PROVIDERS as readonly string[]).includes(p))) {
+  const providersValid = Array.isArray(settings.providers) && settings.providers.length > 0 &&
+    settings.providers.every(p => (CLOUD_PROVIDERS as readonly string[]).includes(p))
+  if (!providersValid) {
     problems.push(`${where}: atlas.providers must list some of ${CLOUD_PROVIDERS.join(', ')}`)
+    return problems
   }
-  if (typeof settings.defaultRegion !== 'string' || !/^[A-Z0-9_]+$/.test(settings.defaultRegion)) problems.push(`${where}: atlas.defaultRegion must be an Atlas region name`)
+  if (settings.clusterKind === 'dedicated') {
+    if (typeof settings.instanceSize !== 'string' || settings.instanceSize === '') problems.push(`${where}: atlas.instanceSize must be an Atlas tier such as M10`)
+    else {
+      for (const provider of settings.providers) {
+        if (!INSTANCE_SIZES[provider].includes(settings.instanceSize)) problems.push(`${where}: atlas.instanceSize ${settings.instanceSize} is not an Atlas tier on ${provider}`)
+      }
+    }
+  }
+  const first = settings.providers[0]!
+  if (typeof settings.defaultRegion !== 'string' || !REGIONS[first].includes(settings.defaultRegion)) {
+    problems.push(`${where}: atlas.defaultRegion ${String(settings.defaultRegion)} is not an Atlas region of ${first} (Atlas names, such as ${REGIONS[first].slice(2, 4).join(' or ')})`)
+  }
+  for (const region of settings.regions ?? []) {
+    if (!settings.providers.some(p => REGIONS[p].includes(region))) problems.push(`${where}: atlas.regions: ${region} is not an Atlas region of ${settings.providers.join(' or ')}`)
+  }
   if (settings.regions !== undefined && !settings.regions.includes(settings.defaultRegion)) problems.push(`${where}: atlas.regions must include atlas.defaultRegion`)
   return problems
 }

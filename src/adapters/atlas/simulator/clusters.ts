@@ -15,7 +15,7 @@ import { type SimCluster, type SimState, hex } from './state.js'
 import { UNVERIFIED } from './unverified.js'
 
 const CLUSTER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9-]*$/
-const DEDICATED_SIZE = /^(M|R)\d+(_NVME)?$/
+const DEDICATED_SIZE = /^(M|R)\d+(_NVME)?(_GEN_2)?$/
 const PROVIDERS = ['AWS', 'AZURE', 'GCP']
 /** Default disk per tier (GB), as Atlas sizes new clusters. */
 const DISK_GB: Record<string, number> = { M10: 10, M20: 20, M30: 40, M40: 80, M50: 160, M60: 320, M80: 760 }
