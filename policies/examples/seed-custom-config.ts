@@ -8,8 +8,8 @@
  *
  * To enable it, copy it to `policies/` (e.g. `policies/10-seed-custom-config.ts`). The database name comes
  * from the `ns` instance parameter, else from the Kubernetes namespace in the OSB context. The default
- * catalog accepts only `cluster` and `database` as parameters: to use `ns`, serve a catalog (CATALOG_FILE)
- * whose plan schema allows it; the namespace fallback works as is.
+ * catalog accepts only `cluster` and `database` as parameters: to use `ns`, serve `examples/catalog-seed-ns.json`
+ * (CATALOG_FILE), whose plan schema allows it; the namespace fallback works as is.
  */
 import type { PolicyPlugin } from 'atlas-broker'
 

@@ -20,7 +20,7 @@ import { serve } from './server.js'
 const USAGE = `usage: atlas-broker <command>
   serve            start the broker (as npm start)
   check            validate configuration, catalog and policies; try the Atlas credentials and MongoDB
-  catalog          print the catalog the broker serves
+  catalog [--file] print the catalog platforms see; --file: as a CATALOG_FILE (with the atlas blocks)
   sweep [--delete] list Atlas users and clusters this broker created but has no record of; --delete removes them`
 
 type Out = (line: string) => void
@@ -168,7 +168,9 @@ async function runCommand (command: string | undefined, rest: string[], env: Rec
       return await check(env, out)
     case 'catalog': {
       const config = loadConfig(localModeUnlessConfigured(env))
-      out(JSON.stringify(servedCatalog(loadCatalog(config)), null, 2))
+      const catalog = loadCatalog(config)
+      // --file: the catalog as CATALOG_FILE takes it (with the `atlas` blocks); else as platforms see it.
+      out(JSON.stringify(rest.includes('--file') ? catalog : servedCatalog(catalog), null, 2))
       return 0
     }
     case 'sweep':

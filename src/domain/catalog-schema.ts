@@ -1,0 +1,86 @@
+/**
+ * A JSON Schema of the catalog file (CATALOG_FILE), for editors: the OSB service and plan fields the broker
+ * serves, and each plan's `atlas` block. The broker's own check (validateCatalog) stays the authority; this
+ * schema is written to `schema/catalog.schema.json` by `npm run docs:config` and kept in step by a test.
+ */
+import { INSTANCE_SIZES, REGIONS } from './atlas-names.js'
+import { CLOUD_PROVIDERS } from './catalog.js'
+
+const unique = (lists: ReadonlyArray<readonly string[]>): string[] => [...new Set(lists.flat())].sort()
+
+const NAME = { type: 'string', pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$', description: 'Lowercase letters, digits and hyphens (OSB names are CLI-friendly).' }
+const ID = { type: 'string', minLength: 1, description: 'Globally unique and never changed (platforms key on it); a UUID is usual.' }
+const PARAMETERS = { type: 'object', properties: { parameters: { type: 'object', required: ['$schema'], description: 'A JSON Schema (draft-04 to draft-07) of the parameters.' } } }
+
+export function catalogFileSchema (): Record<string, unknown> {
+  const atlasShared = {
+    type: 'object', required: ['kind'], additionalProperties: false,
+    properties: { kind: { const: 'shared-cluster', description: 'One database per instance on an existing cluster (synchronous).' } }
+  }
+  const atlasCluster = {
+    type: 'object', required: ['kind', 'clusterKind', 'providers', 'defaultRegion'], additionalProperties: false,
+    properties: {
+      kind: { const: 'dedicated-cluster', description: 'One Atlas cluster per instance (asynchronous).' },
+      clusterKind: { enum: ['dedicated', 'flex'] },
+      instanceSize: { enum: unique(Object.values(INSTANCE_SIZES)), description: 'The tier of dedicated clusters (it must be offered by every provider listed).' },
+      providers: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: [...CLOUD_PROVIDERS] }, description: 'Providers users may choose; the first is the default.' },
+      defaultRegion: { enum: unique(Object.values(REGIONS)), description: 'The region when users choose none (a region of the first provider).' },
+      regions: { type: 'array', items: { enum: unique(Object.values(REGIONS)) }, description: 'Regions users may choose; absent: any region of the providers.' },
+      defaultMongoDBMajorVersion: { type: 'string' },
+      defaultBackupEnabled: { type: 'boolean' },
+      defaultTerminationProtectionEnabled: { type: 'boolean' }
+    },
+    if: { properties: { clusterKind: { const: 'dedicated' } } },
+    then: { required: ['instanceSize'] }
+  }
+  const plan = {
+    type: 'object', required: ['id', 'name', 'description', 'atlas'],
+    properties: {
+      id: ID,
+      name: NAME,
+      description: { type: 'string', minLength: 1 },
+      free: { type: 'boolean' },
+      bindable: { type: 'boolean' },
+      plan_updateable: { type: 'boolean' },
+      maximum_polling_duration: { type: 'integer', minimum: 1 },
+      maintenance_info: { type: 'object', required: ['version'], properties: { version: { type: 'string', description: 'SemVer 2.0' }, description: { type: 'string' } } },
+      metadata: { type: 'object' },
+      schemas: {
+        type: 'object',
+        properties: {
+          service_instance: { type: 'object', properties: { create: PARAMETERS, update: PARAMETERS } },
+          service_binding: { type: 'object', properties: { create: PARAMETERS } }
+        }
+      },
+      atlas: { oneOf: [atlasShared, atlasCluster], description: 'How the broker serves the plan (never shown to platforms).' }
+    }
+  }
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    title: 'Atlas Broker catalog (CATALOG_FILE)',
+    type: 'object',
+    required: ['services'],
+    properties: {
+      $schema: { type: 'string' },
+      services: {
+        type: 'array', minItems: 1,
+        items: {
+          type: 'object', required: ['id', 'name', 'description', 'bindable', 'plans'],
+          properties: {
+            id: ID,
+            name: NAME,
+            description: { type: 'string', minLength: 1 },
+            bindable: { type: 'boolean' },
+            tags: { type: 'array', items: { type: 'string' } },
+            instances_retrievable: { type: 'boolean' },
+            bindings_retrievable: { type: 'boolean' },
+            allow_context_updates: { type: 'boolean' },
+            plan_updateable: { type: 'boolean' },
+            metadata: { type: 'object' },
+            plans: { type: 'array', minItems: 1, items: plan }
+          }
+        }
+      }
+    }
+  }
+}
