@@ -3,16 +3,21 @@
  * `atlas-broker serve | check | catalog | sweep [--delete]`: the command-line tool. Reads the same
  * environment variables as the broker (it is an entry point, like main.ts).
  */
-import { realpathSync } from 'node:fs'
+import { readFileSync, realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { loadPolicies } from '../adapters/policy/ts-policy-loader.js'
 import { MongoStorage } from '../adapters/storage/mongo-storage.js'
+import { parseMongoExport, readSeedCollection } from '../adapters/storage/seed-state.js'
 import { atlasNeeds, grants } from '../domain/atlas-access.js'
 import { type BrokerCatalog, servedCatalog } from '../domain/catalog.js'
 import { defaultPolicy } from '../domain/default-policy.js'
+import { importSeed } from '../domain/seed-import.js'
 import { deleteOrphans, findOrphans } from '../domain/sweep.js'
 import { AtlasUnavailableError, ClusterNotFoundError } from '../ports/atlas-port.js'
+import { silentLogger } from '../ports/logger-port.js'
+import { type StoragePort } from '../ports/storage-port.js'
 import { checkPoliciesDir, configuredAtlas, loadCatalog, readTls } from './compose.js'
+import { SEED_PLAN_ID, SEED_SERVICE_ID } from './default-catalog.js'
 import { type Config, ConfigError, loadConfig, localModeUnlessConfigured } from './config.js'
 import { expectedFailure } from './failures.js'
 import { serve } from './server.js'
@@ -21,7 +26,11 @@ const USAGE = `usage: atlas-broker <command>
   serve            start the broker (as npm start)
   check            validate configuration, catalog and policies; try the Atlas credentials and MongoDB
   catalog [--file] print the catalog platforms see; --file: as a CATALOG_FILE (with the atlas blocks)
-  sweep [--delete] list Atlas users and clusters this broker created but has no record of; --delete removes them`
+  sweep [--delete] list Atlas users and clusters this broker created but has no record of; --delete removes them
+  import-seed [--file EXPORT.json] [--apply]
+                   import python-atlasbroker's instances and bindings into this broker's state (dry run
+                   unless --apply); reads the seed's collection (MONGODB_URI, MONGODB_DATABASE,
+                   MONGODB_COLLECTION: the seed's mongo settings) or a mongoexport of it`
 
 type Out = (line: string) => void
 
@@ -146,10 +155,13 @@ async function sweep (env: Record<string, string | undefined>, remove: boolean, 
   }
 }
 
-export async function runCli (argv: string[], env: Record<string, string | undefined>, out: Out = l => process.stdout.write(`${l}\n`), err: Out = l => process.stderr.write(`${l}\n`)): Promise<number> {
+export async function runCli (
+  argv: string[], env: Record<string, string | undefined>, out: Out = l => process.stdout.write(`${l}\n`), err: Out = l => process.stderr.write(`${l}\n`),
+  overrides: CliOverrides = {}
+): Promise<number> {
   const [command, ...rest] = argv
   try {
-    return await runCommand(command, rest, env, out, err)
+    return await runCommand(command, rest, env, out, err, overrides)
   } catch (e) {
     // A failure the operator can fix is one sentence; anything else keeps its stack.
     const expected = expectedFailure(e)
@@ -159,7 +171,55 @@ export async function runCli (argv: string[], env: Record<string, string | undef
   }
 }
 
-async function runCommand (command: string | undefined, rest: string[], env: Record<string, string | undefined>, out: Out, err: Out): Promise<number> {
+/**
+ * `import-seed`: python-atlasbroker's state into this broker's (its MongoDB: MONGODB_URI). The seed's documents
+ * come from its collection (by default the one MONGODB_COLLECTION names, as the seed's secrets file sets it) or
+ * from a mongoexport file. One line per document, then a summary; exit 1 when anything failed.
+ */
+async function importSeedCommand (env: Record<string, string | undefined>, args: string[], out: Out, err: Out, overrides: CliOverrides): Promise<number> {
+  const config = loadConfig(env)
+  const apply = args.includes('--apply')
+  const fileAt = args.indexOf('--file')
+  const file = fileAt >= 0 ? args[fileAt + 1] : undefined
+  if (fileAt >= 0 && (file === undefined || file.startsWith('--'))) throw new ConfigError(['--file: give the path of a mongoexport of the seed\'s collection'])
+  if (config.mongo === undefined && overrides.storage === undefined) {
+    throw new ConfigError(['MONGODB_URI: import-seed writes into the broker\'s MongoDB state; set MONGODB_URI (and MONGODB_DATABASE, MONGODB_COLLECTION)'])
+  }
+  let documents: unknown[]
+  if (file !== undefined) {
+    let text: string
+    try { text = readFileSync(file, 'utf8') } catch (e) { throw new ConfigError([`--file: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? String(e)})`]) }
+    try { documents = parseMongoExport(text, file) } catch (e) { throw new ConfigError([`--file: ${e instanceof Error ? e.message : String(e)}`]) }
+  } else {
+    const mongo = config.mongo!
+    documents = await readSeedCollection({ uri: mongo.uri, database: mongo.database, collection: mongo.collection, timeoutMs: mongo.timeoutMs })
+  }
+  const { policy } = await loadPolicies(config.policiesDir, defaultPolicy)
+  const atlas = configuredAtlas(config)
+  const storage = overrides.storage ?? await MongoStorage.connect(config.mongo!).catch(async (e: unknown) => { await atlas.close(); throw e })
+  try {
+    const lines = await importSeed({ atlas, storage, policy, logger: silentLogger, operationBudgetMs: config.operationBudgetMs }, documents,
+      { apply, serviceId: SEED_SERVICE_ID, planId: SEED_PLAN_ID })
+    for (const line of lines) out(`${line.outcome.padEnd(8)} ${line.kind} ${line.id}: ${line.detail}`)
+    const count = (outcome: string): number => lines.filter(l => l.outcome === outcome).length
+    const words = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`
+    out(`${words(count('imported'), 'document')} ${apply ? 'imported' : 'to import'}, ${count('present')} already present, ${count('skipped')} skipped, ${count('failed')} failed` +
+      (apply ? '' : ' (dry run: nothing was written; run again with --apply)'))
+    if (count('failed') > 0) err('some documents failed: run the same command again once the cause is fixed (imports are idempotent)')
+    return count('failed') > 0 ? 1 : 0
+  } finally {
+    if (overrides.storage === undefined) await storage.close()
+    await atlas.close()
+  }
+}
+
+/** What an embedder or a test may pass instead of the configured adapters. */
+export interface CliOverrides {
+  /** The broker's state (import-seed). */
+  storage?: StoragePort
+}
+
+async function runCommand (command: string | undefined, rest: string[], env: Record<string, string | undefined>, out: Out, err: Out, overrides: CliOverrides): Promise<number> {
   switch (command) {
     case 'serve':
       await serve(env)
@@ -175,6 +235,8 @@ async function runCommand (command: string | undefined, rest: string[], env: Rec
     }
     case 'sweep':
       return await sweep(env, rest.includes('--delete'), out, err)
+    case 'import-seed':
+      return await importSeedCommand(env, rest, out, err, overrides)
     default:
       err(USAGE)
       return command === undefined || command === '--help' || command === 'help' ? 0 : 2

@@ -232,6 +232,9 @@ export class Bindings {
 
   /** The answer to a repeated bind or a fetch: the stored binding's credentials, with the cluster's connection strings. */
   async answer (record: BindingRecord, facts: BindingData, deadline: number): Promise<BindingSpec> {
+    if (record.origin !== undefined && record.sealedPassword === undefined) {
+      throw new UnprocessableError(`binding ${record.id} was made by ${record.origin}, which kept no password: its credentials cannot be shown again; unbind it and bind again for new ones`)
+    }
     const secret = this.kit.secretFor(record.keyId)
     const password = record.sealedPassword !== undefined
       ? unseal(secret, record.sealedPassword)

@@ -272,6 +272,8 @@ export class AtlasBroker implements ServiceBroker {
       }
       const instance = await this.deps.storage.getInstance(instanceId)
       if (instance === undefined || instance.state === 'deleted') throw new BindingNotFoundError(`binding ${bindingId} does not exist`)
+      // Imported from python-atlasbroker: no password was ever known here, so the binding is shown without credentials.
+      if (binding.origin !== undefined && binding.sealedPassword === undefined) return { parameters: binding.parameters }
       const details: BindDetails = {
         serviceId: binding.serviceId, planId: binding.planId, parameters: binding.parameters, ...(binding.context === undefined ? {} : { context: binding.context })
       }

@@ -52,6 +52,8 @@ export interface InstanceRecord extends StoredFields {
   maintenanceVersion?: string
   cluster: string
   database: string
+  /** Set on records imported from another broker's state (`atlas-broker import-seed`). */
+  origin?: 'python-atlasbroker'
 }
 
 export interface BindingRecord extends StoredFields {
@@ -72,6 +74,8 @@ export interface BindingRecord extends StoredFields {
   keyId?: string
   /** The cluster's connection strings when the binding was made (answers while Atlas cannot be reached). */
   connectionStrings?: { standard?: string, standardSrv?: string }
+  /** Set on records imported from another broker's state; such a binding's password was never known to this broker. */
+  origin?: 'python-atlasbroker'
 }
 
 export type NewRecord<T extends StoredFields> = Omit<T, 'version' | 'createdAt' | 'updatedAt'>

@@ -97,3 +97,15 @@ t.test('the project policies folder has nothing enabled by default', async t => 
   const { sources } = await loadPolicies(new URL('../../../policies', import.meta.url).pathname, defaultPolicy)
   t.ok(Object.values(sources).every(s => s === 'built-in'))
 })
+
+t.test('the seed-defaults example gives python-atlasbroker\'s names, roles and random passwords', async t => {
+  const dir = folder({})
+  copyFileSync(new URL('../../../policies/examples/seed-defaults.ts', import.meta.url), path.join(dir, '05-seed-defaults.ts'))
+  const { policy } = await loadPolicies(dir, defaultPolicy)
+  t.equal(policy.databaseName(instance), 'instance-i-1')
+  t.same(policy.roles(binding), [{ roleName: 'dbAdmin', databaseName: 'db' }, { roleName: 'readWrite', databaseName: 'db' }])
+  const derive = (): string => 'never-used'
+  const a = policy.password({ ...binding, derive })
+  t.ok(a.length >= 20 && a !== policy.password({ ...binding, derive }), 'random')
+  t.equal(policy.predictableCredentials, false, 'so the broker keeps them sealed to answer repeats')
+})
