@@ -3,7 +3,8 @@
 #   runtime: production dependencies and the compiled JavaScript only, as the unprivileged `node` user
 # Policies: the image ships policies/ (README and examples, nothing enabled); mount your own folder over
 # /app/policies (or point POLICIES_DIR elsewhere). .ts policy files load at start-up, no build step.
-ARG NODE_VERSION=24
+# The Node version CI also tests on (.node-version): keep the two equal (a test checks).
+ARG NODE_VERSION=24.22.3
 
 FROM node:${NODE_VERSION}-slim AS build
 WORKDIR /app

@@ -18,7 +18,7 @@ async function setup (t: Test, env: Record<string, string> = {}): Promise<{ sim:
   const broker = await composeBroker(loadConfig({
     ATLAS_BASE_URL: url, ATLAS_PROJECT_ID: sim.projectId, ATLAS_PUBLIC_KEY: sim.publicKey, ATLAS_PRIVATE_KEY: sim.privateKey,
     ATLAS_DEFAULT_CLUSTER: 'Main', BROKER_USERNAME: 'platform', BROKER_PASSWORD: 'a-long-password', CREDENTIALS_SECRET: 'z'.repeat(32),
-    USER_PROPAGATION_POLL_MS: '20', OPERATION_BUDGET_MS: '3000', ATLAS_REQUEST_TIMEOUT_MS: '500', ...env
+    USER_PROPAGATION_POLL_MS: '20', OPERATION_BUDGET_MS: '3000', ATLAS_REQUEST_TIMEOUT_MS: '500', ATLAS_RETRY_BASE_MS: '50', ...env
   }), logs.logger)
   t.teardown(async () => { await broker.close(); await sim.close() })
   const headers = { authorization: `Basic ${Buffer.from('platform:a-long-password').toString('base64')}`, 'x-broker-api-version': '2.17', 'content-type': 'application/json' }

