@@ -62,7 +62,7 @@ async function pollUntilDone (env: Env, url: string, _t: Test, limitMs = 5000): 
   }
 }
 
-t.test('catalog: flex, m10, m20, m30 with stable ids, schemas, limits and costs', async t => {
+t.test('B8/L1: catalog: flex, m10, m20, m30 with stable ids, schemas, limits and costs', async t => {
   const env = await setup(t)
   const r = await env.call('GET', '/v2/catalog')
   const plans = (r.body.services as Array<{ plans: Array<Record<string, unknown>> }>)[0]!.plans
@@ -82,7 +82,7 @@ t.test('catalog: flex, m10, m20, m30 with stable ids, schemas, limits and costs'
   t.equal(plans.find(p => p.name === 'flex')?.plan_updateable, false)
 })
 
-t.test('m10: full asynchronous lifecycle — provision, bind, resize to m20, unbind, deprovision', async t => {
+t.test('A12/C3/C4/C6/D8/D10/F8/G5/H5: m10: full asynchronous lifecycle — provision, bind, resize to m20, unbind, deprovision', async t => {
   const env = await setup(t)
   const url = `${I}/ded-1`
   const noAsync = await env.call('PUT', url, provisionBody(DEDICATED_PLAN_IDS.m10))
@@ -221,7 +221,7 @@ t.test('H3: a DELETE during provisioning stops the create and deletes the cluste
   t.same(env.sim.clusterNames(), ['Main'])
 })
 
-t.test('Atlas failing the create: a 5xx keeps a failed record for orphan mitigation; a refusal leaves nothing', async t => {
+t.test('D11/G7/L3: Atlas failing the create: a 5xx keeps a failed record for orphan mitigation; a refusal leaves nothing', async t => {
   const env = await setup(t)
   env.sim.addFault({ kind: 'status', status: 500, method: 'POST', path: '/clusters', times: 1 })
   const failed = await env.call('PUT', `${I}/f1?accepts_incomplete=true`, provisionBody(DEDICATED_PLAN_IDS.m10))

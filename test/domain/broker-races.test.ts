@@ -70,3 +70,16 @@ t.test('a storage version conflict is a 422 ConcurrencyError, never 503 "storage
   t.type(err, ConcurrencyError)
   t.equal((err as ConcurrencyError).statusCode, 422)
 })
+
+t.test('K4: an unbind while the bind creates its user is 422 ConcurrencyError; after the bind it succeeds', async t => {
+  const { broker, atlas } = makeBroker()
+  await broker.provision('i', provision, false, {})
+  const held = atlas.hold('createDatabaseUser')
+  const bound = broker.bind('i', 'b', bind, false, {})
+  await held.reached
+  await t.rejects(broker.unbind('i', 'b', { serviceId: SERVICE_ID, planId: PLAN_ID }, false, {}), ConcurrencyError)
+  held.release()
+  await bound
+  await broker.unbind('i', 'b', { serviceId: SERVICE_ID, planId: PLAN_ID }, false, {})
+  t.equal(atlas.users.size, 0)
+})

@@ -16,7 +16,7 @@ t.test('the default catalog is valid and keeps the seed ids and names', async t 
   t.notOk(JSON.stringify(servedCatalog(defaultCatalog)).includes('"atlas":'))
 })
 
-t.test('every catalog problem is found', async t => {
+t.test('B5/B7/B9/B11/Z10: every catalog problem is found', async t => {
   const bad: BrokerCatalog = {
     services: [
       { id: 'dup', name: 'Bad Name', description: '', bindable: true, plans: [

@@ -5,7 +5,7 @@ import { DEDICATED_PLAN_IDS } from '../../src/app/default-catalog.js'
 import { deleteOrphans, findOrphans } from '../../src/domain/sweep.js'
 import { makeBroker, PLAN_ID, SERVICE_ID } from '../helpers/broker.js'
 
-t.test('finds users and clusters whose records are gone, and deletes only those', async t => {
+t.test('L2: finds users and clusters whose records are gone, and deletes only those', async t => {
   const storage = new MemoryStorage()
   const { broker, atlas } = makeBroker({ storage })
   await broker.provision('live', { serviceId: SERVICE_ID, planId: PLAN_ID, organizationGuid: 'o', spaceGuid: 's' }, false, {})

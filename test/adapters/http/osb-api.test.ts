@@ -13,7 +13,7 @@ import { osb } from '../../helpers/osb-client.js'
 
 const I = '/v2/service_instances'
 
-t.test('A: transport, headers, auth, errors', async t => {
+t.test('A10/A11/A15/Z7: transport, headers, auth, errors (every answer checked against the OSB spec and for a JSON body)', async t => {
   const { app } = await makeApp(t)
 
   t.test('A8: 401 without or with wrong basic auth, before validation', async t => {
@@ -28,7 +28,7 @@ t.test('A: transport, headers, auth, errors', async t => {
     t.equal(garbage.status, 401)
   })
 
-  t.test('Z1/Z2: 412 for a missing, empty, unparsable or non-2.x version, before parsing and validation', async t => {
+  t.test('A1/A2/A3/Z1/Z2: 412 for a missing, empty, unparsable or non-2.x version, before parsing and validation', async t => {
     for (const version of [undefined, '', 'abc', '1.0', '3.0', '2', '2.x']) {
       const r = await osb(app, t, 'PUT', `${I}/x`, { headers: { 'x-broker-api-version': version }, rawBody: '{not json' })
       t.equal(r.status, 412, `version ${String(version)}`)
@@ -53,7 +53,7 @@ t.test('A: transport, headers, auth, errors', async t => {
     t.equal(missing.headers['x-broker-api-request-identity'], id)
   })
 
-  t.test('A4: originating identity parsed when valid, never required, tolerated when garbled', async t => {
+  t.test('A4/A5: originating identity parsed when valid, never required, tolerated when garbled', async t => {
     const value = Buffer.from(JSON.stringify({ user_id: 'u-1' })).toString('base64')
     const ok = await osb(app, t, 'PUT', `${I}/oi-1`, { body: provisionBody(), headers: { 'x-broker-api-originating-identity': `cloudfoundry ${value}` } })
     t.equal(ok.status, 201)
@@ -94,7 +94,7 @@ t.test('A: transport, headers, auth, errors', async t => {
   })
 })
 
-t.test('B: catalog', async t => {
+t.test('B1/B4/B5/B6/B7/B8/B10/B12: catalog', async t => {
   const { app } = await makeApp(t)
   const r = await osb(app, t, 'GET', '/v2/catalog')
   t.equal(r.status, 200)
@@ -143,7 +143,7 @@ t.test('D: provision', async t => {
     }
   })
 
-  t.test('accepts_incomplete=true on the synchronous shared plan still answers 201', async t => {
+  t.test('C1/C2/C5: accepts_incomplete=true on the synchronous shared plan still answers 201', async t => {
     const { app } = await makeApp(t)
     t.equal((await osb(app, t, 'PUT', `${I}/sync?accepts_incomplete=true`, { body: provisionBody() })).status, 201)
   })
@@ -234,7 +234,7 @@ t.test('D: provision', async t => {
   })
 })
 
-t.test('E: fetch instance', async t => {
+t.test('E1/E2/E5: fetch instance', async t => {
   const { app } = await makeApp(t)
   await osb(app, t, 'PUT', `${I}/e1`, { body: provisionBody({ parameters: { database: 'e1db' } }) })
   const r = await osb(app, t, 'GET', `${I}/e1`)
@@ -301,7 +301,7 @@ t.test('F: update', async t => {
   })
 })
 
-t.test('G/Z5/Z6: instance last_operation', async t => {
+t.test('G1/G2/G4/G6/Z5/Z6: instance last_operation', async t => {
   const { app } = await makeApp(t)
   await osb(app, t, 'PUT', `${I}/g1`, { body: provisionBody() })
   const plain = await osb(app, t, 'GET', `${I}/g1/last_operation`)
@@ -316,7 +316,7 @@ t.test('G/Z5/Z6: instance last_operation', async t => {
   t.equal(tomb.body.state, 'succeeded')
 })
 
-t.test('H: deprovision', async t => {
+t.test('H1/H2/H4/D1: deprovision', async t => {
   const { app, atlas, storage } = await makeApp(t)
   await osb(app, t, 'PUT', `${I}/h1`, { body: provisionBody() })
   await osb(app, t, 'PUT', `${I}/h1/service_bindings/hb1`, { body: bindBody() })
@@ -341,7 +341,7 @@ t.test('H: deprovision', async t => {
   t.equal((await osb(app, t, 'PUT', `${I}/h1`, { body: provisionBody() })).status, 201, 'a deleted id may be provisioned again')
 })
 
-t.test('I/J/K: bind, fetch binding, binding last_operation, unbind', async t => {
+t.test('I1/I2/I3/I7/J1/J2/K1/K3/K5/M1/M2/M3: bind, fetch binding, binding last_operation, unbind', async t => {
   const { app, atlas } = await makeApp(t)
   await osb(app, t, 'PUT', `${I}/i1`, { body: provisionBody({ parameters: { database: 'appdb' } }) })
   const B = `${I}/i1/service_bindings/b1`
