@@ -4,6 +4,7 @@
  * environment variables as the broker (it is an entry point, like main.ts).
  */
 import { readFileSync, realpathSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { loadPolicies } from '../adapters/policy/ts-policy-loader.js'
 import { MongoStorage } from '../adapters/storage/mongo-storage.js'
@@ -75,6 +76,8 @@ async function check (env: Record<string, string | undefined>, out: Out): Promis
   } catch (e) {
     fail(e)
   }
+  const port = await portProblem(config.host, config.port)
+  report(port === undefined, port ?? `PORT ${config.port} on ${config.host} is free to listen on`)
   if (!config.localMode) await checkAtlas(config, catalog, report, out)
   if (config.mongo !== undefined) {
     try {
@@ -88,6 +91,16 @@ async function check (env: Record<string, string | undefined>, out: Out): Promis
     out('note in-memory storage (no MONGODB_URI): state is lost on restart')
   }
   return failures === 0 ? 0 : 1
+}
+
+/** Why `serve` could not listen on HOST:PORT (in use, not permitted, not an address here), or undefined. */
+async function portProblem (host: string, port: number): Promise<string | undefined> {
+  if (port === 0) return undefined
+  return await new Promise(resolve => {
+    const server = createServer()
+    server.once('error', err => { resolve(expectedFailure(err, { port, host })?.message ?? `PORT: cannot listen on ${host}:${port} (${err.message})`) })
+    server.listen(port, host, () => { server.close(() => resolve(undefined)) })
+  })
 }
 
 /**

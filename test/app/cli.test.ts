@@ -16,7 +16,7 @@ t.test('check: configuration, catalog, policies and the Atlas credentials', asyn
   t.teardown(() => sim.close())
   const env = {
     ATLAS_BASE_URL: url, ATLAS_PROJECT_ID: sim.projectId, ATLAS_PUBLIC_KEY: sim.publicKey, ATLAS_PRIVATE_KEY: sim.privateKey,
-    BROKER_USERNAME: 'platform', BROKER_PASSWORD: 'a-long-password', CREDENTIALS_SECRET: 'z'.repeat(32)
+    BROKER_USERNAME: 'platform', BROKER_PASSWORD: 'a-long-password', CREDENTIALS_SECRET: 'z'.repeat(32), PORT: '0' // the port check is tested on its own
   }
   const good = await cli(['check'], env)
   t.equal(good.code, 0, good.out)
@@ -77,6 +77,14 @@ t.test('expected failures are one sentence with a documented exit code, never a 
   t.equal(sweep.code, 1)
   t.match(sweep.err, /^atlas-broker sweep: MongoDB \(MONGODB_URI\) cannot be used: /)
   noStack(sweep.err)
+  const { createServer } = await import('node:net')
+  const taken = createServer()
+  await new Promise<void>(resolve => taken.listen(0, '127.0.0.1', () => resolve()))
+  const port = String((taken.address() as { port: number }).port)
+  const inUse = await cli(['check'], { ...production, PORT: port })
+  await new Promise<void>(resolve => taken.close(() => resolve()))
+  t.match(inUse.out, new RegExp(`FAIL PORT: port ${port} on 127\\.0\\.0\\.1 is already in use by another process`), 'check finds what serve would fail on')
+  t.match((await cli(['check'], { ...production, PORT: port })).out, new RegExp(`ok +PORT ${port} on 127\\.0\\.0\\.1 is free to listen on`))
   const policies = await cli(['check'], { ...production, POLICIES_DIR: '/nonexistent/policies' })
   t.match(policies.out, /FAIL POLICIES_DIR: folder \/nonexistent\/policies does not exist/, policies.out)
 })
