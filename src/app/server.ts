@@ -12,14 +12,16 @@ import { loggerOptions } from './logger.js'
 const SHUTDOWN_BOUND_MS = 25_000
 
 /** Ends start-up: an expected failure in one sentence (and one log line, no stack), anything else with its stack. */
-function stopOn (err: unknown, logger?: Logger, where: { port?: number, host?: string } = {}): never {
+function stopOn (err: unknown, log?: { logger: Logger, flush: () => void }, where: { port?: number, host?: string } = {}): never {
   const expected = expectedFailure(err, where)
   if (expected === undefined) {
-    logger?.fatal({ err }, 'start-up failed')
+    log?.logger.fatal({ err }, 'start-up failed')
+    log?.flush()
     console.error(`atlas-broker: start-up failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
     process.exit(EXIT.failed)
   }
-  logger?.fatal({ reason: expected.message }, 'start-up failed')
+  log?.logger.fatal({ reason: expected.message }, 'start-up failed')
+  log?.flush()
   console.error(`atlas-broker: ${expected.message}`)
   process.exit(expected.code)
 }
@@ -31,19 +33,22 @@ export async function serve (env: Record<string, string | undefined>): Promise<v
   } catch (err) {
     stopOn(err)
   }
-  const logger = pino(loggerOptions(config.logLevel))
+  // Log lines are written asynchronously (off the request path) and flushed before every exit, so none is lost.
+  const destination = pino.destination({ dest: 1, sync: false })
+  const logger = pino(loggerOptions(config.logLevel), destination)
+  const log = { logger, flush: () => { destination.flushSync() } }
   let running
   let address: string
   try {
     running = await composeBroker(config, logger)
   } catch (err) {
-    stopOn(err, logger)
+    stopOn(err, log)
   }
   try {
     address = await running.app.listen({ port: config.port, host: config.host })
   } catch (err) {
     await running.close().catch(() => undefined)
-    stopOn(err, logger, { port: config.port, host: config.host })
+    stopOn(err, log, { port: config.port, host: config.host })
   }
   if (config.localMode) {
     logger.warn({ simulator: running.simulatorUrl }, 'LOCAL MODE (LOCAL_MODE=true): using the built-in Atlas simulator, not Atlas. Not for production.')
@@ -68,14 +73,19 @@ export async function serve (env: Record<string, string | undefined>): Promise<v
     stopping = true
     logger.info({ signal }, 'shutting down')
     // In-flight requests get up to SHUTDOWN_BOUND_MS to finish; then the process exits regardless.
-    const force = setTimeout(() => process.exit(1), SHUTDOWN_BOUND_MS)
+    const force = setTimeout(() => { log.flush(); process.exit(1) }, SHUTDOWN_BOUND_MS)
     force.unref()
     // Keep-alive connections that go idle after close() began would otherwise hold it open until their
     // keep-alive timeout: close them as they go idle.
     const idle = setInterval(() => running.app.server.closeIdleConnections(), 100)
     idle.unref()
-    running.close().then(() => process.exit(0), (err: unknown) => {
+    running.close().then(() => {
+      logger.info('stopped')
+      log.flush()
+      process.exit(0)
+    }, (err: unknown) => {
       logger.error({ err }, 'error during shutdown')
+      log.flush()
       process.exit(1)
     })
   }

@@ -33,9 +33,25 @@ t.test('a full lifecycle at trace level, failures included, logs no secret', asy
   await osb(app, t, 'DELETE', `${I}/log1/service_bindings/b1?${DELETE_QUERY}`)
   await osb(app, t, 'DELETE', `${I}/log1?${DELETE_QUERY}`)
   const all = logLines.join('\n')
-  t.ok(logLines.length > 10, `${logLines.length} log lines written`)
+  const access = logLines.filter(line => line.includes('"msg":"request"'))
+  t.equal(access.length, 8, 'one access-log line per request (eight requests)')
+  t.match(access[0], /"method":"PUT".*"route":"\/v2\/service_instances\/:instance_id".*"status":201.*"ms":[\d.]+.*"instanceId":"log1"/)
+  t.match(access[1], /"bindingId":"b1"/)
   t.match(all, /req-1/, 'the request identity is the request id in the logs')
   for (const secret of [password, AUTH, BROKER_PASS, SECRET, 'wrong-password-x', encodeURIComponent(password)]) {
     t.notOk(all.includes(secret), `no ${secret.slice(0, 6)}… in the logs`)
   }
+})
+
+t.test('one access-log line per request, with the originating identity\'s user; catalog and probes at debug', async t => {
+  const { app, logLines } = await makeApp(t)
+  const who = `cloudfoundry ${Buffer.from(JSON.stringify({ user_id: 'alice-guid' })).toString('base64')}`
+  await osb(app, t, 'PUT', '/v2/service_instances/al1', { body: provisionBody(), headers: { 'x-broker-api-originating-identity': who, 'x-broker-api-request-identity': 'req-al' } })
+  const line = logLines.filter(l => l.includes('"msg":"request"')).at(-1) ?? ''
+  t.match(line, /"reqId":"req-al"/)
+  t.match(line, /"user":"alice-guid"/)
+  t.match(line, /"level":30/, 'OSB calls at info')
+  t.notMatch(logLines.join('\n'), /incoming request|request completed/, 'Fastify\'s own two lines are off')
+  await osb(app, t, 'GET', '/v2/catalog')
+  t.match(logLines.filter(l => l.includes('"route":"/v2/catalog"')).at(-1), /"level":20/, 'the catalog at debug')
 })

@@ -100,3 +100,23 @@ t.test('start-up failures an operator fixes: one sentence naming the setting, th
   t.equal(await policies.exited, 2)
   t.match(policies.output(), /POLICIES_DIR: folder \/nonexistent\/policies does not exist/)
 })
+
+t.test('SIGTERM right after a burst of requests: every access-log line is written (asynchronous log, flushed on exit)', async t => {
+  const { child, output, exited } = start({ PORT: '0', LOG_LEVEL: 'info' })
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  const deadline = Date.now() + 30_000
+  while (!/curl -s -u/.test(output()) && Date.now() < deadline && child.exitCode === null) await new Promise(resolve => setTimeout(resolve, 50))
+  const login = /basic auth:\s+(\S+) \/ (\S+)/.exec(output())!
+  const url = /broker URL:\s+(http:\/\/\S+)/.exec(output())![1]!
+  const headers = { authorization: `Basic ${Buffer.from(`${login[1]}:${login[2]}`).toString('base64')}`, 'X-Broker-API-Version': '2.17', 'content-type': 'application/json' }
+  const body = JSON.stringify({ service_id: '2a04f349-4aab-4fcb-af6d-8e1749a77c13', plan_id: '8db474d1-3cc0-4f4d-b864-24e3bd49b874', organization_guid: 'o', space_guid: 's' })
+  await Promise.all(Array.from({ length: 20 }, async (_, i) => {
+    const r = await fetch(`${url}/v2/service_instances/burst-${i}`, { method: 'PUT', headers, body })
+    t.equal(r.status, 201)
+  }))
+  child.kill('SIGTERM')
+  t.equal(await exited, 0)
+  const lines = output().split('\n').filter(line => line.includes('"msg":"request"') && line.includes('burst-'))
+  t.equal(lines.length, 20, 'one line per request, none lost')
+  t.match(output(), /"msg":"stopped"/, 'the last line is there too')
+})

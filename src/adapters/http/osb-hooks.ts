@@ -213,10 +213,8 @@ export async function registerOsbHooks (app: FastifyInstance, credentials: Broke
       if (typeof identity === 'string' && identity !== '') meta.requestIdentity = identity
       if (originatingIdentity !== undefined) meta.originatingIdentity = originatingIdentity
       request.osbMeta = meta
-      if (originatingIdentity !== undefined) {
-        request.log = request.log.child({ originatingIdentity })
-        request.log.info({ method: request.method, url: request.url }, 'originating identity')
-      }
+      // Every line of the request names who asked for it (the access-log line names the user too).
+      if (originatingIdentity !== undefined) request.log = request.log.child({ originatingIdentity })
       done()
     })
   })
