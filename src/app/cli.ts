@@ -7,8 +7,7 @@ import { readFileSync, realpathSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { loadPolicies } from '../adapters/policy/ts-policy-loader.js'
-import { MongoStorage } from '../adapters/storage/mongo-storage.js'
-import { parseMongoExport, readSeedCollection } from '../adapters/storage/seed-state.js'
+import type { MongoStorage } from '../adapters/storage/mongo-storage.js'
 import { atlasNeeds, grants } from '../domain/atlas-access.js'
 import { type BrokerCatalog, servedCatalog } from '../domain/catalog.js'
 import { defaultPolicy } from '../domain/default-policy.js'
@@ -34,6 +33,11 @@ const USAGE = `usage: atlas-broker <command>
                    MONGODB_COLLECTION: the seed's mongo settings) or a mongoexport of it`
 
 type Out = (line: string) => void
+
+/** The MongoDB store, loaded (with its driver) only by the commands that use it. */
+async function mongoStorage (): Promise<typeof MongoStorage> {
+  return (await import('../adapters/storage/mongo-storage.js')).MongoStorage
+}
 
 
 async function check (env: Record<string, string | undefined>, out: Out): Promise<number> {
@@ -81,7 +85,7 @@ async function check (env: Record<string, string | undefined>, out: Out): Promis
   if (!config.localMode) await checkAtlas(config, catalog, report, out)
   if (config.mongo !== undefined) {
     try {
-      const storage = await MongoStorage.connect(config.mongo)
+      const storage = await (await mongoStorage()).connect(config.mongo)
       await storage.close()
       report(true, `MongoDB reachable (database ${config.mongo.database})`)
     } catch (e) {
@@ -148,7 +152,7 @@ async function sweep (env: Record<string, string | undefined>, remove: boolean, 
     return 2
   }
   const atlas = configuredAtlas(config)
-  const storage = await MongoStorage.connect(config.mongo).catch(async (e: unknown) => { await atlas.close(); throw e })
+  const storage = await (await mongoStorage()).connect(config.mongo).catch(async (e: unknown) => { await atlas.close(); throw e })
   try {
     let last = ''
     const orphans = await findOrphans(atlas, storage, (done, total, what) => {
@@ -202,14 +206,16 @@ async function importSeedCommand (env: Record<string, string | undefined>, args:
   if (file !== undefined) {
     let text: string
     try { text = readFileSync(file, 'utf8') } catch (e) { throw new ConfigError([`--file: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? String(e)})`]) }
+    const { parseMongoExport } = await import('../adapters/storage/seed-state.js')
     try { documents = parseMongoExport(text, file) } catch (e) { throw new ConfigError([`--file: ${e instanceof Error ? e.message : String(e)}`]) }
   } else {
     const mongo = config.mongo!
+    const { readSeedCollection } = await import('../adapters/storage/seed-state.js')
     documents = await readSeedCollection({ uri: mongo.uri, database: mongo.database, collection: mongo.collection, timeoutMs: mongo.timeoutMs })
   }
   const { policy } = await loadPolicies(config.policiesDir, defaultPolicy)
   const atlas = configuredAtlas(config)
-  const storage = overrides.storage ?? await MongoStorage.connect(config.mongo!).catch(async (e: unknown) => { await atlas.close(); throw e })
+  const storage = overrides.storage ?? await (await mongoStorage()).connect(config.mongo!).catch(async (e: unknown) => { await atlas.close(); throw e })
   try {
     const lines = await importSeed({ atlas, storage, policy, logger: silentLogger, operationBudgetMs: config.operationBudgetMs }, documents,
       { apply, serviceId: SEED_SERVICE_ID, planId: SEED_PLAN_ID })

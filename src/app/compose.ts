@@ -9,17 +9,14 @@ import { type Logger } from 'pino'
 import { HttpAtlasAdapter, type HttpAtlasAdapterOptions } from '../adapters/atlas/http-atlas-adapter.js'
 import { AtlasReachability } from '../adapters/atlas/reachability.js'
 import { BrokerMetrics } from '../adapters/metrics/prometheus-metrics.js'
-import { MongoDatabaseAdmin } from '../adapters/database/mongodb-database-admin.js'
-import { SimulatedDatabaseAdmin } from '../adapters/database/simulated-database-admin.js'
-import { AtlasSimulator } from '../adapters/atlas/simulator/atlas-simulator.js'
 import { checkPlugin, composePolicy, loadPolicies } from '../adapters/policy/ts-policy-loader.js'
 import { MemoryStorage } from '../adapters/storage/memory-storage.js'
-import { MongoStorage } from '../adapters/storage/mongo-storage.js'
 import { AjvParameterValidator } from '../adapters/validation/ajv-parameter-validator.js'
 import { AtlasBroker } from '../domain/broker.js'
 import { type BrokerCatalog, validateCatalog } from '../domain/catalog.js'
 import { defaultPolicy } from '../domain/default-policy.js'
 import { type AtlasPort } from '../ports/atlas-port.js'
+import { type DatabaseAdminPort } from '../ports/database-admin-port.js'
 import { type Policy, type PolicyPlugin } from '../ports/policy-port.js'
 import { type StoragePort } from '../ports/storage-port.js'
 import { buildApp } from './build-app.js'
@@ -51,6 +48,17 @@ export function loadCatalog (config: Config, readFile: (path: string) => string 
   const problems = validateCatalog(catalog)
   if (problems.length > 0) throw new ConfigError(problems.map(p => `catalog: ${p}`))
   return catalog
+}
+
+/** What drops deprovisioned databases: only needed (and its driver only loaded) with DROP_DATABASE_ON_DEPROVISION. */
+async function databaseAdmin (config: Config): Promise<{ databaseAdmin?: DatabaseAdminPort }> {
+  if (!config.dropDatabaseOnDeprovision) return {}
+  if (config.localMode) {
+    const { SimulatedDatabaseAdmin } = await import('../adapters/database/simulated-database-admin.js')
+    return { databaseAdmin: new SimulatedDatabaseAdmin() }
+  }
+  const { MongoDatabaseAdmin } = await import('../adapters/database/mongodb-database-admin.js')
+  return { databaseAdmin: new MongoDatabaseAdmin({ timeoutMs: config.atlas.requestTimeoutMs }) }
 }
 
 type AtlasObservers = Pick<HttpAtlasAdapterOptions, 'onExchange' | 'onDigestReuseRefused'>
@@ -138,6 +146,8 @@ export async function composeBroker (config: Config, logger: Logger, overrides: 
     storage = overrides.storage
   } else if (config.mongo !== undefined) {
     // Connect before anything else runs, so a MongoDB that cannot be reached stops start-up clearly.
+    // The MongoDB driver is loaded only when the configuration uses MongoDB.
+    const { MongoStorage } = await import('../adapters/storage/mongo-storage.js')
     const mongo = await MongoStorage.connect({ ...config.mongo, logger })
     logger.info({ database: config.mongo.database, collection: config.mongo.collection }, 'storage: MongoDB')
     storage = mongo
@@ -179,6 +189,8 @@ async function wire (
     }
   }
   if (config.localMode) {
+    // The simulator is loaded only in local mode.
+    const { AtlasSimulator } = await import('../adapters/atlas/simulator/atlas-simulator.js')
     const sim = new AtlasSimulator({
       seedClusters: ['Cluster0'],
       delays: {
@@ -214,7 +226,7 @@ async function wire (
     policy,
     validator: new AjvParameterValidator(),
     logger,
-    databaseAdmin: config.localMode ? new SimulatedDatabaseAdmin() : new MongoDatabaseAdmin({ timeoutMs: config.atlas.requestTimeoutMs }),
+    ...(await databaseAdmin(config)),
     settings: {
       dropDatabaseOnDeprovision: config.dropDatabaseOnDeprovision,
       pollRetryAfterSeconds: config.localMode ? Math.min(config.pollRetryAfterSeconds, 2) : config.pollRetryAfterSeconds,

@@ -1,12 +1,11 @@
 /**
- * Loads `policies/*.ts` (and `.js`/`.mts`/`.mjs`) at start-up with tsx, in file-name order, each file's
+ * Loads `policies/*.ts` (and `.js`/`.mts`/`.mjs`) at start-up (TypeScript with tsx), in file-name order, each file's
  * hooks overriding the built-in policy and earlier files. tsx does not type-check (tsc does, in CI), so the
  * default export's shape is checked here, and any problem stops start-up with the file's name.
  */
 import { readdir } from 'node:fs/promises'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { tsImport } from 'tsx/esm/api'
 import {
   type LoadedPolicy, type Policy, type PolicyHook, type PolicyPlugin, POLICY_HOOKS, PolicyLoadError
 } from '../../ports/policy-port.js'
@@ -70,12 +69,23 @@ export function composePolicy (base: Policy, plugins: Array<{ file: string, plug
   return { policy, sources }
 }
 
+/**
+ * A policy module: TypeScript through tsx, loaded only when a `.ts`/`.mts` policy exists (it costs memory and
+ * start-up time); JavaScript with Node's own import.
+ */
+async function importPolicy (file: string): Promise<{ default?: unknown }> {
+  const url = pathToFileURL(path.resolve(file)).href
+  if (/\.(js|mjs)$/.test(file)) return await import(url) as { default?: unknown }
+  const { tsImport } = await import('tsx/esm/api')
+  return await tsImport(url, import.meta.url) as { default?: unknown }
+}
+
 export async function loadPolicies (dir: string, base: Policy): Promise<LoadedPolicy> {
   const plugins: Array<{ file: string, plugin: PolicyPlugin }> = []
   for (const file of await listPolicyFiles(dir)) {
     let mod: { default?: unknown }
     try {
-      mod = await tsImport(pathToFileURL(path.resolve(file)).href, import.meta.url) as { default?: unknown }
+      mod = await importPolicy(file)
     } catch (err) {
       throw new PolicyLoadError(file, `failed to load: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
     }
