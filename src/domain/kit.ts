@@ -129,6 +129,8 @@ export function sameInstanceRequest (existing: InstanceRecord, details: Provisio
 
 export class Kit {
   readonly now: () => number
+  /** How long user changes have taken to reach clusters here (moving average), once one was seen. */
+  private typicalPropagationMs: number | undefined
   /** The policy's hooks, results checked and failures classified. */
   readonly policy: PolicyCalls
   private readonly deps: BrokerDeps
@@ -187,16 +189,38 @@ export class Kit {
   }
 
 
-  /** Waits (bounded) until Atlas reports the user changes APPLIED on the cluster, so credentials work on return. */
+  /**
+   * Waits (bounded) until Atlas reports the user changes APPLIED on the cluster, so credentials work on return.
+   * Polling adapts to how long propagation usually takes here: one check at once (a change may be applied
+   * already), the next when the typical propagation time has passed, then checks further and further apart
+   * (each interval half again as long), so a slow propagation costs few calls and a typical one about two; the
+   * typical time is learnt from the waits that ended (a moving average).
+   */
   async waitUntilApplied (cluster: string, deadline: number): Promise<void> {
     const { userPropagationTimeoutMs, userPropagationPollMs } = this.deps.settings
-    const until = Math.min(deadline, this.now() + userPropagationTimeoutMs)
+    const started = this.now()
+    const until = Math.min(deadline, started + userPropagationTimeoutMs)
+    let interval = userPropagationPollMs
+    let next = started + Math.max(userPropagationPollMs, this.typicalPropagationMs ?? userPropagationPollMs)
+    let lastPending: number | undefined
     for (;;) {
-      if (await this.deps.atlas.clusterChangeStatus(cluster, { deadline }) === 'APPLIED') return
-      if (this.now() + userPropagationPollMs > until) {
+      if (await this.deps.atlas.clusterChangeStatus(cluster, { deadline }) === 'APPLIED') {
+        // The change arrived between the last PENDING answer and this one: the middle is the best estimate.
+        if (lastPending !== undefined) {
+          const took = (lastPending + this.now()) / 2 - started
+          this.typicalPropagationMs = this.typicalPropagationMs === undefined ? took : 0.7 * this.typicalPropagationMs + 0.3 * took
+        }
+        return
+      }
+      lastPending = this.now()
+      if (next > until) next = until
+      if (this.now() >= until) {
         throw new ServiceUnavailableError(`the new database user did not reach cluster ${cluster} in time; retry the request`)
       }
-      await sleep(userPropagationPollMs)
+      await sleep(Math.max(0, next - this.now()))
+      next = this.now() + interval
+      interval = Math.round(interval * 1.5)
     }
   }
+
 }

@@ -293,3 +293,16 @@ t.test('by default databases are kept', async t => {
   await broker.deprovision('a', { serviceId: SERVICE_ID, planId: PLAN_ID }, false, {})
   t.same(drops, [])
 })
+
+t.test('waiting for a user to propagate: few status calls once the typical time is known', async t => {
+  const { broker, atlas } = makeBroker({ settings: { userPropagationPollMs: 20, userPropagationTimeoutMs: 5000 } })
+  atlas.propagationMs = 300
+  await broker.provision('i', provision, false, {})
+  await broker.bind('i', 'learn', bind, false, {})
+  const fixedPolling = Math.ceil(300 / 20) + 1
+  const before = atlas.count('clusterChangeStatus')
+  await broker.bind('i', 'b', bind, false, {})
+  const calls = atlas.count('clusterChangeStatus') - before
+  t.ok(calls <= 4, `${calls} status calls (fixed 20 ms polling would make about ${fixedPolling})`)
+  t.equal(atlas.users.get('b')?.username, 'b')
+})

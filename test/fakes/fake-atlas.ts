@@ -147,14 +147,21 @@ export class FakeAtlas implements AtlasPort {
   async clusterChangeStatus (name: string): Promise<ChangeStatus> {
     await this.enter('clusterChangeStatus')
     if (!this.clusters.has(name)) throw new ClusterNotFoundError(`No cluster named ${name}.`, { status: 404, errorCode: 'CLUSTER_NOT_FOUND' })
-    return this.changeStatuses.shift() ?? 'APPLIED'
+    const queued = this.changeStatuses.shift()
+    if (queued !== undefined) return queued
+    return this.propagationMs > 0 && Date.now() - this.lastUserChange < this.propagationMs ? 'PENDING' : 'APPLIED'
   }
+
+  /** User changes take this long to reach the clusters (0: at once), measured from the last change. */
+  propagationMs = 0
+  private lastUserChange = 0
 
   async createDatabaseUser (spec: DatabaseUserSpec, _options?: AtlasCallOptions): Promise<DatabaseUser> {
     await this.enter('createDatabaseUser')
     if (this.users.has(spec.username)) throw new DatabaseUserExistsError(`User ${spec.username} already exists.`, { status: 409, errorCode: 'USER_ALREADY_EXISTS' })
     const user = { username: spec.username, password: spec.password, roles: spec.roles, scopes: spec.scopes, labels: spec.labels }
     this.users.set(spec.username, user)
+    this.lastUserChange = Date.now()
     this.leave('createDatabaseUser')
     return publicUser(user)
   }
