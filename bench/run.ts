@@ -116,7 +116,7 @@ async function main (): Promise<void> {
 
   // 1 + 3: catalog, start-up, memory.
   step('built')
-  const broker = await startBroker({})
+  const broker = await startBroker({ LOCAL_MODE: 'true' })
   step('broker ready')
   const idleRss = rssMb(broker.child.pid)
   const catalogBody = await (await fetch(`${broker.url}/v2/catalog`, { headers: { authorization: AUTH, 'x-broker-api-version': '2.17' } })).text()

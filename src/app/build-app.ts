@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import { type ChildLoggerOptions, type Logger } from 'pino'
 import { lazyChildLoggerFactory } from './logger.js'
 import { registerAccessLog } from '../adapters/http/access-log.js'
@@ -60,7 +60,7 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     // Platforms' X-Broker-API-Request-Identity is the id when sent; otherwise a process-unique one.
     genReqId: () => `${ID_PREFIX}-${(++requestCounter).toString(36)}`,
     // One access-log line per request (registerAccessLog) instead of Fastify's two.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     requestTimeout: 58_000,
     clientErrorHandler,
     // Coercion off: a wrong JSON type is a 400, not silently converted. Never removeAdditional: 'all' (it

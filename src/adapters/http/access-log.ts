@@ -3,8 +3,9 @@
  * are turned off): method, route, status, duration, the request id (the platform's
  * X-Broker-API-Request-Identity when it sent one), the originating identity's user, and the instance and
  * binding ids. OSB calls log at info; the catalog, probes and metrics, which platforms poll, at debug.
+ * Routes whose line the log level would drop get no hook at all: the catalog path stays as cheap as it was.
  */
-import { type FastifyInstance, type FastifyRequest } from 'fastify'
+import { type FastifyInstance, type FastifyReply, type FastifyRequest, type onResponseHookHandler } from 'fastify'
 
 const QUIET_ROUTES = new Set(['/v2/catalog', '/healthz', '/readyz', '/metrics'])
 
@@ -15,22 +16,31 @@ function userOf (request: FastifyRequest): string | undefined {
   return typeof user === 'string' ? user : undefined
 }
 
+function line (request: FastifyRequest, reply: FastifyReply, route: string): Record<string, unknown> {
+  const params = request.params as { instance_id?: string, binding_id?: string } | undefined
+  const user = userOf(request)
+  return {
+    method: request.method,
+    route,
+    status: reply.statusCode,
+    ms: Math.round(reply.elapsedTime * 10) / 10,
+    ...(user === undefined ? {} : { user }),
+    ...(params?.instance_id === undefined ? {} : { instanceId: params.instance_id }),
+    ...(params?.binding_id === undefined ? {} : { bindingId: params.binding_id })
+  }
+}
+
+/** Call before the routes are registered: each route gets its own hook, with its level fixed (404s are logged by the not-found handler). */
 export function registerAccessLog (app: FastifyInstance): void {
-  app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url
-    const level = route !== undefined && QUIET_ROUTES.has(route) ? 'debug' : 'info'
-    if (!(request.log as unknown as { isLevelEnabled: (level: string) => boolean }).isLevelEnabled(level)) { done(); return }
-    const params = request.params as { instance_id?: string, binding_id?: string } | undefined
-    const user = userOf(request)
-    request.log[level]({
-      method: request.method,
-      route: route ?? request.url.split('?')[0],
-      status: reply.statusCode,
-      ms: Math.round(reply.elapsedTime * 10) / 10,
-      ...(user === undefined ? {} : { user }),
-      ...(params?.instance_id === undefined ? {} : { instanceId: params.instance_id }),
-      ...(params?.binding_id === undefined ? {} : { bindingId: params.binding_id })
-    }, 'request')
-    done()
+  const enabled = (level: string): boolean => (app.log as unknown as { isLevelEnabled: (level: string) => boolean }).isLevelEnabled(level)
+  app.addHook('onRoute', route => {
+    const level = QUIET_ROUTES.has(route.url) ? 'debug' : 'info'
+    if (!enabled(level)) return
+    const hook: onResponseHookHandler = (request, reply, done) => {
+      request.log[level](line(request, reply, route.url), 'request')
+      done()
+    }
+    const existing = route.onResponse
+    route.onResponse = existing === undefined ? [hook] : Array.isArray(existing) ? [...existing, hook] : [existing, hook]
   })
 }

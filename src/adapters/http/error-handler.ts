@@ -53,7 +53,9 @@ export function registerErrorHandling (app: FastifyInstance): void {
   })
 
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).type('application/json').send({ description: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` })
+    const path = request.url.split('?')[0] ?? ''
+    request.log.info({ method: request.method, route: path, status: 404 }, 'request')
+    void reply.code(404).type('application/json').send({ description: `no route ${request.method} ${path}` })
   })
 }
 
