@@ -237,6 +237,9 @@ async function wire (
         ? { defaultCluster: config.atlas.defaultCluster }
         : config.localMode ? { defaultCluster: 'Cluster0' } : {}),
       bindingEndpoints: config.bindingEndpoints,
+      ...(config.dashboardUrls && !config.localMode && config.atlas.projectId !== undefined
+        ? { dashboardBaseUrl: `${config.atlas.baseUrl}/v2/${config.atlas.projectId}#/clusters/detail/` }
+        : {}),
       userPropagationTimeoutMs: config.userPropagationTimeoutMs,
       userPropagationPollMs: config.userPropagationPollMs,
       operationBudgetMs: config.operationBudgetMs,

@@ -42,6 +42,7 @@ export const ConfigSchema = Type.Object({
   TLS_KEY_FILE: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key file for TLS_CERT_FILE.' })),
   TRUST_PROXY: Type.String({ minLength: 1, default: 'false', description: 'Proxies whose X-Forwarded-For is believed: `false` (none), a hop count (e.g. `1` behind one load balancer), or a comma-separated list of proxy addresses or CIDRs (e.g. `10.0.0.0/8,127.0.0.1`). `true` is refused: it would let any client choose its own address.' }),
   AUTH_FAILURES_PER_MINUTE: Type.Integer({ minimum: 1, default: 20, description: 'Failed basic-auth attempts per minute a client may make with one username before further wrong attempts get 429 (each failure is also slowed). Correct credentials are always accepted.' }),
+  DASHBOARD_URLS: Type.String({ expected: 'true or false', pattern: '^(true|false)$', default: 'true', description: 'true: provision and fetch instance answer dashboard_url, the instance\'s cluster in the Atlas UI (not in local mode).' }),
   BINDING_ENDPOINTS: Type.String({ expected: 'auto, always or never', pattern: '^(auto|always|never)$', default: 'auto', description: 'Whether bind answers carry `endpoints`: auto (not for Kubernetes platforms, whose Service Catalog client cannot decode the spec\'s string ports), always or never.' }),
   METRICS_PUBLIC: Type.String({ expected: 'true or false', pattern: '^(true|false)$', default: 'false', description: 'true: serve /metrics without broker auth (e.g. to a Prometheus inside the cluster). Default: behind broker auth.' }),
   POLL_RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 600, default: 15, description: 'Retry-After sent with last_operation while a cluster operation is in progress (local mode: at most 2).' }),
@@ -91,6 +92,7 @@ export interface Config {
   /** Fastify's trustProxy: false, a hop count, or a list of proxy addresses/CIDRs. */
   trustProxy: false | number | string[]
   bindingEndpoints: 'auto' | 'always' | 'never'
+  dashboardUrls: boolean
   /** Local mode was asked for while MONGODB_URI is set: it is not used (LOCAL_MODE_MONGODB not set). */
   mongoIgnored: boolean
   authFailuresPerMinute: number
@@ -304,6 +306,7 @@ export function loadConfig (
     ...(c.TLS_CERT_FILE === undefined || c.TLS_KEY_FILE === undefined ? {} : { tls: { certFile: c.TLS_CERT_FILE, keyFile: c.TLS_KEY_FILE } }),
     trustProxy,
     bindingEndpoints: c.BINDING_ENDPOINTS as Config['bindingEndpoints'],
+    dashboardUrls: c.DASHBOARD_URLS === 'true',
     mongoIgnored: localMode && c.LOCAL_MODE_MONGODB !== 'true' && c.MONGODB_URI !== undefined,
     authFailuresPerMinute: c.AUTH_FAILURES_PER_MINUTE,
     userPropagationTimeoutMs: c.USER_PROPAGATION_TIMEOUT_MS,

@@ -56,6 +56,21 @@ export class AtlasBroker implements ServiceBroker {
   // Instances
 
   async provision (instanceId: string, details: ProvisionDetails, asyncAllowed: boolean, meta: RequestMeta): Promise<ProvisionedInstanceSpec> {
+    return await this.withDashboard(instanceId, await this.provisionInstance(instanceId, details, asyncAllowed, meta))
+  }
+
+  /**
+   * The instance's dashboard_url: its cluster in the Atlas UI (OSB D10: in the first answer, async ones too).
+   * Read from the record the provision made; nothing when dashboards are off or the record is gone.
+   */
+  private async withDashboard<T extends { dashboardUrl?: string }> (instanceId: string, spec: T): Promise<T> {
+    const base = this.deps.settings.dashboardBaseUrl
+    if (base === undefined) return spec
+    const record = await this.deps.storage.getInstance(instanceId).catch(() => undefined)
+    return record === undefined || record.state === 'deleted' ? spec : { ...spec, dashboardUrl: `${base}${encodeURIComponent(record.cluster)}` }
+  }
+
+  private async provisionInstance (instanceId: string, details: ProvisionDetails, asyncAllowed: boolean, meta: RequestMeta): Promise<ProvisionedInstanceSpec> {
     return this.guard(async () => {
       const resolved = resolvePlan(this.deps.catalog, details.serviceId, details.planId)
       checkMaintenanceInfo(resolved, details.maintenanceInfo)
@@ -201,6 +216,7 @@ export class AtlasBroker implements ServiceBroker {
       }
       if (record.state === 'updating') throw new ConcurrencyError(`instance ${instanceId} is being updated`)
       const spec: InstanceSpec = { serviceId: record.serviceId, planId: record.planId, parameters: record.parameters }
+      if (this.deps.settings.dashboardBaseUrl !== undefined) spec.dashboardUrl = `${this.deps.settings.dashboardBaseUrl}${encodeURIComponent(record.cluster)}`
       const plan = resolvePlanOrUndefined(this.deps.catalog, record.serviceId, record.planId)
       if (plan?.plan.maintenance_info !== undefined) spec.maintenanceInfo = plan.plan.maintenance_info
       return spec

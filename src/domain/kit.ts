@@ -39,6 +39,11 @@ export interface BrokerSettings {
   dropDatabaseOnDeprovision?: boolean
   /** Retry-After (seconds) sent with last_operation while a cluster operation is in progress. */
   pollRetryAfterSeconds?: number
+  /**
+   * Where an instance's cluster is shown in the Atlas UI, up to the cluster name (which is appended, encoded);
+   * absent: no dashboard_url is answered.
+   */
+  dashboardBaseUrl?: string
   /** Bind answers carry `endpoints`: always, never, or (auto, the default) unless the platform is Kubernetes. */
   bindingEndpoints?: 'auto' | 'always' | 'never'
 }

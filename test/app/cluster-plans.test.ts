@@ -290,3 +290,16 @@ t.test('local mode runs cluster plans with short simulated timings', async t => 
   t.equal(state, 'succeeded')
   t.equal((await call('PUT', `${I}/lm/service_bindings/b`, { service_id: SEED_SERVICE_ID, plan_id: DEDICATED_PLAN_IDS.m10 })).status, 201)
 })
+
+t.test('D10/E2: dashboard_url, the instance\'s cluster in the Atlas UI, in the first (asynchronous) answer and on fetch', async t => {
+  const env = await setup(t)
+  const url = `${I}/dash-1`
+  const accepted = await env.call('PUT', `${url}?accepts_incomplete=true`, provisionBody(DEDICATED_PLAN_IDS.flex))
+  t.equal(accepted.status, 202)
+  const clusterName = env.sim.clusterNames().find(n => n !== 'Main')!
+  t.equal(accepted.body.dashboard_url, `${new URL(String(accepted.body.dashboard_url)).origin}/v2/${env.sim.projectId}#/clusters/detail/${clusterName}`)
+  t.equal((await pollUntilDone(env, `${url}/last_operation`, t)).body.state, 'succeeded')
+  t.match((await env.call('GET', url)).body.dashboard_url, new RegExp(`/v2/${env.sim.projectId}#/clusters/detail/${clusterName}$`))
+  const shared = await env.call('PUT', `${I}/dash-2`, { ...provisionBody(SEED_PLAN_ID), parameters: { cluster: 'Main' } })
+  t.match(shared.body.dashboard_url, /#\/clusters\/detail\/Main$/, 'the shared plan links its existing cluster')
+})
