@@ -78,6 +78,7 @@ export function clusterPlan (options: {
     description: options.description,
     free: false,
     bindable: true,
+    binding_rotatable: true,
     plan_updateable: dedicated,
     maximum_polling_duration: options.maximumPollingSeconds,
     maintenance_info: { version: '1.0.0', description: 'Initial release' },
@@ -130,6 +131,7 @@ export const defaultCatalog: BrokerCatalog = {
       description: 'A database on an existing Atlas cluster, shared with other instances',
       free: true,
       bindable: true,
+      binding_rotatable: true,
       plan_updateable: false,
       maintenance_info: { version: '1.0.0', description: 'Initial release' },
       metadata: {

@@ -37,7 +37,7 @@ export class Bindings {
    * PUT of a binding whose instance was checked (usable, plan and parameters valid): answers an existing
    * binding, waits for one being created by another request, or creates it.
    */
-  async bind (instance: InstanceRecord, bindingId: string, details: BindDetails, meta: RequestMeta): Promise<BindingSpec> {
+  async bind (instance: InstanceRecord, bindingId: string, details: BindDetails, meta: RequestMeta, predecessor?: BindingRecord): Promise<BindingSpec> {
     const deadline = this.kit.deadline()
     const facts = bindingFacts(instance, bindingId, details)
     for (;;) {
@@ -53,20 +53,21 @@ export class Bindings {
           await sleep(100)
           continue
         }
-        return await this.createBindingUser(instance, facts, details, existing, deadline, meta)
+        return await this.createBindingUser(instance, facts, details, existing, deadline, meta, predecessor)
       }
-      return await this.createBindingUser(instance, facts, details, existing, deadline, meta)
+      return await this.createBindingUser(instance, facts, details, existing, deadline, meta, predecessor)
     }
   }
 
   /** Claims the binding record, creates (or adopts) its Atlas user, waits until it can log in, marks it ready. */
   private async createBindingUser (
     instance: InstanceRecord, facts: BindingData, details: BindDetails, stale: BindingRecord | undefined,
-    deadline: number, meta: RequestMeta
+    deadline: number, meta: RequestMeta, predecessor: BindingRecord | undefined
   ): Promise<BindingSpec> {
     const { settings } = this.deps
     const username = this.kit.policy.username(facts)
-    const roles = this.kit.policy.roles(facts)
+    // A rotation keeps the predecessor's roles: the new credentials grant what the old ones did.
+    const roles = predecessor?.roles ?? this.kit.policy.roles(facts)
     // A takeover keeps the key its claim was made with; a new binding takes the current one.
     const keyId = stale?.keyId ?? this.kit.currentKeyId()
     const secret = this.kit.secretFor(keyId)
@@ -83,9 +84,11 @@ export class Bindings {
       serviceId: details.serviceId,
       planId: details.planId,
       parameters: details.parameters ?? {},
+    ...(details.predecessorBindingId === undefined ? {} : { predecessorBindingId: details.predecessorBindingId }),
       ...(details.appGuid === undefined ? {} : { appGuid: details.appGuid }),
       ...(details.bindResource === undefined ? {} : { bindResource: details.bindResource }),
       ...(details.context === undefined ? {} : { context: details.context }),
+      ...(details.predecessorBindingId === undefined ? {} : { predecessorBindingId: details.predecessorBindingId }),
       username,
       roles,
       cluster: instance.cluster,
@@ -101,7 +104,7 @@ export class Bindings {
     } catch (err) {
       // Another request claimed it first: the caller's loop re-reads and waits for (or answers with) its result.
       if (err instanceof RecordExistsError || err instanceof VersionConflictError) {
-        return await this.bind(instance, facts.bindingId, details, meta)
+        return await this.bind(instance, facts.bindingId, details, meta, predecessor)
       }
       throw err
     }
@@ -310,7 +313,8 @@ function sameBinding (existing: BindingRecord, details: BindDetails): boolean {
     existing.planId === details.planId &&
     existing.appGuid === details.appGuid &&
     jsonEqual(existing.parameters, details.parameters ?? {}) &&
-    jsonEqual(existing.bindResource ?? {}, details.bindResource ?? {})
+    jsonEqual(existing.bindResource ?? {}, details.bindResource ?? {}) &&
+    existing.predecessorBindingId === details.predecessorBindingId
 }
 
 /** What the policy hooks are told about a binding. */

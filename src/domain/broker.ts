@@ -20,7 +20,7 @@ import {
   InstanceGoneError, InstanceNotFoundError, MaintenanceInfoConflictError, UnprocessableError
 } from '../ports/service-broker.js'
 import {
-  type InstanceRecord, type OperationKind, type OperationRecord, RecordExistsError, VersionConflictError
+  type BindingRecord, type InstanceRecord, type OperationKind, type OperationRecord, RecordExistsError, VersionConflictError
 } from '../ports/storage-port.js'
 import { BindInProgressError, Bindings, bindingFacts } from './bindings.js'
 import {
@@ -57,6 +57,21 @@ export class AtlasBroker implements ServiceBroker {
 
   async provision (instanceId: string, details: ProvisionDetails, asyncAllowed: boolean, meta: RequestMeta): Promise<ProvisionedInstanceSpec> {
     return await this.withDashboard(instanceId, await this.provisionInstance(instanceId, details, asyncAllowed, meta))
+  }
+
+  /**
+   * Binding rotation (OSB I11): the predecessor must be a live binding of the same instance, on a plan that
+   * allows rotation; anything else is a 400 that changes nothing.
+   */
+  private async predecessorOf (instance: InstanceRecord, bindingId: string, predecessorId: string, resolved: ResolvedPlan): Promise<BindingRecord> {
+    if (resolved.plan.binding_rotatable !== true) throw new BadRequestError(`plan ${resolved.plan.name} does not allow binding rotation (binding_rotatable is false)`)
+    if (predecessorId === bindingId) throw new BadRequestError('predecessor_binding_id names the binding being created')
+    const predecessor = await this.deps.storage.getBinding(predecessorId)
+    if (predecessor === undefined || predecessor.instanceId !== instance.id || predecessor.state === 'deleted') {
+      throw new BadRequestError(`predecessor_binding_id ${predecessorId} is not a binding of instance ${instance.id}`)
+    }
+    if (predecessor.state !== 'ready') throw new ConcurrencyError(`predecessor binding ${predecessorId} is being changed; retry`)
+    return predecessor
   }
 
   /**
@@ -250,7 +265,8 @@ export class AtlasBroker implements ServiceBroker {
           : `instance ${instanceId} has an operation in progress`)
       }
 
-      return await this.bindings.bind(instance, bindingId, details, meta)
+      const predecessor = details.predecessorBindingId === undefined ? undefined : await this.predecessorOf(instance, bindingId, details.predecessorBindingId, resolved)
+      return await this.bindings.bind(instance, bindingId, details, meta, predecessor)
     })
   }
 

@@ -41,6 +41,7 @@ export function catalogFileSchema (): Record<string, unknown> {
       description: { type: 'string', minLength: 1 },
       free: { type: 'boolean' },
       bindable: { type: 'boolean' },
+      binding_rotatable: { type: 'boolean', description: 'Bindings may be rotated: a bind naming predecessor_binding_id gets new credentials with the same roles.' },
       plan_updateable: { type: 'boolean' },
       maximum_polling_duration: { type: 'integer', minimum: 1 },
       maintenance_info: { type: 'object', required: ['version'], properties: { version: { type: 'string', description: 'SemVer 2.0' }, description: { type: 'string' } } },

@@ -38,6 +38,8 @@ export interface BindingFacts extends PolicyTools {
   database: string
   cluster: string
   instance: InstanceData
+  /** Binding rotation: the binding this one replaces, when the platform rotates credentials. */
+  predecessorBindingId?: string
 }
 
 export interface PasswordFacts extends BindingFacts {

@@ -29,6 +29,8 @@ export interface ServicePlan {
   metadata?: JsonObject
   free?: boolean
   bindable?: boolean
+  /** OSB 2.17: bindings of this plan may be rotated (a bind naming predecessor_binding_id). */
+  binding_rotatable?: boolean
   plan_updateable?: boolean
   schemas?: PlanSchemas
   maximum_polling_duration?: number
@@ -146,6 +148,8 @@ export interface BindDetails {
   bindResource?: JsonObject
   context?: JsonObject
   parameters?: JsonObject
+  /** Binding rotation (OSB 2.17): the live binding of the same instance this one replaces. */
+  predecessorBindingId?: string
 }
 
 export interface Endpoint {

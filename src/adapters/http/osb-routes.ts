@@ -162,7 +162,8 @@ export const osbRoutes: FastifyPluginAsyncTypebox<OsbRoutesOptions> = async (app
       ...(appGuid === undefined || appGuid === '' ? {} : { appGuid }),
       ...(bindResource === undefined ? {} : { bindResource }),
       ...(body.context === undefined ? {} : { context: body.context }),
-      ...(body.parameters === undefined ? {} : { parameters: body.parameters })
+      ...(body.parameters === undefined ? {} : { parameters: body.parameters }),
+      ...(body.predecessor_binding_id === undefined ? {} : { predecessorBindingId: body.predecessor_binding_id })
     }, request.query.accepts_incomplete === 'true', meta(request))
     void reply.code(spec.isAsync ? 202 : spec.alreadyExists ? 200 : 201)
     if (spec.isAsync) return spec.operation === undefined ? {} : { operation: spec.operation }

@@ -68,7 +68,8 @@ export const BindBody = Type.Object({
   app_guid: Type.Optional(Type.String()),
   bind_resource: Type.Optional(OpenObject),
   context: Type.Optional(OpenObject),
-  parameters: Type.Optional(OpenObject)
+  parameters: Type.Optional(OpenObject),
+  predecessor_binding_id: Type.Optional(NonEmpty)
 }, { additionalProperties: true })
 export type BindBody = Static<typeof BindBody>
 

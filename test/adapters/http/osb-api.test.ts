@@ -425,3 +425,19 @@ t.test('A13: Atlas failures are clear 5xx bodies and leave nothing behind', asyn
   t.equal(atlas.users.size, 0)
   t.equal(r.raw.includes(AUTH), false)
 })
+
+t.test('I11: binding rotation over HTTP: plans say binding_rotatable; predecessor_binding_id gives new credentials', async t => {
+  const { app, atlas } = await makeApp(t)
+  const catalog = await osb(app, t, 'GET', '/v2/catalog')
+  const plans = (catalog.body.services as Array<{ plans: Array<{ binding_rotatable?: boolean }> }>)[0]!.plans
+  t.ok(plans.every(p => p.binding_rotatable === true), 'every plan allows rotation')
+  await osb(app, t, 'PUT', `${I}/rot`, { body: provisionBody() })
+  const old = await osb(app, t, 'PUT', `${I}/rot/service_bindings/old`, { body: bindBody() })
+  const rotated = await osb(app, t, 'PUT', `${I}/rot/service_bindings/new`, { body: bindBody({ predecessor_binding_id: 'old' }) })
+  t.equal(rotated.status, 201)
+  t.not((rotated.body.credentials as { password: string }).password, (old.body.credentials as { password: string }).password)
+  t.ok(atlas.users.has('old') && atlas.users.has('new'))
+  const wrong = await osb(app, t, 'PUT', `${I}/rot/service_bindings/other`, { body: bindBody({ predecessor_binding_id: 'nope' }) })
+  t.equal(wrong.status, 400)
+  t.match(wrong.body.description, /predecessor_binding_id nope is not a binding of instance rot/)
+})
