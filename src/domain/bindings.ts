@@ -24,6 +24,16 @@ import { type BindingData } from './policy-calls.js'
 /** A deprovision met a bind that is still creating its user (422: retry). */
 export class BindInProgressError extends ConcurrencyError {}
 
+/** What a bind may carry besides the request: the predecessor of a rotation, a lifetime for expiring credentials. */
+export interface BindExtras {
+  predecessor?: BindingRecord
+  /** Hours until Atlas deletes the binding's user (1 to 168: Atlas keeps temporary users a week at most). */
+  lifetimeHours?: number
+}
+
+/** The binding's credentials expired: Atlas has deleted its user. */
+export class ExpiredBindingError extends UnprocessableError {}
+
 export class Bindings {
   private readonly deps: BrokerDeps
   private readonly kit: Kit
@@ -37,7 +47,7 @@ export class Bindings {
    * PUT of a binding whose instance was checked (usable, plan and parameters valid): answers an existing
    * binding, waits for one being created by another request, or creates it.
    */
-  async bind (instance: InstanceRecord, bindingId: string, details: BindDetails, meta: RequestMeta, predecessor?: BindingRecord): Promise<BindingSpec> {
+  async bind (instance: InstanceRecord, bindingId: string, details: BindDetails, meta: RequestMeta, extras: BindExtras = {}): Promise<BindingSpec> {
     const deadline = this.kit.deadline()
     const facts = bindingFacts(instance, bindingId, details)
     for (;;) {
@@ -53,21 +63,21 @@ export class Bindings {
           await sleep(100)
           continue
         }
-        return await this.createBindingUser(instance, facts, details, existing, deadline, meta, predecessor)
+        return await this.createBindingUser(instance, facts, details, existing, deadline, meta, extras)
       }
-      return await this.createBindingUser(instance, facts, details, existing, deadline, meta, predecessor)
+      return await this.createBindingUser(instance, facts, details, existing, deadline, meta, extras)
     }
   }
 
   /** Claims the binding record, creates (or adopts) its Atlas user, waits until it can log in, marks it ready. */
   private async createBindingUser (
     instance: InstanceRecord, facts: BindingData, details: BindDetails, stale: BindingRecord | undefined,
-    deadline: number, meta: RequestMeta, predecessor: BindingRecord | undefined
+    deadline: number, meta: RequestMeta, extras: BindExtras
   ): Promise<BindingSpec> {
     const { settings } = this.deps
     const username = this.kit.policy.username(facts)
     // A rotation keeps the predecessor's roles: the new credentials grant what the old ones did.
-    const roles = predecessor?.roles ?? this.kit.policy.roles(facts)
+    const roles = extras.predecessor?.roles ?? this.kit.policy.roles(facts)
     // A takeover keeps the key its claim was made with; a new binding takes the current one.
     const keyId = stale?.keyId ?? this.kit.currentKeyId()
     const secret = this.kit.secretFor(keyId)
@@ -75,6 +85,8 @@ export class Bindings {
       ? unseal(secret, stale.sealedPassword)
       : this.kit.policy.password(facts, purpose => derivePassword(secret, facts.bindingId, purpose))
 
+    // A takeover keeps the lifetime its claim was made with.
+    const expiresAt = stale?.expiresAt ?? (extras.lifetimeHours === undefined ? undefined : new Date(this.kit.now() + extras.lifetimeHours * 3600_000).toISOString())
     const claim: NewRecord<BindingRecord> = {
       id: facts.bindingId,
       state: 'creating',
@@ -89,6 +101,7 @@ export class Bindings {
       ...(details.bindResource === undefined ? {} : { bindResource: details.bindResource }),
       ...(details.context === undefined ? {} : { context: details.context }),
       ...(details.predecessorBindingId === undefined ? {} : { predecessorBindingId: details.predecessorBindingId }),
+      ...(expiresAt === undefined ? {} : { expiresAt }),
       username,
       roles,
       cluster: instance.cluster,
@@ -104,7 +117,7 @@ export class Bindings {
     } catch (err) {
       // Another request claimed it first: the caller's loop re-reads and waits for (or answers with) its result.
       if (err instanceof RecordExistsError || err instanceof VersionConflictError) {
-        return await this.bind(instance, facts.bindingId, details, meta, predecessor)
+        return await this.bind(instance, facts.bindingId, details, meta, extras)
       }
       throw err
     }
@@ -156,7 +169,10 @@ export class Bindings {
       { key: INSTANCE_LABEL, value: labelValue(record.instanceId) },
       { key: MANAGED_BY_LABEL, value: MANAGED_BY }
     ]
-    const spec = { username: record.username, password, roles: record.roles, scopes: [record.cluster], labels }
+    const spec = {
+      username: record.username, password, roles: record.roles, scopes: [record.cluster], labels,
+      ...(record.expiresAt === undefined ? {} : { deleteAfterDate: record.expiresAt.replace(/\.\d+Z$/, 'Z') })
+    }
     try {
       await this.deps.atlas.createDatabaseUser({ ...spec, description: 'Open Service Broker binding' }, { deadline })
       attempt.userMayExist = true
@@ -235,6 +251,9 @@ export class Bindings {
 
   /** The answer to a repeated bind or a fetch: the stored binding's credentials, with the cluster's connection strings. */
   async answer (record: BindingRecord, facts: BindingData, deadline: number): Promise<BindingSpec> {
+    if (record.expiresAt !== undefined && Date.parse(record.expiresAt) <= this.kit.now()) {
+      throw new ExpiredBindingError(`binding ${record.id} expired at ${record.expiresAt} (Atlas deleted its user): unbind it and bind again for new credentials`)
+    }
     if (record.origin !== undefined && record.sealedPassword === undefined) {
       throw new UnprocessableError(`binding ${record.id} was made by ${record.origin}, which kept no password: its credentials cannot be shown again; unbind it and bind again for new ones`)
     }
@@ -282,7 +301,10 @@ export class Bindings {
     }
     const credentials = this.kit.policy.credentials(facts, record.username, password, base)
     const endpoints = this.sendsEndpoints(facts.context) ? endpointsOf(standard) : undefined
-    return { alreadyExists, isAsync: false, credentials, ...(endpoints === undefined ? {} : { endpoints }) }
+    return {
+      alreadyExists, isAsync: false, credentials, ...(endpoints === undefined ? {} : { endpoints }),
+      ...(record.expiresAt === undefined ? {} : { metadata: expiryMetadata(record) })
+    }
   }
 
   /**
@@ -315,6 +337,17 @@ function sameBinding (existing: BindingRecord, details: BindDetails): boolean {
     jsonEqual(existing.parameters, details.parameters ?? {}) &&
     jsonEqual(existing.bindResource ?? {}, details.bindResource ?? {}) &&
     existing.predecessorBindingId === details.predecessorBindingId
+}
+
+/**
+ * OSB binding metadata for expiring credentials: `expires_at`, and `renew_before` a tenth of the lifetime
+ * (at least a minute, at most an hour) before it, so platforms rotate in time.
+ */
+function expiryMetadata (record: BindingRecord): { expires_at: string, renew_before: string } {
+  const expires = Date.parse(record.expiresAt!)
+  const lifetime = expires - Date.parse(record.lastOperation.startedAt)
+  const margin = Math.min(3600_000, Math.max(60_000, lifetime / 10))
+  return { expires_at: new Date(expires).toISOString(), renew_before: new Date(expires - margin).toISOString() }
 }
 
 /** What the policy hooks are told about a binding. */

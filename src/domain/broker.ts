@@ -13,7 +13,7 @@
 import { type AtlasCluster, ClusterNotFoundError } from '../ports/atlas-port.js'
 import {
   type BindDetails, type BindingSpec, type Catalog, type DeprovisionDetails, type DeprovisionServiceSpec,
-  type FetchBindingDetails, type FetchedBindingSpec, type FetchInstanceDetails, type InstanceSpec,
+  type FetchBindingDetails, type FetchedBindingSpec, type FetchInstanceDetails, type InstanceSpec, type JsonObject,
   type LastOperation, type MaintenanceInfo, type PollDetails, type ProvisionDetails, type ProvisionedInstanceSpec,
   type RequestMeta, type ServiceBroker, type UnbindDetails, type UnbindSpec, type UpdateDetails, type UpdateServiceSpec,
   BadRequestError, BindingGoneError, BindingNotFoundError, ConcurrencyError, InstanceConflictError,
@@ -22,7 +22,7 @@ import {
 import {
   type BindingRecord, type InstanceRecord, type OperationKind, type OperationRecord, RecordExistsError, VersionConflictError
 } from '../ports/storage-port.js'
-import { BindInProgressError, Bindings, bindingFacts } from './bindings.js'
+import { BindInProgressError, Bindings, bindingFacts, ExpiredBindingError } from './bindings.js'
 import {
   type BrokerCatalog, type ResolvedPlan, dedicatedSettings, isBindable, isPlanUpdateable, resolvePlan, servedCatalog
 } from './catalog.js'
@@ -265,8 +265,11 @@ export class AtlasBroker implements ServiceBroker {
           : `instance ${instanceId} has an operation in progress`)
       }
 
+      const lifetimeHours = bindingLifetime(parameters, resolved)
       const predecessor = details.predecessorBindingId === undefined ? undefined : await this.predecessorOf(instance, bindingId, details.predecessorBindingId, resolved)
-      return await this.bindings.bind(instance, bindingId, details, meta, predecessor)
+      return await this.bindings.bind(instance, bindingId, details, meta, {
+        ...(predecessor === undefined ? {} : { predecessor }), ...(lifetimeHours === undefined ? {} : { lifetimeHours })
+      })
     })
   }
 
@@ -309,10 +312,15 @@ export class AtlasBroker implements ServiceBroker {
       const details: BindDetails = {
         serviceId: binding.serviceId, planId: binding.planId, parameters: binding.parameters, ...(binding.context === undefined ? {} : { context: binding.context })
       }
-      const spec = await this.bindings.answer(binding, bindingFacts(instance, bindingId, details), this.kit.deadline())
+      const spec = await this.bindings.answer(binding, bindingFacts(instance, bindingId, details), this.kit.deadline()).catch((err: unknown) => {
+        // Expired credentials: Atlas deleted the user, so the binding is no more (OSB J2: 404).
+        if (err instanceof ExpiredBindingError) throw new BindingNotFoundError(err.message)
+        throw err
+      })
       const fetched: FetchedBindingSpec = { parameters: binding.parameters }
       if (spec.credentials !== undefined) fetched.credentials = spec.credentials
       if (spec.endpoints !== undefined) fetched.endpoints = spec.endpoints
+      if (spec.metadata !== undefined) fetched.metadata = spec.metadata
       return fetched
     })
   }
@@ -399,6 +407,17 @@ function checkMaintenanceInfo (resolved: ResolvedPlan, requested: MaintenanceInf
       ? `plan ${resolved.plan.name} has no maintenance_info; omit it`
       : `maintenance_info.version ${requested.version} does not match the plan's ${current}`)
   }
+}
+
+/** Hours of an expiring binding: the `expiresInHours` parameter, else the plan's setting; Atlas keeps temporary users a week at most. */
+function bindingLifetime (parameters: JsonObject, resolved: ResolvedPlan): number | undefined {
+  const asked = parameters.expiresInHours
+  const hours = asked ?? resolved.plan.atlas.bindingLifetimeHours
+  if (hours === undefined) return undefined
+  if (typeof hours !== 'number' || !Number.isInteger(hours) || hours < 1 || hours > 168) {
+    throw new BadRequestError('parameter \'expiresInHours\' must be a whole number of hours from 1 to 168 (Atlas keeps temporary users a week at most)')
+  }
+  return hours
 }
 
 function lastOperationOf (operation: OperationRecord): LastOperation {

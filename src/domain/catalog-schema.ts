@@ -10,12 +10,16 @@ const unique = (lists: ReadonlyArray<readonly string[]>): string[] => [...new Se
 
 const NAME = { type: 'string', pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$', description: 'Lowercase letters, digits and hyphens (OSB names are CLI-friendly).' }
 const ID = { type: 'string', minLength: 1, description: 'Globally unique and never changed (platforms key on it); a UUID is usual.' }
+const LIFETIME = { type: 'integer', minimum: 1, maximum: 168, description: 'Expiring credentials: hours until Atlas deletes a binding\'s user.' }
 const PARAMETERS = { type: 'object', properties: { parameters: { type: 'object', required: ['$schema'], description: 'A JSON Schema (draft-04 to draft-07) of the parameters.' } } }
 
 export function catalogFileSchema (): Record<string, unknown> {
   const atlasShared = {
     type: 'object', required: ['kind'], additionalProperties: false,
-    properties: { kind: { const: 'shared-cluster', description: 'One database per instance on an existing cluster (synchronous).' } }
+    properties: {
+      kind: { const: 'shared-cluster', description: 'One database per instance on an existing cluster (synchronous).' },
+      bindingLifetimeHours: LIFETIME
+    }
   }
   const atlasCluster = {
     type: 'object', required: ['kind', 'clusterKind', 'providers', 'defaultRegion'], additionalProperties: false,
@@ -28,7 +32,8 @@ export function catalogFileSchema (): Record<string, unknown> {
       regions: { type: 'array', items: { enum: unique(Object.values(REGIONS)) }, description: 'Regions users may choose; absent: any region of the providers.' },
       defaultMongoDBMajorVersion: { type: 'string' },
       defaultBackupEnabled: { type: 'boolean' },
-      defaultTerminationProtectionEnabled: { type: 'boolean' }
+      defaultTerminationProtectionEnabled: { type: 'boolean' },
+      bindingLifetimeHours: LIFETIME
     },
     if: { properties: { clusterKind: { const: 'dedicated' } } },
     then: { required: ['instanceSize'] }

@@ -10,6 +10,8 @@ import { INSTANCE_SIZES, REGIONS } from './atlas-names.js'
 /** One database on an existing Atlas cluster per instance (the seed's plan). Synchronous. */
 export interface SharedClusterPlanSettings {
   kind: 'shared-cluster'
+  /** Expiring credentials: hours until Atlas deletes a binding's user (1 to 168); a bind may ask for its own. */
+  bindingLifetimeHours?: number
 }
 
 export const CLOUD_PROVIDERS = ['AWS', 'AZURE', 'GCP'] as const
@@ -29,6 +31,8 @@ export interface DedicatedClusterPlanSettings {
   defaultMongoDBMajorVersion?: string
   defaultBackupEnabled?: boolean
   defaultTerminationProtectionEnabled?: boolean
+  /** Expiring credentials: hours until Atlas deletes a binding's user (1 to 168); a bind may ask for its own. */
+  bindingLifetimeHours?: number
 }
 
 export type PlanSettings = SharedClusterPlanSettings | DedicatedClusterPlanSettings
@@ -96,6 +100,8 @@ export function validateCatalog (catalog: BrokerCatalog): string[] {
 }
 
 function checkPlanSettings (where: string, settings: PlanSettings | undefined): string[] {
+  const hours = settings?.bindingLifetimeHours
+  if (hours !== undefined && (!Number.isInteger(hours) || hours < 1 || hours > 168)) return [`${where}: atlas.bindingLifetimeHours must be a whole number from 1 to 168 (Atlas keeps temporary users a week at most)`]
   if (settings?.kind === 'shared-cluster') return []
   if (settings?.kind !== 'dedicated-cluster') return [`${where}: atlas.kind must be shared-cluster or dedicated-cluster`]
   const problems: string[] = []

@@ -64,6 +64,8 @@ export interface DatabaseUserSpec {
   scopes: string[]
   labels: Tag[]
   description?: string
+  /** A temporary user: Atlas deletes it at this time (ISO 8601, at most a week ahead). */
+  deleteAfterDate?: string
 }
 
 /** A database user as Atlas returns it (never with its password). */
@@ -76,6 +78,7 @@ export interface DatabaseUser {
 
 export interface DatabaseUserChanges {
   password?: string
+  deleteAfterDate?: string
   roles?: DatabaseRole[]
   scopes?: string[]
   labels?: Tag[]

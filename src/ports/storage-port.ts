@@ -74,6 +74,8 @@ export interface BindingRecord extends StoredFields {
   keyId?: string
   /** The cluster's connection strings when the binding was made (answers while Atlas cannot be reached). */
   connectionStrings?: { standard?: string, standardSrv?: string }
+  /** Expiring credentials: Atlas deletes the binding's user at this time (ISO 8601). */
+  expiresAt?: string
   /** Binding rotation: the binding this one replaced (both stay valid until each is unbound). */
   predecessorBindingId?: string
   /** Set on records imported from another broker's state; such a binding's password was never known to this broker. */

@@ -222,7 +222,8 @@ export class HttpAtlasAdapter implements AtlasPort {
         roles: spec.roles,
         scopes: spec.scopes.map(name => ({ name, type: 'CLUSTER' })),
         labels: spec.labels,
-        ...(spec.description === undefined ? {} : { description: spec.description })
+        ...(spec.description === undefined ? {} : { description: spec.description }),
+        ...(spec.deleteAfterDate === undefined ? {} : { deleteAfterDate: spec.deleteAfterDate })
       }
     }, options)
     return userView(body)
@@ -248,7 +249,8 @@ export class HttpAtlasAdapter implements AtlasPort {
         ...(changes.password === undefined ? {} : { password: changes.password }),
         ...(changes.roles === undefined ? {} : { roles: changes.roles }),
         ...(changes.scopes === undefined ? {} : { scopes: changes.scopes.map(name => ({ name, type: 'CLUSTER' })) }),
-        ...(changes.labels === undefined ? {} : { labels: changes.labels })
+        ...(changes.labels === undefined ? {} : { labels: changes.labels }),
+        ...(changes.deleteAfterDate === undefined ? {} : { deleteAfterDate: changes.deleteAfterDate })
       }
     }, options)
     return userView(body)

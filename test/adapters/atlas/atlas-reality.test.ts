@@ -158,3 +158,14 @@ t.test('the strict simulator refuses the PATCH the broker used to send (GET body
   const zeroAnalytics = await client.send({ method: 'PATCH', path, version: '2024-10-23', idempotent: true, body: { replicationSpecs: resizedSpecs(current, 'M20').map(s => ({ ...s, regionConfigs: (s.regionConfigs as Array<Record<string, unknown>>).map(r => ({ ...r, analyticsSpecs: { instanceSize: 'M10', nodeCount: 0 } })) })) } }).catch((e: unknown) => e)
   t.match((zeroAnalytics as Error).message, /ANALYTICS_INSTANCE_SIZE_MUST_MATCH/, 'zero-node analytics specs at the old size are refused')
 })
+
+t.test('temporary users: Atlas deletes them at deleteAfterDate; a date over a week ahead is refused', async t => {
+  const { sim, atlas } = await startSim(t)
+  const soon = new Date(Date.now() + 300).toISOString()
+  await atlas.createDatabaseUser({ username: 'temp', password: 'a-long-password', roles: [{ roleName: 'read', databaseName: 'd' }], scopes: ['Cluster0'], labels: [], deleteAfterDate: soon })
+  t.ok(sim.databaseUsers().some(u => u.username === 'temp'))
+  await new Promise(resolve => setTimeout(resolve, 400))
+  await t.rejects(atlas.getDatabaseUser('temp'), { name: 'DatabaseUserNotFoundError' }, 'gone at its deleteAfterDate')
+  const tooFar = new Date(Date.now() + 8 * 24 * 3600_000).toISOString()
+  await t.rejects(atlas.createDatabaseUser({ username: 'far', password: 'a-long-password', roles: [{ roleName: 'read', databaseName: 'd' }], scopes: [], labels: [], deleteAfterDate: tooFar }), AtlasRequestError)
+})

@@ -43,6 +43,8 @@ export interface SimUser {
   scopes: Array<{ name: string, type: string }>
   labels: Array<{ key: string, value: string }>
   description?: string
+  /** A temporary user: deleted at this time (ms epoch). */
+  deleteAfter?: number
 }
 
 export function hex (bytes: number): string {
@@ -75,9 +77,15 @@ export class SimState {
     return (this.pendingUntil.get(cluster) ?? 0) > Date.now() ? 'PENDING' : 'APPLIED'
   }
 
-  /** Applies the transitions whose time has come. */
+  /** Applies the transitions whose time has come (temporary users past their deleteAfterDate are deleted). */
   tick (): void {
     const now = Date.now()
+    for (const [key, user] of this.users) {
+      if (user.deleteAfter !== undefined && user.deleteAfter <= now) {
+        this.users.delete(key)
+        this.markPending(user.scopes)
+      }
+    }
     for (const [name, c] of this.clusters) {
       if (c.until === undefined || c.until > now) continue
       delete c.until

@@ -18,6 +18,7 @@ export const UNVERIFIED = {
   readOnlySizeMismatch: { status: 400, code: 'INSTANCE_SIZE_MUST_MATCH', what: 'a cluster write whose readOnlySpecs size differs from the shard\'s electable size: the code (the rule is the spec\'s)' },
   readOnlyField: { status: 400, code: 'INVALID_ATTRIBUTE', what: 'a cluster PATCH carrying read-only fields (id, stateName, connectionStrings, effective*Specs, zoneId, ...): that Atlas refuses rather than ignores them' },
   unknownSpecId: { status: 400, code: 'INVALID_ATTRIBUTE', what: 'a cluster PATCH naming a replicationSpecs id the cluster does not have: status and code' },
+  deleteAfterDate: { status: 400, code: 'INVALID_ATTRIBUTE', what: 'a temporary user whose deleteAfterDate is past or more than a week ahead: status and code (the one-week limit is documented)' },
   patchMissingUser: { status: 404, code: 'USER_NOT_FOUND', what: 'a PATCH of a database user that does not exist: the code (GET answers USERNAME_NOT_FOUND, DELETE USER_NOT_FOUND)' },
   missingRole: { status: 401, code: 'USER_UNAUTHORIZED', what: 'a call the API key has no role for: the detail text (status and code are as clients report them)' },
   oauthInvalidClient: { status: 401, code: 'invalid_client', what: 'wrong service-account credentials at /api/oauth/token: status (the body is OAuth\'s {"error": "invalid_client"})' },

@@ -62,7 +62,8 @@ export class UserRoutes {
       roles: b.roles as Array<Record<string, unknown>>,
       scopes: (b.scopes ?? []) as Array<{ name: string, type: string }>,
       labels: (b.labels ?? []) as Array<{ key: string, value: string }>,
-      ...(typeof b.description === 'string' ? { description: b.description } : {})
+      ...(typeof b.description === 'string' ? { description: b.description } : {}),
+      ...(b.deleteAfterDate === undefined ? {} : { deleteAfter: deleteAfter(b.deleteAfterDate) })
     })
     const key = `${user.databaseName}/${user.username}`
     if (this.state.users.has(key)) throw new HttpFailure(409, 'USER_ALREADY_EXISTS', `The specified user ${user.username} already exists.`, [user.username])
@@ -82,7 +83,8 @@ export class UserRoutes {
       ...(Array.isArray(b.roles) ? { roles: b.roles as Array<Record<string, unknown>> } : {}),
       ...(Array.isArray(b.scopes) ? { scopes: b.scopes as Array<{ name: string, type: string }> } : {}),
       ...(Array.isArray(b.labels) ? { labels: b.labels as Array<{ key: string, value: string }> } : {}),
-      ...(typeof b.description === 'string' ? { description: b.description } : {})
+      ...(typeof b.description === 'string' ? { description: b.description } : {}),
+      ...(b.deleteAfterDate === undefined ? {} : { deleteAfter: deleteAfter(b.deleteAfterDate) })
     })
     this.state.users.set(`${user.databaseName}/${user.username}`, next)
     this.state.markPending([...user.scopes, ...next.scopes])
@@ -102,9 +104,19 @@ export class UserRoutes {
       scopes: u.scopes,
       username: u.username,
       x509Type: 'NONE',
-      ...(u.description === undefined ? {} : { description: u.description })
+      ...(u.description === undefined ? {} : { description: u.description }),
+      ...(u.deleteAfter === undefined ? {} : { deleteAfterDate: new Date(u.deleteAfter).toISOString().replace(/\.\d+Z$/, 'Z') })
     }
   }
+}
+
+/** Atlas keeps a temporary user at most a week (and the date must be ahead). */
+function deleteAfter (value: unknown): number {
+  const at = typeof value === 'string' ? Date.parse(value) : Number.NaN
+  if (Number.isNaN(at) || at <= Date.now() || at > Date.now() + 7 * 24 * 3600_000) {
+    throw new HttpFailure(UNVERIFIED.deleteAfterDate.status, UNVERIFIED.deleteAfterDate.code, 'Invalid attribute deleteAfterDate specified.', ['deleteAfterDate'])
+  }
+  return at
 }
 
 function check (user: SimUser): SimUser {
