@@ -21,6 +21,19 @@ function start (env: Record<string, string>, args = ['src/app/dev.ts']): { child
   return { child, output: () => text, exited }
 }
 
+/** Starts `npm start`'s entry in local mode and waits for its banner; returns the URL and the OSB headers. */
+async function startLocal (t: { teardown: (fn: () => unknown) => void }, env: Record<string, string>): Promise<ReturnType<typeof start> & { url: string, headers: Record<string, string> }> {
+  const started = start({ PORT: '0', ...env })
+  t.teardown(() => { if (started.child.exitCode === null) started.child.kill('SIGKILL') })
+  const deadline = Date.now() + 30_000
+  while (!/curl -s -u/.test(started.output()) && Date.now() < deadline && started.child.exitCode === null) await new Promise(resolve => setTimeout(resolve, 50))
+  const login = /basic auth:\s+(\S+) \/ (\S+)/.exec(started.output())
+  const url = /broker URL:\s+(http:\/\/\S+)/.exec(started.output())?.[1]
+  if (login === null || url === undefined) throw new Error(`the broker did not start: ${started.output()}`)
+  const headers = { authorization: `Basic ${Buffer.from(`${login[1]}:${login[2]}`).toString('base64')}`, 'X-Broker-API-Version': '2.17', 'content-type': 'application/json' }
+  return { ...started, url, headers }
+}
+
 t.test('the production entries without Atlas credentials: one message naming the missing settings and LOCAL_MODE=true', async t => {
   for (const args of [['src/app/main.ts'], ['src/app/cli.ts', 'serve']]) {
     const entry = args.join(' ')
@@ -58,13 +71,7 @@ t.test('local mode from a bare environment (npm start)', async t => {
 })
 
 t.test('SIGTERM during a request: the request completes, then the process exits 0', async t => {
-  const { child, output, exited } = start({ PORT: '0', LOG_LEVEL: 'warn', LOCAL_SIM_PROPAGATION_SECONDS: '1.5', USER_PROPAGATION_POLL_MS: '50' })
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-  const deadline = Date.now() + 30_000
-  while (!/curl -s -u/.test(output()) && Date.now() < deadline && child.exitCode === null) await new Promise(resolve => setTimeout(resolve, 50))
-  const login = /basic auth:\s+(\S+) \/ (\S+)/.exec(output())!
-  const url = /broker URL:\s+(http:\/\/\S+)/.exec(output())![1]!
-  const headers = { authorization: `Basic ${Buffer.from(`${login[1]}:${login[2]}`).toString('base64')}`, 'X-Broker-API-Version': '2.17', 'content-type': 'application/json' }
+  const { child, exited, url, headers } = await startLocal(t, { LOG_LEVEL: 'warn', LOCAL_SIM_PROPAGATION_SECONDS: '1.5', USER_PROPAGATION_POLL_MS: '50' })
   const ids = { service_id: '2a04f349-4aab-4fcb-af6d-8e1749a77c13', plan_id: '8db474d1-3cc0-4f4d-b864-24e3bd49b874' }
   t.equal((await fetch(`${url}/v2/service_instances/g1`, { method: 'PUT', headers, body: JSON.stringify({ ...ids, organization_guid: 'o', space_guid: 's' }) })).status, 201)
   // The bind waits ~1.5 s for the simulated propagation; SIGTERM arrives in the middle.
@@ -102,13 +109,7 @@ t.test('start-up failures an operator fixes: one sentence naming the setting, th
 })
 
 t.test('SIGTERM right after a burst of requests: every access-log line is written (asynchronous log, flushed on exit)', async t => {
-  const { child, output, exited } = start({ PORT: '0', LOG_LEVEL: 'info' })
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-  const deadline = Date.now() + 30_000
-  while (!/curl -s -u/.test(output()) && Date.now() < deadline && child.exitCode === null) await new Promise(resolve => setTimeout(resolve, 50))
-  const login = /basic auth:\s+(\S+) \/ (\S+)/.exec(output())!
-  const url = /broker URL:\s+(http:\/\/\S+)/.exec(output())![1]!
-  const headers = { authorization: `Basic ${Buffer.from(`${login[1]}:${login[2]}`).toString('base64')}`, 'X-Broker-API-Version': '2.17', 'content-type': 'application/json' }
+  const { child, output, exited, url, headers } = await startLocal(t, { LOG_LEVEL: 'info' })
   const body = JSON.stringify({ service_id: '2a04f349-4aab-4fcb-af6d-8e1749a77c13', plan_id: '8db474d1-3cc0-4f4d-b864-24e3bd49b874', organization_guid: 'o', space_guid: 's' })
   await Promise.all(Array.from({ length: 20 }, async (_, i) => {
     const r = await fetch(`${url}/v2/service_instances/burst-${i}`, { method: 'PUT', headers, body })
