@@ -102,3 +102,26 @@ t.test('an Atlas outage: catalog, fetches and /readyz keep answering; Atlas-boun
   t.match((await broker.app.inject({ method: 'GET', url: '/metrics' })).body, /^atlas_broker_atlas_up 1$/m)
   t.match(logLines.join('\n'), /Atlas reachable again/)
 })
+
+t.test('Atlas refusing reused digest nonces: the broker falls back, says so once in the log and in /metrics, and no call fails', async t => {
+  const sim = new AtlasSimulator({ seedClusters: ['Main'], strictNonces: true, delays: { clusterCreateMs: 0, clusterUpdateMs: 0, clusterDeleteMs: 0, flexCreateMs: 0, userPropagationMs: 20 } })
+  const url = await sim.listen()
+  const logs = captureLogger('warn')
+  const broker = await composeBroker(loadConfig({
+    ATLAS_BASE_URL: url, ATLAS_PROJECT_ID: sim.projectId, ATLAS_PUBLIC_KEY: sim.publicKey, ATLAS_PRIVATE_KEY: sim.privateKey,
+    ATLAS_DEFAULT_CLUSTER: 'Main', BROKER_USERNAME: 'platform', BROKER_PASSWORD: 'a-long-password', CREDENTIALS_SECRET: 'z'.repeat(32),
+    USER_PROPAGATION_POLL_MS: '20', ATLAS_RETRY_BASE_MS: '50', METRICS_PUBLIC: 'true'
+  }), logs.logger)
+  t.teardown(async () => { await broker.close(); await sim.close() })
+  const headers = { authorization: `Basic ${Buffer.from('platform:a-long-password').toString('base64')}`, 'x-broker-api-version': '2.17', 'content-type': 'application/json' }
+  const statuses = await Promise.all(Array.from({ length: 10 }, async (_, i) => (await broker.app.inject({
+    method: 'PUT', url: `${I}/nonce-${i}`, headers, payload: JSON.stringify({ service_id: SERVICE_ID, plan_id: PLAN_ID, organization_guid: 'o', space_guid: 's' })
+  })).statusCode))
+  t.same([...new Set(statuses)], [201])
+  for (let i = 0; i < 5; i++) {
+    const r = await broker.app.inject({ method: 'PUT', url: `${I}/nonce-${i}/service_bindings/nonce-b${i}`, headers, payload: JSON.stringify({ service_id: SERVICE_ID, plan_id: PLAN_ID }) })
+    t.equal(r.statusCode, 201, r.body)
+  }
+  t.equal(logs.lines.filter(l => l.includes('refused a reused digest nonce')).length, 1, 'logged once')
+  t.match((await broker.app.inject({ method: 'GET', url: '/metrics' })).body, /^atlas_broker_atlas_digest_nonce_reuse 0$/m)
+})
