@@ -95,7 +95,7 @@ export class AtlasSimulator {
   private readonly clusterRoutes: ClusterRoutes
   private readonly users: UserRoutes
   private server: Server | undefined
-  private readonly counters = { requests: 0, connections: 0 }
+  private readonly counters = { requests: 0, connections: 0, statusChecks: 0 }
 
   constructor (options: SimulatorOptions = {}) {
     this.projectId = options.projectId ?? hex(12)
@@ -134,7 +134,7 @@ export class AtlasSimulator {
   // Control (in-process)
 
   /** Requests answered, 401 challenges sent, service-account tokens issued and revoked, TCP connections accepted. */
-  get stats (): { requests: number, challenges: number, tokensIssued: number, tokensRevoked: number, reusedNonces: number, connections: number } {
+  get stats (): { requests: number, statusChecks: number, challenges: number, tokensIssued: number, tokensRevoked: number, reusedNonces: number, connections: number } {
     return { ...this.counters, ...this.auth.stats }
   }
 
@@ -261,6 +261,7 @@ export class AtlasSimulator {
     }
     try {
       this.counters.requests++
+      if (req.method === 'GET' && url.pathname.endsWith('/status')) this.counters.statusChecks++
       const oauth = url.pathname === '/api/oauth/token' || url.pathname === '/api/oauth/revoke'
       if (raw !== '') {
         try {
