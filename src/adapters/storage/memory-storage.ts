@@ -7,16 +7,42 @@ import {
   RecordExistsError, VersionConflictError
 } from '../../ports/storage-port.js'
 
+/**
+ * Records by id, plus one secondary index (ids by `indexKey`), so the lookups the broker makes on every bind,
+ * unbind and deprovision cost the same with 30,000 records as with none.
+ */
 class Collection<T extends StoredFields> {
   private readonly records = new Map<string, T>()
+  private readonly byKey = new Map<string, Set<string>>()
   private readonly kind: string
-  constructor (kind: string) { this.kind = kind }
+  private readonly indexKey: (record: T) => string
+  constructor (kind: string, indexKey: (record: T) => string) {
+    this.kind = kind
+    this.indexKey = indexKey
+  }
+
+  private put (stored: T): void {
+    const previous = this.records.get(stored.id)
+    if (previous !== undefined) this.unindex(previous)
+    this.records.set(stored.id, stored)
+    const key = this.indexKey(stored)
+    let ids = this.byKey.get(key)
+    if (ids === undefined) this.byKey.set(key, ids = new Set())
+    ids.add(stored.id)
+  }
+
+  private unindex (record: T): void {
+    const key = this.indexKey(record)
+    const ids = this.byKey.get(key)
+    ids?.delete(record.id)
+    if (ids?.size === 0) this.byKey.delete(key)
+  }
 
   create (record: NewRecord<T>): T {
     if (this.records.has(record.id)) throw new RecordExistsError(`${this.kind} ${record.id} already exists`)
     const at = new Date().toISOString()
     const stored = { ...structuredClone(record), version: 1, createdAt: at, updatedAt: at } as T
-    this.records.set(record.id, stored)
+    this.put(stored)
     return structuredClone(stored)
   }
 
@@ -38,7 +64,7 @@ class Collection<T extends StoredFields> {
     }
     next.version = current.version + 1
     next.updatedAt = new Date().toISOString()
-    this.records.set(id, next as T)
+    this.put(next as T)
     return structuredClone(next as T)
   }
 
@@ -46,21 +72,36 @@ class Collection<T extends StoredFields> {
     const current = this.records.get(id)
     if (current === undefined) return
     if (current.version !== expectedVersion) throw new VersionConflictError(`${this.kind} ${id} changed since it was read`)
+    this.unindex(current)
     this.records.delete(id)
+  }
+
+  /** Copies of the records whose index key is `key` and that satisfy `predicate`. */
+  withKey (key: string, predicate: (record: T) => boolean): T[] {
+    const found: T[] = []
+    for (const id of this.byKey.get(key) ?? []) {
+      const record = this.records.get(id)
+      if (record !== undefined && predicate(record)) found.push(structuredClone(record))
+    }
+    return found
   }
 
   all (): T[] {
     return [...this.records.values()].map(record => structuredClone(record))
   }
 
-  filter (predicate: (record: T) => boolean): T[] {
-    return [...this.records.values()].filter(predicate).map(record => structuredClone(record))
+  count (predicate: (record: T) => boolean): number {
+    let n = 0
+    for (const record of this.records.values()) if (predicate(record)) n++
+    return n
   }
+
 }
 
 export class MemoryStorage implements StoragePort {
-  private readonly instances = new Collection<InstanceRecord>('instance')
-  private readonly bindings = new Collection<BindingRecord>('binding')
+  // JSON of [cluster, database]: no separator a name could contain.
+  private readonly instances = new Collection<InstanceRecord>('instance', i => JSON.stringify([i.cluster, i.database]))
+  private readonly bindings = new Collection<BindingRecord>('binding', b => b.instanceId)
 
   async createInstance (record: NewRecord<InstanceRecord>): Promise<InstanceRecord> { return this.instances.create(record) }
   async getInstance (id: string): Promise<InstanceRecord | undefined> { return this.instances.get(id) }
@@ -78,16 +119,16 @@ export class MemoryStorage implements StoragePort {
 
   async deleteBinding (id: string, expectedVersion: number): Promise<void> { this.bindings.delete(id, expectedVersion) }
   async listBindings (instanceId: string): Promise<BindingRecord[]> {
-    return this.bindings.filter(b => b.instanceId === instanceId && b.state !== 'deleted')
+    return this.bindings.withKey(instanceId, b => b.state !== 'deleted')
   }
 
   async listInstancesUsingDatabase (cluster: string, database: string): Promise<InstanceRecord[]> {
-    return this.instances.filter(i => i.cluster === cluster && i.database === database && i.state !== 'deleted')
+    return this.instances.withKey(JSON.stringify([cluster, database]), i => i.state !== 'deleted')
   }
 
   async countOperationsInProgress (): Promise<number> {
     const inProgress = (r: StoredFields): boolean => r.lastOperation.state === 'in progress' && r.state !== 'deleted'
-    return this.instances.filter(inProgress).length + this.bindings.filter(inProgress).length
+    return this.instances.count(inProgress) + this.bindings.count(inProgress)
   }
 
   /** Every record, for tests and debugging (a 4xx must leave this unchanged). */

@@ -80,6 +80,24 @@ export function storageContract (t: Test, name: string, open: () => Promise<Stor
       t.same((await s.listInstancesUsingDatabase('C1', 'shared')).map(i => i.id), ['d1'])
     })
 
+    t.test('listings follow deletes, re-creates and moved records (no stale entries)', async t => {
+      const s = await open()
+      await s.createBinding(newBinding('lb1', 'li1'))
+      await s.createBinding(newBinding('lb2', 'li1'))
+      await s.deleteBinding('lb1', 1)
+      t.same((await s.listBindings('li1')).map(b => b.id), ['lb2'])
+      await s.createBinding(newBinding('lb1', 'li2'))
+      t.same((await s.listBindings('li1')).map(b => b.id), ['lb2'])
+      t.same((await s.listBindings('li2')).map(b => b.id), ['lb1'])
+      await s.createInstance(newInstance('ld1', { cluster: 'M1', database: 'a' }))
+      await s.updateInstance('ld1', 1, { database: 'b' })
+      t.same(await s.listInstancesUsingDatabase('M1', 'a'), [])
+      t.same((await s.listInstancesUsingDatabase('M1', 'b')).map(i => i.id), ['ld1'])
+      t.same(await s.listInstancesUsingDatabase('M1b', ''), [], 'names are not concatenated')
+      await s.deleteInstance('ld1', 2)
+      t.same(await s.listInstancesUsingDatabase('M1', 'b'), [])
+    })
+
     t.test('delete is conditional and idempotent', async t => {
       const s = await open()
       await s.createBinding(newBinding('b9', 'i9'))
