@@ -8,7 +8,13 @@
  *   3. start-up time to ready, and resident memory idle and under load;
  *   4. binds against a simulator whose new users take PROPAGATION_MS (default 5 s) to be APPLIED, at the
  *      default poll setting: Atlas HTTP calls per bind and bind latency, beside what fixed 1 s polling needs
- *      for the same propagation (computed: one check at once, then one a second until APPLIED).
+ *      for the same propagation (computed: one check at once, then one a second until APPLIED);
+ *   5. leak check: the compiled broker's RSS after 5,000 and after 10,000 shared-plan lifecycles
+ *      (BENCH_LEAK_CYCLES; the in-memory store keeps two deleted tombstones per lifecycle, so RSS grows with
+ *      them), and the heap after full collections in-process with tombstones kept outside the heap, as
+ *      MongoDB keeps them (bench/scale.ts): what remains is the broker's own;
+ *   6. cost as work grows (bench/scale.ts): own time per call with 10,000 instances and 30,000 bindings stored
+ *      against an empty store.
  * Results go to bench/results/latest.json and are printed as a table.
  * BENCH_SECONDS sets each autocannon run's length (default 5); BENCH_ROUNDS how many times the broker and the
  * bare server are measured, alternately, per connection count (default 3; medians are reported).
@@ -21,6 +27,7 @@ import { cpus, totalmem } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { AtlasSimulator } from '../src/adapters/atlas/simulator/atlas-simulator.js'
+import { type LeakResult, type ScaleResult, leakCheck, scaleBench } from './scale.js'
 
 const run = promisify(execFile)
 const root = new URL('..', import.meta.url).pathname
@@ -219,12 +226,30 @@ async function main (): Promise<void> {
     atlasRoundTripsPerOsbCall: Math.round((atlasCalls / (cycles * 4)) * 100) / 100,
     digestChallengesWhileWarm: challenges
   }
+  // 5: leak check. Four lifecycles at a time until LEAK_CYCLES have run; RSS at the half-way mark and at the end.
+  step('leak check')
+  const leakCycles = Number(process.env.BENCH_LEAK_CYCLES ?? '10000')
+  let next = 0
+  let rssHalf = 0
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < leakCycles; i = next++) {
+      await lifecycle(`leak${i}`, false)
+      if (i === Math.floor(leakCycles / 2)) rssHalf = rssMb(lifecycleBroker.child.pid)
+    }
+  }
+  const leakStarted = performance.now()
+  await Promise.all([worker(), worker(), worker(), worker()])
+  results.leak = { cycles: leakCycles, seconds: Math.round((performance.now() - leakStarted) / 100) / 10, rssAtHalfMb: rssHalf, rssAtEndMb: rssMb(lifecycleBroker.child.pid) }
   lifecycleBroker.child.kill('SIGTERM')
   await sim.close()
 
   // 4: binds while new users take PROPAGATION_MS to propagate, at the default USER_PROPAGATION_POLL_MS.
   step('propagation')
   results.propagation = await propagationBinds()
+  step('scale')
+  results.scale = await scaleBench()
+  step('heap leak check')
+  results.heapLeak = await leakCheck(Number(process.env.BENCH_LEAK_CYCLES ?? '10000'))
 
   mkdirSync(path.join(root, 'bench/results'), { recursive: true })
   writeFileSync(path.join(root, 'bench/results/latest.json'), `${JSON.stringify(results, null, 2)}\n`)
@@ -247,6 +272,12 @@ async function main (): Promise<void> {
   const pr = results.propagation as PropagationResult
   console.log(`| bind with ${pr.propagationMs} ms user propagation: Atlas HTTP calls per bind, adaptive (fixed 1 s polling, computed) | ${pr.atlasCallsPerBind} (${pr.fixedPollingCallsPerBind}) |`)
   console.log(`| bind with ${pr.propagationMs} ms user propagation: latency median / max (ms) (fixed 1 s polling: ${pr.fixedPollingLatencyMs}) | ${pr.bindMs.median} / ${pr.bindMs.max} |`)
+  const lk = results.leak as { cycles: number, rssAtHalfMb: number, rssAtEndMb: number }
+  console.log(`| compiled broker RSS after ${lk.cycles / 2} / ${lk.cycles} lifecycles, in-memory store holding their tombstones (MB) | ${lk.rssAtHalfMb} / ${lk.rssAtEndMb} |`)
+  const hl = results.heapLeak as LeakResult
+  console.log(`| heap after full GC, warm / ${hl.cycles / 2} / ${hl.cycles} lifecycles, tombstones outside the heap (MB; growth half→end) | ${hl.heapAfterWarmMb} / ${hl.heapAtHalfMb} / ${hl.heapAtEndMb} (${hl.growthHalfToEndMb}) |`)
+  const sc = results.scale as ScaleResult
+  console.log(`| broker's own ms per OSB call, empty store / ${sc.storedInstances} instances + ${sc.storedBindings} bindings, ratio (target ≤ 1.2) | ${sc.ownMsPerCall.empty} / ${sc.ownMsPerCall.full}, ${sc.ownMsPerCall.ratio} |`)
   console.log(`| start-up to ready (ms) | ${(results.startup as { readyMs: number }).readyMs} |`)
   console.log(`| RSS idle / peak under catalog load (MB) | ${(results.memory as { idleRssMb: number }).idleRssMb} / ${(results.memory as { peakRssUnderLoadMb: number }).peakRssUnderLoadMb} |`)
 }

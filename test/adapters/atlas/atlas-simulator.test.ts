@@ -42,6 +42,28 @@ t.test('a valid answer is served; a replayed nc is refused', async t => {
   t.equal(body.id, sim.projectId)
 })
 
+t.test('nonce counters: a little out of order is accepted, a replay or a counter far below the highest is refused', async t => {
+  const { url, sim } = await withSim(t)
+  const path = `/api/atlas/v2/groups/${sim.projectId}`
+  const first = await request(`${url}${path}`)
+  await first.body.text()
+  const { nonce, realm } = parseDigestParams(String(first.headers['www-authenticate']))!
+  const send = async (nc: string): Promise<number> => {
+    const response = digestResponse({ username: sim.publicKey, password: sim.privateKey, realm: realm!, method: 'GET', uri: path, nonce: nonce!, nc, cnonce: 'abc', qop: 'auth' })
+    const authorization = `Digest username="${sim.publicKey}", realm="${realm}", nonce="${nonce}", uri="${path}", cnonce="abc", nc=${nc}, qop=auth, response="${response}", algorithm=MD5`
+    const r = await request(`${url}${path}`, { headers: { accept: 'application/vnd.atlas.2023-01-01+json', authorization } })
+    await r.body.text()
+    return r.statusCode
+  }
+  t.equal(await send('00000001'), 200)
+  t.equal(await send('00000003'), 200)
+  t.equal(await send('00000002'), 200, 'out of order')
+  t.equal(await send('00000002'), 401, 'replayed')
+  t.equal(await send('00000200'), 200)
+  t.equal(await send('00000004'), 401, 'far below the highest: refused (memory per nonce stays bounded)')
+  t.equal(await send('00000150'), 200, 'within the window')
+})
+
 t.test('versioned media types: unknown versions are refused, deprecated ones flagged, bodies must match', async t => {
   const { url, sim } = await withSim(t)
   const path = `/api/atlas/v2/groups/${sim.projectId}/clusters/Cluster0`

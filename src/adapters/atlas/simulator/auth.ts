@@ -46,9 +46,35 @@ export interface AuthOptions {
   tokenWindowMs: number
 }
 
+/**
+ * The counters seen with one nonce. A counter seen before is a replay. Counters may arrive a little out of
+ * order (concurrent requests), so the last WINDOW below the highest are remembered and older ones refused:
+ * memory per nonce stays bounded however long a client keeps reusing it.
+ */
+class NonceUse {
+  static readonly WINDOW = 256
+  readonly issued = Date.now()
+  private highest = 0
+  private readonly recent = new Set<number>()
+
+  get used (): boolean { return this.highest > 0 }
+
+  accept (nc: string, strict: boolean): boolean {
+    const n = Number.parseInt(nc, 16)
+    if (!Number.isSafeInteger(n) || n <= 0 || (strict && this.used)) return false
+    if (this.recent.has(n) || n <= this.highest - NonceUse.WINDOW) return false
+    this.recent.add(n)
+    if (n > this.highest) {
+      this.highest = n
+      for (const old of this.recent) if (old <= n - NonceUse.WINDOW) this.recent.delete(old)
+    }
+    return true
+  }
+}
+
 export class SimAuth {
   readonly options: AuthOptions
-  private readonly nonces = new Map<string, { issued: number, used: Set<string> }>()
+  private readonly nonces = new Map<string, NonceUse>()
   private readonly tokens = new Map<string, number>()
   private readonly tokenRequests = new Map<string, number[]>()
   private allowed: BlockList | undefined
@@ -95,11 +121,10 @@ export class SimAuth {
     if (!valid) return this.challenge(false)
     if (Date.now() - nonce.issued >= this.options.nonceTtlMs) return this.challenge(true)
     // A nonce counter seen before is a replay; in strict mode any second use of a nonce is refused.
-    if (nonce.used.has(p.nc ?? '') || (this.options.strictNonces && nonce.used.size > 0)) {
+    if (!nonce.accept(p.nc ?? '', this.options.strictNonces)) {
       this.stats.reusedNonces++
       return this.challenge(false)
     }
-    nonce.used.add(p.nc ?? '')
     return undefined
   }
 
@@ -120,10 +145,10 @@ export class SimAuth {
   private challenge (stale: boolean): string {
     this.stats.challenges++
     const nonce = newNonce()
-    this.nonces.set(nonce, { issued: Date.now(), used: new Set() })
+    this.nonces.set(nonce, new NonceUse())
     if (this.nonces.size > 10_000) {
       const cutoff = Date.now() - 2 * this.options.nonceTtlMs
-      for (const [key, value] of this.nonces) if (value.issued < cutoff || value.used.size > 0) this.nonces.delete(key)
+      for (const [key, value] of this.nonces) if (value.issued < cutoff || value.used) this.nonces.delete(key)
     }
     return `Digest realm="${ATLAS_REALM}", domain="", nonce="${nonce}", algorithm=${this.options.algorithm}, qop="auth", stale=${String(stale)}`
   }
