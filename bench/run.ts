@@ -14,7 +14,7 @@
  *      them), and the heap after full collections in-process with tombstones kept outside the heap, as
  *      MongoDB keeps them (bench/scale.ts): what remains is the broker's own;
  *   6. cost as work grows (bench/scale.ts): own time per call with 10,000 instances and 30,000 bindings stored
- *      against an empty store.
+ *      against an empty store, and `sweep` over 30,000 Atlas users (paged: bounded memory).
  * Results go to bench/results/latest.json and are printed as a table.
  * BENCH_SECONDS sets each autocannon run's length (default 5); BENCH_ROUNDS how many times the broker and the
  * bare server are measured, alternately, per connection count (default 3; medians are reported).
@@ -27,7 +27,7 @@ import { cpus, totalmem } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { AtlasSimulator } from '../src/adapters/atlas/simulator/atlas-simulator.js'
-import { type LeakResult, type ScaleResult, leakCheck, scaleBench } from './scale.js'
+import { type LeakResult, type ScaleResult, type SweepResult, leakCheck, scaleBench, sweepBench } from './scale.js'
 
 const run = promisify(execFile)
 const root = new URL('..', import.meta.url).pathname
@@ -250,6 +250,8 @@ async function main (): Promise<void> {
   results.scale = await scaleBench()
   step('heap leak check')
   results.heapLeak = await leakCheck(Number(process.env.BENCH_LEAK_CYCLES ?? '10000'))
+  step('sweep')
+  results.sweep = await sweepBench()
 
   mkdirSync(path.join(root, 'bench/results'), { recursive: true })
   writeFileSync(path.join(root, 'bench/results/latest.json'), `${JSON.stringify(results, null, 2)}\n`)
@@ -278,6 +280,8 @@ async function main (): Promise<void> {
   console.log(`| heap after full GC, warm / ${hl.cycles / 2} / ${hl.cycles} lifecycles, tombstones outside the heap (MB; growth half→end) | ${hl.heapAfterWarmMb} / ${hl.heapAtHalfMb} / ${hl.heapAtEndMb} (${hl.growthHalfToEndMb}) |`)
   const sc = results.scale as ScaleResult
   console.log(`| broker's own ms per OSB call, empty store / ${sc.storedInstances} instances + ${sc.storedBindings} bindings, ratio (target ≤ 1.2) | ${sc.ownMsPerCall.empty} / ${sc.ownMsPerCall.full}, ${sc.ownMsPerCall.ratio} |`)
+  const sw = results.sweep as SweepResult
+  console.log(`| sweep over ${sw.users} Atlas users (${sw.orphans} orphans): seconds; peak heap growth paged / with a third of the users / listing all first (MB) | ${sw.seconds}; ${sw.peakHeapGrowthMb.paged} / ${sw.peakHeapGrowthMb.pagedWithAThird} / ${sw.peakHeapGrowthMb.listedFirst} |`)
   console.log(`| start-up to ready (ms) | ${(results.startup as { readyMs: number }).readyMs} |`)
   console.log(`| RSS idle / peak under catalog load (MB) | ${(results.memory as { idleRssMb: number }).idleRssMb} / ${(results.memory as { peakRssUnderLoadMb: number }).peakRssUnderLoadMb} |`)
 }

@@ -5,7 +5,9 @@
  * takes the broker's own time as the round's time less the Atlas exchange time the broker records in
  * /metrics (scraped before and after the round, outside the timing).
  */
+import { execFile } from 'node:child_process'
 import { Writable } from 'node:stream'
+import { promisify } from 'node:util'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import pino from 'pino'
@@ -14,6 +16,7 @@ import { MemoryStorage } from '../src/adapters/storage/memory-storage.js'
 import { composeBroker, type RunningBroker } from '../src/app/compose.js'
 import { loadConfig } from '../src/app/config.js'
 import { loggerOptions } from '../src/app/logger.js'
+import { BINDING_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../src/domain/kit.js'
 import { type BindingRecord, type InstanceRecord, type RecordChanges } from '../src/ports/storage-port.js'
 
 const SERVICE = '2a04f349-4aab-4fcb-af6d-8e1749a77c13'
@@ -27,7 +30,7 @@ export interface ScaleResult {
 }
 
 /** Records like the broker's own, on the same cluster as the measured ones, three bindings per instance. */
-async function fill (storage: MemoryStorage, instances: number, bindingsPer: number): Promise<void> {
+export async function fill (storage: MemoryStorage, instances: number, bindingsPer: number): Promise<void> {
   const at = new Date().toISOString()
   const op = (kind: 'provision' | 'bind') => ({ id: `op-${kind}`, kind, state: 'succeeded' as const, startedAt: at, updatedAt: at })
   for (let i = 0; i < instances; i++) {
@@ -150,6 +153,47 @@ export async function leakCheck (cycles = 10_000): Promise<LeakResult> {
     return { cycles, heapAfterWarmMb, heapAtHalfMb, heapAtEndMb, growthHalfToEndMb: Math.round((heapAtEndMb - heapAtHalfMb) * 10) / 10 }
   } finally {
     await broker.close()
+    await sim.close()
+  }
+}
+
+export interface SweepResult { users: number, orphans: number, seconds: number, peakHeapGrowthMb: { paged: number, listedFirst: number, pagedWithAThird: number } }
+
+/**
+ * `sweep` over `users` labelled Atlas users, all but 100 with a live binding record (the simulator in this
+ * process, the sweep in a child of its own so the simulator's memory is not counted): time, and the child's
+ * peak heap growth while it runs (garbage included), paged as the broker does, against listing every user
+ * first, and paged with a third as many users (bounded: about the same).
+ */
+export async function sweepBench (users = 30_000): Promise<SweepResult> {
+  const third = await sweepOnce(Math.floor(users / 3), ['paged'])
+  const all = await sweepOnce(users, ['paged', 'listed-first'])
+  return { users, orphans: all.paged!.orphans, seconds: all.paged!.seconds, peakHeapGrowthMb: { paged: all.paged!.peakHeapGrowthMb, listedFirst: all['listed-first']!.peakHeapGrowthMb, pagedWithAThird: third.paged!.peakHeapGrowthMb } }
+}
+
+type SweepMode = 'paged' | 'listed-first'
+interface SweepRun { orphans: number, seconds: number, peakHeapGrowthMb: number }
+
+async function sweepOnce (users: number, modes: SweepMode[]): Promise<Partial<Record<SweepMode, SweepRun>>> {
+  const sim = new AtlasSimulator({ seedClusters: ['Cluster0'] })
+  const url = await sim.listen()
+  const seeded: Array<{ username: string, labels: Array<{ key: string, value: string }> }> = []
+  for (let n = 0; n < users; n++) {
+    const owner = n < users - 100 ? `stored-${Math.floor(n / 3)}-b${n % 3}` : `gone-${n}`
+    seeded.push({ username: `u-${n}`, labels: [{ key: MANAGED_BY_LABEL, value: MANAGED_BY }, { key: BINDING_LABEL, value: owner }] })
+  }
+  sim.seedDatabaseUsers(seeded)
+  const child = async (mode: SweepMode): Promise<SweepRun> => {
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--expose-gc', new URL('./sweep-child.ts', import.meta.url).pathname], {
+      env: { ...process.env, SWEEP_SIM: JSON.stringify({ url, projectId: sim.projectId, publicKey: sim.publicKey, privateKey: sim.privateKey }), SWEEP_USERS: String(users), SWEEP_MODE: mode }
+    })
+    return JSON.parse(stdout) as SweepRun
+  }
+  try {
+    const runs: Partial<Record<SweepMode, SweepRun>> = {}
+    for (const mode of modes) runs[mode] = await child(mode)
+    return runs
+  } finally {
     await sim.close()
   }
 }

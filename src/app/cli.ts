@@ -154,10 +154,10 @@ async function sweep (env: Record<string, string | undefined>, remove: boolean, 
   const atlas = configuredAtlas(config)
   const storage = await (await mongoStorage()).connect(config.mongo).catch(async (e: unknown) => { await atlas.close(); throw e })
   try {
-    let last = ''
-    const orphans = await findOrphans(atlas, storage, (done, total, what) => {
-      const line = `checked ${done}/${total} ${what}`
-      if (done === total || done % 25 === 0) { if (line !== last) err(line); last = line }
+    // A progress line at most every 2,000 resources, and one when each kind is done.
+    let reported = 0
+    const orphans = await findOrphans(atlas, storage, (checked, what, finished) => {
+      if (finished) { err(`checked ${checked} ${what}`); reported = 0 } else if (checked - reported >= 2000) { err(`checked ${checked} ${what} so far`); reported = checked }
     })
     for (const o of orphans) out(`${o.kind}\t${o.name}\towner ${o.owner}\t${o.reason}`)
     out(`${orphans.length} orphan(s)${remove ? '' : ' (run with --delete to remove them)'}`)

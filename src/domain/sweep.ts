@@ -3,7 +3,7 @@
  * atlas-broker`) that no live broker record accounts for, and optionally deletes it. A resource whose record
  * is missing or a deleted tombstone is an orphan; one whose record is still being created is left alone.
  */
-import { type AtlasPort, ClusterNotFoundError, DatabaseUserNotFoundError } from '../ports/atlas-port.js'
+import { type AtlasPort, type DatabaseUser, ClusterNotFoundError, DatabaseUserNotFoundError } from '../ports/atlas-port.js'
 import { type StoragePort } from '../ports/storage-port.js'
 import { BINDING_LABEL, INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from './kit.js'
 
@@ -16,30 +16,24 @@ export interface Orphan {
   clusterKind?: 'dedicated' | 'flex'
 }
 
+/** How many resources have been checked so far; `finished` once all of that kind have been. */
 export interface SweepProgress {
-  (done: number, total: number, what: 'database users' | 'clusters'): void
+  (checked: number, what: 'database users' | 'clusters', finished: boolean): void
 }
 
+/**
+ * Database users are read a page at a time and checked as they come, so a project with tens of thousands of
+ * users is swept in bounded memory: only the orphans are kept.
+ */
 export async function findOrphans (atlas: AtlasPort, storage: StoragePort, progress: SweepProgress = () => {}): Promise<Orphan[]> {
   const orphans: Orphan[] = []
-  const users = (await atlas.listDatabaseUsers()).filter(u => u.labels.some(l => l.key === MANAGED_BY_LABEL && l.value === MANAGED_BY))
-  for (const [i, user] of users.entries()) {
-    const bindingId = user.labels.find(l => l.key === BINDING_LABEL)?.value
-    const instanceId = user.labels.find(l => l.key === INSTANCE_LABEL)?.value
-    if (bindingId !== undefined) {
-      const record = await storage.getBinding(bindingId)
-      if (record === undefined || record.state === 'deleted') {
-        orphans.push({ kind: 'database-user', name: user.username, owner: bindingId, reason: record === undefined ? 'no binding record' : 'binding deleted' })
-      }
-    } else if (instanceId !== undefined) {
-      // A temporary user (database drop) outlives its use only when a deprovision failed half-way.
-      const record = await storage.getInstance(instanceId)
-      if (record === undefined || record.state === 'deleted') {
-        orphans.push({ kind: 'database-user', name: user.username, owner: instanceId, reason: 'temporary user of a deleted instance' })
-      }
-    }
-    progress(i + 1, users.length, 'database users')
+  let checked = 0
+  for await (const page of atlas.databaseUserPages()) {
+    for (const user of page) await checkUser(user, storage, orphans)
+    checked += page.length
+    progress(checked, 'database users', false)
   }
+  progress(checked, 'database users', true)
   const clusters = (await atlas.listClusters()).filter(c => c.tags.some(t => t.key === MANAGED_BY_LABEL && t.value === MANAGED_BY))
   for (const [i, cluster] of clusters.entries()) {
     const instanceId = cluster.tags.find(t => t.key === INSTANCE_LABEL)?.value
@@ -49,9 +43,29 @@ export async function findOrphans (atlas: AtlasPort, storage: StoragePort, progr
         orphans.push({ kind: 'cluster', name: cluster.name, owner: instanceId, clusterKind: cluster.kind, reason: record === undefined ? 'no instance record' : 'instance deleted' })
       }
     }
-    progress(i + 1, clusters.length, 'clusters')
+    progress(i + 1, 'clusters', i + 1 === clusters.length)
   }
+  if (clusters.length === 0) progress(0, 'clusters', true)
   return orphans
+}
+
+/** Adds the user to `orphans` when the broker made it (its label) and no live record accounts for it. */
+async function checkUser (user: DatabaseUser, storage: StoragePort, orphans: Orphan[]): Promise<void> {
+  if (!user.labels.some(l => l.key === MANAGED_BY_LABEL && l.value === MANAGED_BY)) return
+  const bindingId = user.labels.find(l => l.key === BINDING_LABEL)?.value
+  const instanceId = user.labels.find(l => l.key === INSTANCE_LABEL)?.value
+  if (bindingId !== undefined) {
+    const record = await storage.getBinding(bindingId)
+    if (record === undefined || record.state === 'deleted') {
+      orphans.push({ kind: 'database-user', name: user.username, owner: bindingId, reason: record === undefined ? 'no binding record' : 'binding deleted' })
+    }
+  } else if (instanceId !== undefined) {
+    // A temporary user (database drop) outlives its use only when a deprovision failed half-way.
+    const record = await storage.getInstance(instanceId)
+    if (record === undefined || record.state === 'deleted') {
+      orphans.push({ kind: 'database-user', name: user.username, owner: instanceId, reason: 'temporary user of a deleted instance' })
+    }
+  }
 }
 
 /** Deletes the orphans (already gone counts as done); returns the ones that could not be deleted, with why. */

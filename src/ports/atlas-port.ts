@@ -137,6 +137,8 @@ export interface AtlasPort {
   deleteDatabaseUser(username: string, options?: AtlasCallOptions): Promise<void>
   /** Every database user in the project (all pages). */
   listDatabaseUsers(options?: AtlasCallOptions): Promise<DatabaseUser[]>
+  /** The project's database users one page at a time, fetched as they are consumed: bounded memory for any count. */
+  databaseUserPages(options?: AtlasCallOptions): AsyncIterable<DatabaseUser[]>
 }
 
 export interface AtlasErrorDetails {

@@ -21,11 +21,25 @@ t.test('L2: finds users and clusters whose records are gone, and deletes only th
   atlas.users.set('human', { username: 'human', password: 'x'.repeat(10), roles: [], scopes: [], labels: [] })
 
   const progress: string[] = []
-  const orphans = await findOrphans(atlas, storage, (done, total, what) => progress.push(`${done}/${total} ${what}`))
+  const orphans = await findOrphans(atlas, storage, (checked, what, finished) => progress.push(`${checked} ${what}${finished ? ' (finished)' : ''}`))
   t.same(orphans.map(o => `${o.kind}:${o.owner}`).sort(), ['cluster:cl', 'database-user:lost'])
-  t.ok(progress.includes('2/2 database users'), progress.join(', '))
+  t.ok(progress.includes('3 database users (finished)'), progress.join(', '))
+  t.ok(progress.includes('1 clusters (finished)'), progress.join(', '))
   const failed = await deleteOrphans(atlas, orphans)
   t.same(failed, [])
   t.same([...atlas.users.keys()].sort(), ['human', 'kept'])
   t.same([...atlas.clusters.keys()], ['Cluster0'])
+})
+
+t.test('L2: users are checked a page at a time as they are read (bounded memory), orphans found on every page', async t => {
+  const storage = new MemoryStorage()
+  const { atlas } = makeBroker({ storage })
+  const label = (binding: string) => [{ key: 'managed-by', value: 'atlas-broker' }, { key: 'osb-binding-id', value: binding }]
+  for (let n = 0; n < 250; n++) atlas.users.set(`u${n}`, { username: `u${n}`, password: 'x'.repeat(10), roles: [], scopes: [], labels: label(`gone-${n}`) })
+  const progress: string[] = []
+  const orphans = await findOrphans(atlas, storage, (checked, what, finished) => progress.push(`${checked} ${what}${finished ? ' (finished)' : ''}`))
+  t.equal(orphans.length, 250)
+  t.equal(atlas.count('databaseUserPages'), 3, 'three pages of 100')
+  t.equal(atlas.count('listDatabaseUsers'), 0, 'never the whole list at once')
+  t.same(progress.filter(p => p.includes('users')), ['100 database users', '200 database users', '250 database users', '250 database users (finished)'])
 })

@@ -192,6 +192,16 @@ export class FakeAtlas implements AtlasPort {
     await this.enter('listDatabaseUsers')
     return [...this.users.values()].map(publicUser)
   }
+
+  /** Pages of `userPageSize` (100), each fetched (and failing, if told to) as it is consumed. */
+  userPageSize = 100
+  async * databaseUserPages (): AsyncIterable<DatabaseUser[]> {
+    const all = [...this.users.values()]
+    for (let start = 0; start < all.length; start += this.userPageSize) {
+      await this.enter('databaseUserPages')
+      yield all.slice(start, start + this.userPageSize).map(publicUser)
+    }
+  }
 }
 
 function publicUser (user: DatabaseUser & { password: string }): DatabaseUser {

@@ -264,6 +264,10 @@ export class HttpAtlasAdapter implements AtlasPort {
     return (await this.list<RawUser>(`${this.group}/databaseUsers`, ATLAS_VERSIONS.databaseUsers, options)).map(userView)
   }
 
+  async * databaseUserPages (options: AtlasCallOptions = {}): AsyncIterable<DatabaseUser[]> {
+    for await (const page of this.pages<RawUser>(`${this.group}/databaseUsers`, ATLAS_VERSIONS.databaseUsers, options)) yield page.map(userView)
+  }
+
   private clusterPath (kind: ClusterKind, name: string): string {
     return `${this.group}/${kind === 'flex' ? 'flexClusters' : 'clusters'}/${encodeURIComponent(name)}`
   }
@@ -276,17 +280,22 @@ export class HttpAtlasAdapter implements AtlasPort {
     return await this.http.send<T>({ ...req, needs: req.needs ?? neededRole(req), ...(options.deadline === undefined ? {} : { deadline: options.deadline }) })
   }
 
-  /** Follows pages until one comes back short. */
-  private async list<T> (path: string, version: string, options: AtlasCallOptions): Promise<T[]> {
-    const all: T[] = []
+  /** Every page's results, each page fetched when the previous one has been consumed, until one comes back short. */
+  private async * pages<T> (path: string, version: string, options: AtlasCallOptions): AsyncIterable<T[]> {
     for (let pageNum = 1; ; pageNum++) {
       const { body } = await this.call<Paginated<T>>({
         method: 'GET', path: `${path}?pageNum=${pageNum}&itemsPerPage=${this.pageSize}&includeCount=false`, version, idempotent: true
       }, options)
       const results = body.results ?? []
-      all.push(...results)
-      if (results.length < this.pageSize) return all
+      if (results.length > 0) yield results
+      if (results.length < this.pageSize) return
     }
+  }
+
+  private async list<T> (path: string, version: string, options: AtlasCallOptions): Promise<T[]> {
+    const all: T[] = []
+    for await (const page of this.pages<T>(path, version, options)) all.push(...page)
+    return all
   }
 }
 

@@ -162,6 +162,13 @@ export class AtlasSimulator {
     await new Promise<void>(resolve => server.close(() => resolve()))
   }
 
+  /** Puts database users straight into the project (tests and benchmarks that need many). */
+  seedDatabaseUsers (users: Array<Pick<SimUser, 'username' | 'labels'>>): void {
+    for (const user of users) {
+      this.state.users.set(`admin/${user.username}`, { databaseName: 'admin', password: 'seeded-password', roles: [], scopes: [], ...user })
+    }
+  }
+
   /** Adds a fault rule; returns a function that removes it. */
   addFault (rule: FaultRule): () => void {
     return this.faults.add(rule)
