@@ -54,6 +54,13 @@ function rssMb (pid: number | undefined): number {
   return Math.round(kb / 102.4) / 10
 }
 
+/** CPU seconds (user + system) the process has used so far, from /proc (clock ticks at 100 Hz). */
+function cpuSeconds (pid: number | undefined): number {
+  if (pid === undefined) return 0
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
 /** A free loopback port, so the bench knows the broker's address without reading its log. */
 async function freePort (): Promise<number> {
   const { createServer } = await import('node:net')
@@ -94,17 +101,23 @@ async function startBare (body: string): Promise<{ child: ChildProcess, url: str
   return { child, url }
 }
 
-interface Load { requestsPerSecond: number, p50: number, p99: number, errors: number, non2xx: number }
+interface Load { requestsPerSecond: number, p50: number, p99: number, errors: number, non2xx: number, serverCpuUsPerRequest: number }
 
-async function autocannon (url: string, connections: number, sampleRss?: () => void): Promise<Load> {
+/** One autocannon run against `url`; `serverPid`'s CPU time over the run, per request, goes beside req/s. */
+async function autocannon (url: string, connections: number, serverPid: number | undefined, sampleRss?: () => void): Promise<Load> {
   const timer = sampleRss === undefined ? undefined : setInterval(sampleRss, 250)
+  const cpuBefore = cpuSeconds(serverPid)
   try {
     const [command, args] = pinned(0, path.join(root, 'node_modules/.bin/autocannon'), [
       '-j', '-c', String(connections), '-d', String(SECONDS), '-H', `authorization=${AUTH}`, '-H', 'x-broker-api-version=2.17', url
     ])
     const { stdout } = await run(command, args, { maxBuffer: 64 * 1024 * 1024 })
-    const r = JSON.parse(stdout) as { requests: { average: number }, latency: { p50: number, p99: number }, errors: number, non2xx: number }
-    return { requestsPerSecond: Math.round(r.requests.average), p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx }
+    const r = JSON.parse(stdout) as { requests: { average: number, total: number }, latency: { p50: number, p99: number }, errors: number, non2xx: number }
+    const cpuUs = (cpuSeconds(serverPid) - cpuBefore) * 1e6
+    return {
+      requestsPerSecond: Math.round(r.requests.average), p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx,
+      serverCpuUsPerRequest: Math.round((cpuUs / Math.max(1, r.requests.total)) * 10) / 10
+    }
   } finally {
     if (timer !== undefined) clearInterval(timer)
   }
@@ -148,8 +161,8 @@ async function main (): Promise<void> {
     const brokerRuns: Load[] = []
     const bareRuns: Load[] = []
     for (let round = 0; round < ROUNDS; round++) {
-      brokerRuns.push(await autocannon(`${broker.url}/v2/catalog`, connections, () => { peakRss = Math.max(peakRss, rssMb(broker.child.pid)) }))
-      bareRuns.push(await autocannon(bare.url, connections))
+      brokerRuns.push(await autocannon(`${broker.url}/v2/catalog`, connections, broker.child.pid, () => { peakRss = Math.max(peakRss, rssMb(broker.child.pid)) }))
+      bareRuns.push(await autocannon(bare.url, connections, bare.child.pid))
       step(`catalog ${connections} round ${round} done`)
     }
     const b = median(brokerRuns)
@@ -265,6 +278,7 @@ async function main (): Promise<void> {
     console.log(`| catalog ${k.slice(1)} conn: broker req/s (p50/p99 ms) | ${r.broker.requestsPerSecond} (${r.broker.p50}/${r.broker.p99}) |`)
     console.log(`| catalog ${k.slice(1)} conn: bare node:http req/s (p50/p99 ms) | ${r.bare.requestsPerSecond} (${r.bare.p50}/${r.bare.p99}) |`)
     console.log(`| catalog ${k.slice(1)} conn: ratio (target ≥ 0.8) | ${r.ratio} |`)
+    console.log(`| catalog ${k.slice(1)} conn: server CPU µs per request, broker / bare | ${r.broker.serverCpuUsPerRequest} / ${r.bare.serverCpuUsPerRequest} |`)
   }
   console.log(`| lifecycles per second (provision, bind, unbind, deprovision) | ${l.cyclesPerSecond} |`)
   for (const [k, v] of Object.entries(l.perCallMs)) console.log(`| ${k}: OSB call latency with a zero-latency Atlas, median / p99 (ms) | ${v.median} / ${v.p99} |`)
