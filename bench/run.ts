@@ -5,7 +5,8 @@
  *   2. shared-plan lifecycles (provision → bind → unbind → deprovision) against the simulator with no added
  *      latency: cycles/s, per-call latency, the broker's own time per call (latency less the Atlas exchange
  *      time the broker records in /metrics, scraped between calls) and Atlas round trips per call;
- *   3. start-up time to ready, and resident memory idle and under load;
+ *   3. start-up time to ready, resident memory idle and under load, and the slowest answer when 128 connections
+ *      open at once (broker and bare server);
  *   4. binds against a simulator whose new users take PROPAGATION_MS (default 5 s) to be APPLIED, at the
  *      default poll setting: Atlas HTTP calls per bind and bind latency, beside what fixed 1 s polling needs
  *      for the same propagation (computed: one check at once, then one a second until APPLIED);
@@ -123,6 +124,25 @@ async function autocannon (url: string, connections: number, serverPid: number |
   }
 }
 
+/**
+ * 128 fresh connections opened at once, one catalog request each: the slowest answer (ms). The median of
+ * five bursts is reported, taken between the broker and the bare server alternately.
+ */
+async function burstSlowestMs (url: string): Promise<number> {
+  const { request } = await import('node:http')
+  const one = async (): Promise<number> => await new Promise((resolve, reject) => {
+    const started = performance.now()
+    const req = request(url, { agent: false, headers: { authorization: AUTH, 'x-broker-api-version': '2.17' } }, res => {
+      res.resume()
+      res.on('end', () => resolve(performance.now() - started))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+  const times = await Promise.all(Array.from({ length: 128 }, one))
+  return Math.round(Math.max(...times) * 10) / 10
+}
+
 function percentile (values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b)
   return Math.round((sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0) * 100) / 100
@@ -152,6 +172,8 @@ async function main (): Promise<void> {
   const idleRss = rssMb(broker.child.pid)
   const catalogBody = await (await fetch(`${broker.url}/v2/catalog`, { headers: { authorization: AUTH, 'x-broker-api-version': '2.17' } })).text()
   const bare = await startBare(catalogBody)
+  // A burst straight after start-up (one request served so far), where a stall would show first.
+  const coldBurst = { broker: await burstSlowestMs(`${broker.url}/v2/catalog`), bare: await burstSlowestMs(bare.url) }
   step('bare ready')
   let peakRss = idleRss
   const catalog: Record<string, unknown> = {}
@@ -175,6 +197,12 @@ async function main (): Promise<void> {
     }
   }
   results.catalog = catalog
+  const bursts = { broker: [] as number[], bare: [] as number[] }
+  for (let i = 0; i < 5; i++) {
+    bursts.broker.push(await burstSlowestMs(`${broker.url}/v2/catalog`))
+    bursts.bare.push(await burstSlowestMs(bare.url))
+  }
+  results.connectionBurst = { coldSlowestMs: coldBurst, slowestMs: { broker: percentile(bursts.broker, 0.5), bare: percentile(bursts.bare, 0.5) }, rounds: bursts }
   results.startup = { readyMs: broker.readyMs }
   results.memory = { idleRssMb: idleRss, peakRssUnderLoadMb: peakRss }
   broker.child.kill('SIGTERM')
@@ -280,6 +308,9 @@ async function main (): Promise<void> {
     console.log(`| catalog ${k.slice(1)} conn: ratio (target ≥ 0.8) | ${r.ratio} |`)
     console.log(`| catalog ${k.slice(1)} conn: server CPU µs per request, broker / bare | ${r.broker.serverCpuUsPerRequest} / ${r.bare.serverCpuUsPerRequest} |`)
   }
+  const cb = results.connectionBurst as { coldSlowestMs: { broker: number, bare: number }, slowestMs: { broker: number, bare: number } }
+  console.log(`| 128 connections opened at once: slowest catalog answer, broker / bare (ms; target ≤ 2x), just started | ${cb.coldSlowestMs.broker} / ${cb.coldSlowestMs.bare} |`)
+  console.log(`| 128 connections opened at once: slowest catalog answer, broker / bare (ms), warm, median of 5 | ${cb.slowestMs.broker} / ${cb.slowestMs.bare} |`)
   console.log(`| lifecycles per second (provision, bind, unbind, deprovision) | ${l.cyclesPerSecond} |`)
   for (const [k, v] of Object.entries(l.perCallMs)) console.log(`| ${k}: OSB call latency with a zero-latency Atlas, median / p99 (ms) | ${v.median} / ${v.p99} |`)
   for (const [k, v] of Object.entries(l.brokerOwnMsPerCall)) console.log(`| ${k}: broker's own time per call (latency less its Atlas exchanges), median / p99 (ms) | ${v.median} / ${v.p99} |`)
