@@ -43,9 +43,9 @@ export async function findOrphans (atlas: AtlasPort, storage: StoragePort, progr
         orphans.push({ kind: 'cluster', name: cluster.name, owner: instanceId, clusterKind: cluster.kind, reason: record === undefined ? 'no instance record' : 'instance deleted' })
       }
     }
-    progress(i + 1, 'clusters', i + 1 === clusters.length)
+    progress(i + 1, 'clusters', false)
   }
-  if (clusters.length === 0) progress(0, 'clusters', true)
+  progress(clusters.length, 'clusters', true)
   return orphans
 }
 

@@ -81,13 +81,13 @@ export function negotiate (req: IncomingMessage, set: VersionSet, hasBody: boole
 
 const PAGE = { defaultItems: 100, maxItems: 500 }
 
-/** One page of `all`, with Atlas's links and (unless includeCount=false) totalCount. */
-export function page (url: URL, all: unknown[], linkBase: string): Record<string, unknown> {
+/** One page of `all`, with Atlas's links and (unless includeCount=false) totalCount; `view` shapes only that page's items. */
+export function page<T> (url: URL, all: T[], linkBase: string, view: (item: T) => unknown = item => item): Record<string, unknown> {
   const pageNum = intParam(url, 'pageNum', 1, 1, Number.MAX_SAFE_INTEGER)
   const itemsPerPage = intParam(url, 'itemsPerPage', PAGE.defaultItems, 1, PAGE.maxItems)
   const includeCount = url.searchParams.get('includeCount') !== 'false'
   const start = (pageNum - 1) * itemsPerPage
-  const results = all.slice(start, start + itemsPerPage)
+  const results = all.slice(start, start + itemsPerPage).map(view)
   const link = (n: number, rel: string): { href: string, rel: string } => ({
     href: `${linkBase}${url.pathname}?includeCount=${String(includeCount)}&pageNum=${n}&itemsPerPage=${itemsPerPage}`, rel
   })

@@ -28,7 +28,7 @@ export class UserRoutes {
     const { method, rest } = ctx
     const v = ctx.accept(VERSIONS.v20230101)
     this.auth.requirePermission(method === 'GET' ? 'read' : 'users')
-    if (rest.length === 0 && method === 'GET') return ctx.ok(200, page(ctx.url, [...this.state.users.values()].map(u => this.view(u)), this.linkBase), v)
+    if (rest.length === 0 && method === 'GET') return ctx.ok(200, page(ctx.url, [...this.state.users.values()], this.linkBase, u => this.view(u)), v)
     if (rest.length === 0 && method === 'POST') return ctx.ok(201, this.view(this.create(ctx.body)), v)
     if (rest.length !== 2) return undefined
     const [db, username] = rest as [string, string]
