@@ -28,7 +28,7 @@ import { cpus, totalmem } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { AtlasSimulator } from '../src/adapters/atlas/simulator/atlas-simulator.js'
-import { type LeakResult, type ScaleResult, type SweepResult, leakCheck, scaleBench, sweepBench } from './scale.js'
+import { type LeakResult, type ScaleResult, type SweepResult, atlasExchangeSeconds, leakCheck, scaleBench, sweepBench } from './scale.js'
 
 const run = promisify(execFile)
 const root = new URL('..', import.meta.url).pathname
@@ -221,12 +221,7 @@ async function main (): Promise<void> {
   const latencies: Record<string, number[]> = { provision: [], bind: [], unbind: [], deprovision: [] }
   const ownTimes: Record<string, number[]> = { provision: [], bind: [], unbind: [], deprovision: [] }
   /** Seconds the broker has spent in Atlas exchanges so far, from its own /metrics (scraped between calls). */
-  const atlasSeconds = async (): Promise<number> => {
-    const text = await (await fetch(`${lifecycleBroker.url}/metrics`, { headers: { authorization: AUTH } })).text()
-    let sum = 0
-    for (const m of text.matchAll(/^atlas_broker_atlas_request_duration_seconds_sum\{[^}]*\} (\S+)$/gm)) sum += Number(m[1])
-    return sum
-  }
+  const atlasSeconds = async (): Promise<number> => atlasExchangeSeconds(await (await fetch(`${lifecycleBroker.url}/metrics`, { headers: { authorization: AUTH } })).text())
   /** One OSB call; with `own`, also the broker's own time: the latency less the time its Atlas exchanges took. */
   const call = async (name: string, method: string, url: string, body: unknown, own: boolean): Promise<void> => {
     const atlasBefore = own ? await atlasSeconds() : 0

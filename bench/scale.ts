@@ -60,15 +60,17 @@ export async function start (storage: MemoryStorage): Promise<{ broker: RunningB
   return { broker, sim }
 }
 
+/** Seconds the broker has spent in Atlas exchanges, summed from its /metrics text. */
+export function atlasExchangeSeconds (metrics: string): number {
+  let sum = 0
+  for (const m of metrics.matchAll(/^atlas_broker_atlas_request_duration_seconds_sum\{[^}]*\} (\S+)$/gm)) sum += Number(m[1])
+  return sum
+}
+
 /** Milliseconds of the broker's own time per OSB call over `cycles` lifecycles. */
 export async function round (broker: RunningBroker, tag: string, cycles: number): Promise<number> {
   const headers = { authorization: `Basic ${Buffer.from('bench:bench-password-123').toString('base64')}`, 'x-broker-api-version': '2.17', 'content-type': 'application/json' }
-  const atlasSeconds = async (): Promise<number> => {
-    const text = (await broker.app.inject({ method: 'GET', url: '/metrics', headers })).body
-    let sum = 0
-    for (const m of text.matchAll(/^atlas_broker_atlas_request_duration_seconds_sum\{[^}]*\} (\S+)$/gm)) sum += Number(m[1])
-    return sum
-  }
+  const atlasSeconds = async (): Promise<number> => atlasExchangeSeconds((await broker.app.inject({ method: 'GET', url: '/metrics', headers })).body)
   const q = `service_id=${SERVICE}&plan_id=${PLAN}`
   const send = async (method: 'PUT' | 'DELETE', url: string, body?: unknown): Promise<void> => {
     const r = await broker.app.inject({ method, url, headers, ...(body === undefined ? {} : { payload: JSON.stringify(body) }) })
