@@ -9,14 +9,19 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
-  type ConnectionStrings, AtlasError, AtlasRateLimitedError, AtlasUnavailableError, ClusterNotFoundError, DatabaseUserExistsError,
-  DatabaseUserNotFoundError
+  type ConnectionStrings, type DatabaseUserAuth, AtlasError, AtlasRateLimitedError, AtlasUnavailableError, ClusterNotFoundError,
+  DatabaseUserExistsError, DatabaseUserNotFoundError
 } from '../ports/atlas-port.js'
 import {
-  type BindDetails, type BindingSpec, type JsonObject, type RequestMeta, BindingConflictError, ConcurrencyError, UnprocessableError
+  type BindDetails, type BindingSpec, type JsonObject, type RequestMeta, BadRequestError, BindingConflictError, ConcurrencyError,
+  UnprocessableError
 } from '../ports/service-broker.js'
 import { type BindingRecord, type InstanceRecord, type NewRecord, RecordExistsError, VersionConflictError } from '../ports/storage-port.js'
-import { connectionUri, derivePassword, endpointsOf, seal, unseal } from './credentials.js'
+import {
+  type BindingAuth, type BindingAuthSettings, atlasUsername, requestedKind, resolveAuth, splitCertificate
+} from './binding-auth.js'
+import { type Login, authOf, baseCredentials, credentialsExpireAt, expiryMetadata, loginSecrets } from './binding-credentials.js'
+import { derivePassword, endpointsOf, seal, unseal } from './credentials.js'
 import { jsonEqual } from './equality.js'
 import { type BrokerDeps, BINDING_LABEL, describe, INSTANCE_LABEL, type Kit, labelValue, MANAGED_BY, MANAGED_BY_LABEL } from './kit.js'
 import { type BindingData } from './policy-calls.js'
@@ -24,10 +29,11 @@ import { type BindingData } from './policy-calls.js'
 /** A deprovision met a bind that is still creating its user (422: retry). */
 export class BindInProgressError extends ConcurrencyError {}
 
-/** What a bind may carry besides the request: the predecessor of a rotation, a lifetime for expiring credentials. */
+/** What a bind carries besides the request: the plan's credential settings, a rotation's predecessor, a lifetime asked for. */
 export interface BindExtras {
+  authSettings: BindingAuthSettings
   predecessor?: BindingRecord
-  /** Hours until Atlas deletes the binding's user (1 to 168: Atlas keeps temporary users a week at most). */
+  /** Hours until Atlas deletes the binding's user, as asked (1 to 168: Atlas keeps temporary users a week at most). */
   lifetimeHours?: number
 }
 
@@ -47,46 +53,74 @@ export class Bindings {
    * PUT of a binding whose instance was checked (usable, plan and parameters valid): answers an existing
    * binding, waits for one being created by another request, or creates it.
    */
-  async bind (instance: InstanceRecord, bindingId: string, details: BindDetails, meta: RequestMeta, extras: BindExtras = {}): Promise<BindingSpec> {
+  async bind (instance: InstanceRecord, bindingId: string, details: BindDetails, meta: RequestMeta, extras: BindExtras): Promise<BindingSpec> {
     const deadline = this.kit.deadline()
-    const facts = bindingFacts(instance, bindingId, details)
     for (;;) {
       const existing = await this.deps.storage.getBinding(bindingId)
       if (existing !== undefined && existing.state !== 'deleted') {
         if (existing.instanceId !== instance.id || !sameBinding(existing, details)) {
           throw new BindingConflictError(`binding ${bindingId} already exists with different attributes`)
         }
-        if (existing.state === 'ready') return await this.answer(existing, facts, deadline)
+        if (existing.state === 'ready') return await this.answer(existing, bindingFacts(instance, bindingId, details, { auth: authOf(existing).kind }), deadline)
         if (existing.state === 'deleting') throw new ConcurrencyError(`binding ${bindingId} is being deleted`)
         if (this.kit.leaseIsLive(existing)) {
           if (this.kit.now() + 250 > deadline) throw new ConcurrencyError(`binding ${bindingId} is being created by another request`)
           await sleep(100)
           continue
         }
-        return await this.createBindingUser(instance, facts, details, existing, deadline, meta, extras)
+        return await this.createBindingUser(instance, bindingId, details, existing, deadline, meta, extras)
       }
-      return await this.createBindingUser(instance, facts, details, existing, deadline, meta, extras)
+      return await this.createBindingUser(instance, bindingId, details, existing, deadline, meta, extras)
     }
+  }
+
+  /**
+   * Everything a new binding is decided from, before anything is written: the facts the policy sees, and the
+   * policy's decisions (authentication, username, roles, lifetime), checked. A claim taken over (its lease ran
+   * out) keeps what it was made with; a deleted tombstone is started afresh.
+   */
+  private decide (instance: InstanceRecord, bindingId: string, details: BindDetails, takeover: BindingRecord | undefined, extras: BindExtras): {
+    facts: BindingData, auth: BindingAuth, username: string, roles: BindingRecord['roles'], expiresAt: string | undefined
+  } {
+    const { predecessor } = extras
+    const parameters = details.parameters ?? {}
+    const asked = bindingFacts(instance, bindingId, details, {
+      auth: requestedKind(parameters, extras.authSettings, predecessor === undefined ? undefined : authOf(predecessor).kind),
+      ...(extras.lifetimeHours === undefined ? {} : { lifetimeHours: extras.lifetimeHours }),
+      ...(predecessor === undefined ? {} : { predecessor })
+    })
+    const kind = takeover !== undefined ? authOf(takeover).kind : this.kit.policy.bindingAuth(asked)
+    // An IAM role or OIDC identity has no secret: a successor of the same kind would be the same Atlas user.
+    const identity = predecessor === undefined ? undefined : authOf(predecessor)
+    if (takeover === undefined && identity !== undefined && (identity.kind === 'aws-iam' || identity.kind === 'oidc') && kind === identity.kind) {
+      throw new BadRequestError(`binding ${predecessor!.id} signs in as the ${identity.kind} identity ${predecessor!.username}, which has no secret to rotate: it keeps working as it is; unbind and bind again to change the identity`)
+    }
+    const auth = takeover !== undefined ? authOf(takeover) : resolveAuth(kind, parameters, extras.authSettings)
+    const facts: BindingData = { ...asked, auth: auth.kind }
+    const username = atlasUsername(auth, extras.authSettings, () => this.kit.policy.username(facts))
+    const roles = this.kit.policy.roles(facts)
+    const hours = takeover !== undefined ? undefined : this.kit.policy.bindingLifetimeHours(facts)
+    const expiresAt = takeover !== undefined ? takeover.expiresAt : hours === undefined ? undefined : new Date(this.kit.now() + hours * 3600_000).toISOString()
+    return { facts, auth, username, roles, expiresAt }
   }
 
   /** Claims the binding record, creates (or adopts) its Atlas user, waits until it can log in, marks it ready. */
   private async createBindingUser (
-    instance: InstanceRecord, facts: BindingData, details: BindDetails, stale: BindingRecord | undefined,
+    instance: InstanceRecord, bindingId: string, details: BindDetails, stale: BindingRecord | undefined,
     deadline: number, meta: RequestMeta, extras: BindExtras
   ): Promise<BindingSpec> {
     const { settings } = this.deps
-    const username = this.kit.policy.username(facts)
-    // A rotation keeps the predecessor's roles: the new credentials grant what the old ones did.
-    const roles = extras.predecessor?.roles ?? this.kit.policy.roles(facts)
+    const takeover = stale !== undefined && stale.state !== 'deleted' ? stale : undefined
+    const { facts, auth, username, roles, expiresAt } = this.decide(instance, bindingId, details, takeover, extras)
     // A takeover keeps the key its claim was made with; a new binding takes the current one.
-    const keyId = stale?.keyId ?? this.kit.currentKeyId()
+    const keyId = takeover?.keyId ?? this.kit.currentKeyId()
     const secret = this.kit.secretFor(keyId)
-    const password = stale?.sealedPassword !== undefined
-      ? unseal(secret, stale.sealedPassword)
-      : this.kit.policy.password(facts, purpose => derivePassword(secret, facts.bindingId, purpose))
+    const password = auth.kind !== 'scram'
+      ? undefined
+      : takeover?.sealedPassword !== undefined
+        ? unseal(secret, takeover.sealedPassword)
+        : this.kit.policy.password(facts, purpose => derivePassword(secret, facts.bindingId, purpose))
 
-    // A takeover keeps the lifetime its claim was made with.
-    const expiresAt = stale?.expiresAt ?? (extras.lifetimeHours === undefined ? undefined : new Date(this.kit.now() + extras.lifetimeHours * 3600_000).toISOString())
     const claim: NewRecord<BindingRecord> = {
       id: facts.bindingId,
       state: 'creating',
@@ -96,24 +130,24 @@ export class Bindings {
       serviceId: details.serviceId,
       planId: details.planId,
       parameters: details.parameters ?? {},
-    ...(details.predecessorBindingId === undefined ? {} : { predecessorBindingId: details.predecessorBindingId }),
       ...(details.appGuid === undefined ? {} : { appGuid: details.appGuid }),
       ...(details.bindResource === undefined ? {} : { bindResource: details.bindResource }),
       ...(details.context === undefined ? {} : { context: details.context }),
       ...(details.predecessorBindingId === undefined ? {} : { predecessorBindingId: details.predecessorBindingId }),
       ...(expiresAt === undefined ? {} : { expiresAt }),
+      ...(auth.kind === 'scram' ? {} : { auth }),
       username,
       roles,
       cluster: instance.cluster,
       database: instance.database,
       keyId,
-      ...(this.kit.policy.predictableCredentials ? {} : { sealedPassword: seal(secret, password) })
+      ...(password === undefined || this.kit.policy.predictableCredentials ? {} : { sealedPassword: seal(secret, password) })
     }
     let record: BindingRecord
     try {
       record = stale === undefined
         ? await this.deps.storage.createBinding(claim)
-        : await this.deps.storage.updateBinding(claim.id, stale.version, claim)
+        : await this.deps.storage.updateBinding(claim.id, stale.version, { sealedPassword: undefined, expiresAt: undefined, auth: undefined, sealedCertificate: undefined, ...claim })
     } catch (err) {
       // Another request claimed it first: the caller's loop re-reads and waits for (or answers with) its result.
       if (err instanceof RecordExistsError || err instanceof VersionConflictError) {
@@ -130,13 +164,19 @@ export class Bindings {
       // claims, so one of the two always sees the other (see deprovision).
       await this.requireUsableInstance(instance.id)
       await this.ensureDatabaseUser(record, password, deadline, attempt)
+      // An X.509 user's certificate: issued for each attempt (an earlier attempt's never left this process).
+      const certificate = auth.kind === 'x509'
+        ? splitCertificate(await this.deps.atlas.createUserCertificate(record.username, auth.certificateMonths, { deadline }))
+        : undefined
       await this.kit.waitUntilApplied(record.cluster, deadline)
       // The answer (credentials hook included) is built before the binding is marked ready: a hook that fails
       // leaves no ready binding and no user.
       const connection = await this.connectionStringsOf(record, deadline)
-      spec = this.bindingAnswer(record, facts, connection, password, false)
+      const login: Login = password !== undefined ? { password } : certificate !== undefined ? { certificate } : {}
+      spec = this.bindingAnswer(record, facts, connection, login, false)
       record = await this.deps.storage.updateBinding(record.id, record.version, {
-        state: 'ready', leaseUntil: undefined, lastOperation: this.kit.operation('bind', 'succeeded'), connectionStrings: connection
+        state: 'ready', leaseUntil: undefined, lastOperation: this.kit.operation('bind', 'succeeded'), connectionStrings: connection,
+        ...(certificate === undefined ? {} : { sealedCertificate: seal(secret, `${certificate.certificate}${certificate.privateKey}`) })
       })
     } catch (err) {
       // A user owned by something else (BindingConflictError) is never ours to delete.
@@ -144,7 +184,7 @@ export class Bindings {
       throw err
     }
     this.deps.logger.info({
-      instanceId: instance.id, bindingId: record.id, username, originatingIdentity: meta.originatingIdentity
+      instanceId: instance.id, bindingId: record.id, username, auth: auth.kind, originatingIdentity: meta.originatingIdentity
     }, 'binding created')
     return spec
   }
@@ -163,14 +203,15 @@ export class Bindings {
    * once the user exists, or may: a create that failed with AtlasUnavailableError (timeout, 5xx) may have been
    * applied with its answer lost; any other error from Atlas means it made nothing (see AtlasPort).
    */
-  private async ensureDatabaseUser (record: BindingRecord, password: string, deadline: number, attempt: { userMayExist: boolean }): Promise<void> {
+  private async ensureDatabaseUser (record: BindingRecord, password: string | undefined, deadline: number, attempt: { userMayExist: boolean }): Promise<void> {
     const labels = [
       { key: BINDING_LABEL, value: labelValue(record.id) },
       { key: INSTANCE_LABEL, value: labelValue(record.instanceId) },
       { key: MANAGED_BY_LABEL, value: MANAGED_BY }
     ]
+    const auth = authOf(record).kind
     const spec = {
-      username: record.username, password, roles: record.roles, scopes: [record.cluster], labels,
+      username: record.username, auth, ...(password === undefined ? {} : { password }), roles: record.roles, scopes: [record.cluster], labels,
       ...(record.expiresAt === undefined ? {} : { deleteAfterDate: record.expiresAt.replace(/\.\d+Z$/, 'Z') })
     }
     try {
@@ -183,13 +224,13 @@ export class Bindings {
         throw err
       }
     }
-    const current = await this.deps.atlas.getDatabaseUser(record.username, { deadline })
+    const current = await this.deps.atlas.getDatabaseUser(record.username, { deadline, auth })
     const owner = current.labels.find(label => label.key === BINDING_LABEL)?.value
-    if (owner !== labelValue(record.id)) {
-      throw new BindingConflictError(`Atlas database user '${record.username}' already exists and belongs to another binding or to no binding`)
-    }
+    if (owner !== labelValue(record.id)) throw new BindingConflictError(takenMessage(record.username, auth))
     attempt.userMayExist = true
-    await this.deps.atlas.updateDatabaseUser(record.username, { password, roles: spec.roles, scopes: spec.scopes, labels }, { deadline })
+    await this.deps.atlas.updateDatabaseUser(record.username, {
+      ...(password === undefined ? {} : { password }), roles: spec.roles, scopes: spec.scopes, labels
+    }, { deadline, auth })
   }
 
   /**
@@ -209,7 +250,7 @@ export class Bindings {
     let userGone = !userMayExist
     if (userMayExist) {
       try {
-        await this.deps.atlas.deleteDatabaseUser(record.username, { deadline: this.kit.cleanupDeadline(deadline) })
+        await this.deps.atlas.deleteDatabaseUser(record.username, { deadline: this.kit.cleanupDeadline(deadline), auth: authOf(record).kind })
         userGone = true
       } catch (err) {
         userGone = err instanceof DatabaseUserNotFoundError
@@ -234,13 +275,13 @@ export class Bindings {
   /** Deletes the binding's Atlas user (already gone counts as done) and leaves a tombstone. */
   async revoke (binding: BindingRecord, deadline: number): Promise<void> {
     try {
-      await this.deps.atlas.deleteDatabaseUser(binding.username, { deadline })
+      await this.deps.atlas.deleteDatabaseUser(binding.username, { deadline, auth: authOf(binding).kind })
     } catch (err) {
       if (!(err instanceof DatabaseUserNotFoundError)) throw err
     }
     try {
       await this.deps.storage.updateBinding(binding.id, binding.version, {
-        state: 'deleted', leaseUntil: undefined, sealedPassword: undefined, lastOperation: this.kit.operation('unbind', 'succeeded')
+        state: 'deleted', leaseUntil: undefined, sealedPassword: undefined, sealedCertificate: undefined, lastOperation: this.kit.operation('unbind', 'succeeded')
       })
     } catch (err) {
       if (!(err instanceof VersionConflictError)) throw err
@@ -251,17 +292,26 @@ export class Bindings {
 
   /** The answer to a repeated bind or a fetch: the stored binding's credentials, with the cluster's connection strings. */
   async answer (record: BindingRecord, facts: BindingData, deadline: number): Promise<BindingSpec> {
-    if (record.expiresAt !== undefined && Date.parse(record.expiresAt) <= this.kit.now()) {
-      throw new ExpiredBindingError(`binding ${record.id} expired at ${record.expiresAt} (Atlas deleted its user): unbind it and bind again for new credentials`)
+    const secret = this.kit.secretFor(record.keyId)
+    const certificate = record.sealedCertificate === undefined ? undefined : splitCertificate(unseal(secret, record.sealedCertificate))
+    const expiresAt = credentialsExpireAt(record, certificate)
+    if (expiresAt !== undefined && Date.parse(expiresAt) <= this.kit.now()) {
+      const why = expiresAt === record.expiresAt ? 'Atlas deleted its user' : 'its certificate is no longer valid'
+      throw new ExpiredBindingError(`binding ${record.id} expired at ${expiresAt} (${why}): unbind it and bind again for new credentials`)
     }
     if (record.origin !== undefined && record.sealedPassword === undefined) {
       throw new UnprocessableError(`binding ${record.id} was made by ${record.origin}, which kept no password: its credentials cannot be shown again; unbind it and bind again for new ones`)
     }
-    const secret = this.kit.secretFor(record.keyId)
-    const password = record.sealedPassword !== undefined
-      ? unseal(secret, record.sealedPassword)
-      : this.kit.policy.password(facts, purpose => derivePassword(secret, facts.bindingId, purpose))
-    return this.bindingAnswer(record, facts, await this.connectionStringsOf(record, deadline), password, true)
+    let login: Login = {}
+    if (certificate !== undefined) login = { certificate }
+    else if (authOf(record).kind === 'scram') {
+      login = {
+        password: record.sealedPassword !== undefined
+          ? unseal(secret, record.sealedPassword)
+          : this.kit.policy.password(facts, purpose => derivePassword(secret, facts.bindingId, purpose))
+      }
+    }
+    return this.bindingAnswer(record, facts, await this.connectionStringsOf(record, deadline), login, true)
   }
 
   /**
@@ -281,29 +331,14 @@ export class Bindings {
     }
   }
 
-  private bindingAnswer (
-    record: BindingRecord, facts: BindingData, connection: ConnectionStrings, password: string, alreadyExists: boolean
-  ): BindingSpec {
-    const { standard, standardSrv } = connection
-    const uri = connectionUri(standardSrv, record.username, password, record.database) ??
-      connectionUri(standard, record.username, password, record.database)
-    const base: JsonObject = {
-      username: record.username,
-      password,
-      database: record.database,
-      authSource: 'admin',
-      cluster: record.cluster,
-      ...(uri === undefined ? {} : { uri }),
-      connectionStrings: {
-        ...(standard === undefined ? {} : { standard }),
-        ...(standardSrv === undefined ? {} : { standardSrv })
-      }
-    }
-    const credentials = this.kit.policy.credentials(facts, record.username, password, base)
-    const endpoints = this.sendsEndpoints(facts.context) ? endpointsOf(standard) : undefined
+  private bindingAnswer (record: BindingRecord, facts: BindingData, connection: ConnectionStrings, login: Login, alreadyExists: boolean): BindingSpec {
+    const base = baseCredentials(record, connection, login)
+    const credentials = this.kit.policy.credentials(facts, record.username, 'password' in login ? login.password : undefined, base, loginSecrets(login))
+    const endpoints = this.sendsEndpoints(facts.context) ? endpointsOf(connection.standard) : undefined
+    const expiresAt = credentialsExpireAt(record, 'certificate' in login ? login.certificate : undefined)
     return {
       alreadyExists, isAsync: false, credentials, ...(endpoints === undefined ? {} : { endpoints }),
-      ...(record.expiresAt === undefined ? {} : { metadata: expiryMetadata(record) })
+      ...(expiresAt === undefined ? {} : { metadata: expiryMetadata(expiresAt, record.lastOperation.startedAt) })
     }
   }
 
@@ -339,19 +374,19 @@ function sameBinding (existing: BindingRecord, details: BindDetails): boolean {
     existing.predecessorBindingId === details.predecessorBindingId
 }
 
-/**
- * OSB binding metadata for expiring credentials: `expires_at`, and `renew_before` a tenth of the lifetime
- * (at least a minute, at most an hour) before it, so platforms rotate in time.
- */
-function expiryMetadata (record: BindingRecord): { expires_at: string, renew_before: string } {
-  const expires = Date.parse(record.expiresAt!)
-  const lifetime = expires - Date.parse(record.lastOperation.startedAt)
-  const margin = Math.min(3600_000, Math.max(60_000, lifetime / 10))
-  return { expires_at: new Date(expires).toISOString(), renew_before: new Date(expires - margin).toISOString() }
+/** Why a bind could not take a username Atlas already has: for IAM and OIDC the identity itself is taken. */
+function takenMessage (username: string, auth: DatabaseUserAuth): string {
+  if (auth === 'aws-iam') return `the IAM role ${username} already has an Atlas user in this project (another binding, or made outside the broker): Atlas allows one user per role`
+  if (auth === 'oidc') return `the OIDC identity ${username} already has an Atlas user in this project (another binding, or made outside the broker): Atlas allows one user per identity`
+  return `Atlas database user '${username}' already exists and belongs to another binding or to no binding`
 }
 
-/** What the policy hooks are told about a binding. */
-export function bindingFacts (instance: InstanceRecord, bindingId: string, details: BindDetails): BindingData {
+/** What the policy hooks are told about a binding, besides the request: how it authenticates, lifetime and predecessor as asked. */
+export function bindingFacts (
+  instance: InstanceRecord, bindingId: string, details: BindDetails,
+  asked: { auth: DatabaseUserAuth, lifetimeHours?: number, predecessor?: BindingRecord } = { auth: 'scram' }
+): BindingData {
+  const { predecessor } = asked
   return {
     bindingId,
     instanceId: instance.id,
@@ -361,6 +396,12 @@ export function bindingFacts (instance: InstanceRecord, bindingId: string, detai
     context: details.context ?? {},
     database: instance.database,
     cluster: instance.cluster,
+    auth: asked.auth,
+    ...(asked.lifetimeHours === undefined ? {} : { lifetimeHours: asked.lifetimeHours }),
+    ...(details.predecessorBindingId === undefined ? {} : { predecessorBindingId: details.predecessorBindingId }),
+    ...(predecessor === undefined
+      ? {}
+      : { predecessor: { bindingId: predecessor.id, username: predecessor.username, roles: structuredClone(predecessor.roles), auth: authOf(predecessor).kind } }),
     instance: {
       instanceId: instance.id,
       serviceId: instance.serviceId,

@@ -22,6 +22,7 @@ import {
 import {
   type BindingRecord, type InstanceRecord, type OperationKind, type OperationRecord, RecordExistsError, VersionConflictError
 } from '../ports/storage-port.js'
+import { authOf } from './binding-credentials.js'
 import { BindInProgressError, Bindings, bindingFacts, ExpiredBindingError } from './bindings.js'
 import {
   type BrokerCatalog, type ResolvedPlan, dedicatedSettings, isBindable, isPlanUpdateable, resolvePlan, servedCatalog
@@ -268,6 +269,7 @@ export class AtlasBroker implements ServiceBroker {
       const lifetimeHours = bindingLifetime(parameters, resolved)
       const predecessor = details.predecessorBindingId === undefined ? undefined : await this.predecessorOf(instance, bindingId, details.predecessorBindingId, resolved)
       return await this.bindings.bind(instance, bindingId, details, meta, {
+        authSettings: resolved.plan.atlas,
         ...(predecessor === undefined ? {} : { predecessor }), ...(lifetimeHours === undefined ? {} : { lifetimeHours })
       })
     })
@@ -312,7 +314,7 @@ export class AtlasBroker implements ServiceBroker {
       const details: BindDetails = {
         serviceId: binding.serviceId, planId: binding.planId, parameters: binding.parameters, ...(binding.context === undefined ? {} : { context: binding.context })
       }
-      const spec = await this.bindings.answer(binding, bindingFacts(instance, bindingId, details), this.kit.deadline()).catch((err: unknown) => {
+      const spec = await this.bindings.answer(binding, bindingFacts(instance, bindingId, details, { auth: authOf(binding).kind }), this.kit.deadline()).catch((err: unknown) => {
         // Expired credentials: Atlas deleted the user, so the binding is no more (OSB J2: 404).
         if (err instanceof ExpiredBindingError) throw new BindingNotFoundError(err.message)
         throw err

@@ -4,6 +4,7 @@
  * schema is written to `schema/catalog.schema.json` by `npm run docs:config` and kept in step by a test.
  */
 import { INSTANCE_SIZES, REGIONS } from './atlas-names.js'
+import { AUTH_KINDS } from './binding-auth.js'
 import { CLOUD_PROVIDERS } from './catalog.js'
 
 const unique = (lists: ReadonlyArray<readonly string[]>): string[] => [...new Set(lists.flat())].sort()
@@ -11,6 +12,15 @@ const unique = (lists: ReadonlyArray<readonly string[]>): string[] => [...new Se
 const NAME = { type: 'string', pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$', description: 'Lowercase letters, digits and hyphens (OSB names are CLI-friendly).' }
 const ID = { type: 'string', minLength: 1, description: 'Globally unique and never changed (platforms key on it); a UUID is usual.' }
 const LIFETIME = { type: 'integer', minimum: 1, maximum: 168, description: 'Expiring credentials: hours until Atlas deletes a binding\'s user.' }
+/** Credential settings both plan kinds take. */
+const BINDING_AUTH = {
+  bindingAuth: {
+    type: 'array', minItems: 1, uniqueItems: true, items: { enum: [...AUTH_KINDS] },
+    description: 'How bindings may authenticate (bind parameter `auth`); the first is the default. scram: a password; aws-iam: an AWS IAM role; x509: a certificate Atlas issues; oidc: OIDC workload identity.'
+  },
+  certificateMonths: { type: 'integer', minimum: 1, maximum: 24, description: 'Months an X.509 certificate is valid when a bind names none (Atlas default 3).' },
+  oidcIdentityProviderId: { type: 'string', pattern: '^[0-9a-f]{24}$', description: 'The Atlas id of the project\'s OIDC workload identity provider; needed for oidc.' }
+}
 const PARAMETERS = { type: 'object', properties: { parameters: { type: 'object', required: ['$schema'], description: 'A JSON Schema (draft-04 to draft-07) of the parameters.' } } }
 
 export function catalogFileSchema (): Record<string, unknown> {
@@ -18,7 +28,8 @@ export function catalogFileSchema (): Record<string, unknown> {
     type: 'object', required: ['kind'], additionalProperties: false,
     properties: {
       kind: { const: 'shared-cluster', description: 'One database per instance on an existing cluster (synchronous).' },
-      bindingLifetimeHours: LIFETIME
+      bindingLifetimeHours: LIFETIME,
+      ...BINDING_AUTH
     }
   }
   const atlasCluster = {
@@ -33,7 +44,8 @@ export function catalogFileSchema (): Record<string, unknown> {
       defaultMongoDBMajorVersion: { type: 'string' },
       defaultBackupEnabled: { type: 'boolean' },
       defaultTerminationProtectionEnabled: { type: 'boolean' },
-      bindingLifetimeHours: LIFETIME
+      bindingLifetimeHours: LIFETIME,
+      ...BINDING_AUTH
     },
     if: { properties: { clusterKind: { const: 'dedicated' } } },
     then: { required: ['instanceSize'] }

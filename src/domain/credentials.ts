@@ -36,16 +36,28 @@ export function unseal (secret: string, sealed: string): string {
  * and makes sure `authSource=admin` (Atlas SCRAM users live in admin). Returns undefined for an empty input.
  */
 export function connectionUri (base: string | undefined, username: string, password: string, database: string): string | undefined {
+  return signInUri(base, database, { username, password }, { authSource: 'admin' })
+}
+
+/**
+ * A connection string for any way of signing in: `user:password@` only when `login` is given (passwordless
+ * mechanisms take their identity from the environment or a certificate), `/<database>` as the path, and the
+ * sign-in `options` (authSource, authMechanism, ...) set over whatever the base says; hosts and the base's
+ * other options are kept. Returns undefined for an empty or unparseable base.
+ */
+export function signInUri (
+  base: string | undefined, database: string, login: { username: string, password: string } | undefined, signIn: Record<string, string>
+): string | undefined {
   if (base === undefined || base === '') return undefined
   const match = /^(mongodb(?:\+srv)?:\/\/)(?:[^@/]*@)?([^/?]+)\/?([^?]*)(?:\?(.*))?$/.exec(base)
   if (match === null) return undefined
   const [, scheme, hosts, , query] = match
   const options = new URLSearchParams(query ?? '')
-  if (!options.has('authSource')) options.set('authSource', 'admin')
+  for (const [key, value] of Object.entries(signIn)) options.set(key, value)
   if (scheme === 'mongodb+srv://' && !options.has('retryWrites')) options.set('retryWrites', 'true')
   if (!options.has('w')) options.set('w', 'majority')
-  const userinfo = `${encodeURIComponent(username)}:${encodeURIComponent(password)}`
-  return `${scheme}${userinfo}@${hosts}/${encodeURIComponent(database)}?${options.toString()}`
+  const userinfo = login === undefined ? '' : `${encodeURIComponent(login.username)}:${encodeURIComponent(login.password)}@`
+  return `${scheme}${userinfo}${hosts}/${encodeURIComponent(database)}?${options.toString()}`
 }
 
 /** Hosts and ports of a standard (non-SRV) connection string, as OSB endpoints. */

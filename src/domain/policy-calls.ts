@@ -9,6 +9,7 @@ import {
   type BindingFacts, type InstanceData, type InstanceFacts, type Policy, type PolicyHook, type PolicyTools,
   isPolicyRefusal, PolicyError, PolicyRefusal
 } from '../ports/policy-port.js'
+import { type DatabaseUserAuth, DATABASE_USER_AUTHS } from '../ports/atlas-port.js'
 import { type LoggerPort } from '../ports/logger-port.js'
 import { type JsonObject, BadRequestError } from '../ports/service-broker.js'
 import { type DatabaseRole } from '../ports/storage-port.js'
@@ -71,8 +72,22 @@ export class PolicyCalls {
     }), value => typeof value === 'string' && value.length >= 8 ? undefined : 'must return a string of at least 8 characters (Atlas minimum)') as string
   }
 
-  credentials (binding: BindingData, username: string, password: string, base: JsonObject): JsonObject {
-    return this.call('credentials', [password], () => this.policy.credentials({ ...binding, ...tools, username, password }, base), value =>
+  bindingAuth (binding: BindingData): DatabaseUserAuth {
+    return this.call('bindingAuth', [], () => this.policy.bindingAuth({ ...binding, ...tools }), value =>
+      typeof value === 'string' && (DATABASE_USER_AUTHS as readonly string[]).includes(value) ? undefined : `must return one of ${DATABASE_USER_AUTHS.join(', ')}`) as DatabaseUserAuth
+  }
+
+  bindingLifetimeHours (binding: BindingData): number | undefined {
+    return this.call('bindingLifetimeHours', [], () => this.policy.bindingLifetimeHours({ ...binding, ...tools }), value =>
+      value === undefined || (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 168)
+        ? undefined
+        : 'must return undefined or a whole number of hours from 1 to 168 (Atlas keeps temporary users a week at most)') as number | undefined
+  }
+
+  /** The credentials hook; `secrets` (the password, a private key) are scrubbed from anything it throws. */
+  credentials (binding: BindingData, username: string, password: string | undefined, base: JsonObject, secrets: string[]): JsonObject {
+    const facts = { ...binding, ...tools, username, ...(password === undefined ? {} : { password }) }
+    return this.call('credentials', secrets, () => this.policy.credentials(facts, base), value =>
       isPlainObject(value) && isJson(value, 0) ? undefined : 'must return a plain object of JSON values (no arrays at the top, class instances, functions or undefined)') as JsonObject
   }
 

@@ -3,7 +3,7 @@
  * atlas-broker`) that no live broker record accounts for, and optionally deletes it. A resource whose record
  * is missing or a deleted tombstone is an orphan; one whose record is still being created is left alone.
  */
-import { type AtlasPort, type DatabaseUser, ClusterNotFoundError, DatabaseUserNotFoundError } from '../ports/atlas-port.js'
+import { type AtlasPort, type DatabaseUser, type DatabaseUserAuth, ClusterNotFoundError, DatabaseUserNotFoundError } from '../ports/atlas-port.js'
 import { type StoragePort } from '../ports/storage-port.js'
 import { BINDING_LABEL, INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from './kit.js'
 
@@ -14,6 +14,8 @@ export interface Orphan {
   owner: string
   reason: string
   clusterKind?: 'dedicated' | 'flex'
+  /** How a database user authenticates (where Atlas keeps it). */
+  auth?: DatabaseUserAuth
 }
 
 /** How many resources have been checked so far; `finished` once all of that kind have been. */
@@ -57,13 +59,13 @@ async function checkUser (user: DatabaseUser, storage: StoragePort, orphans: Orp
   if (bindingId !== undefined) {
     const record = await storage.getBinding(bindingId)
     if (record === undefined || record.state === 'deleted') {
-      orphans.push({ kind: 'database-user', name: user.username, owner: bindingId, reason: record === undefined ? 'no binding record' : 'binding deleted' })
+      orphans.push({ kind: 'database-user', name: user.username, owner: bindingId, auth: user.auth, reason: record === undefined ? 'no binding record' : 'binding deleted' })
     }
   } else if (instanceId !== undefined) {
     // A temporary user (database drop) outlives its use only when a deprovision failed half-way.
     const record = await storage.getInstance(instanceId)
     if (record === undefined || record.state === 'deleted') {
-      orphans.push({ kind: 'database-user', name: user.username, owner: instanceId, reason: 'temporary user of a deleted instance' })
+      orphans.push({ kind: 'database-user', name: user.username, owner: instanceId, auth: user.auth, reason: 'temporary user of a deleted instance' })
     }
   }
 }
@@ -73,7 +75,7 @@ export async function deleteOrphans (atlas: AtlasPort, orphans: Orphan[]): Promi
   const failed: Array<{ orphan: Orphan, error: string }> = []
   for (const orphan of orphans) {
     try {
-      if (orphan.kind === 'database-user') await atlas.deleteDatabaseUser(orphan.name)
+      if (orphan.kind === 'database-user') await atlas.deleteDatabaseUser(orphan.name, orphan.auth === undefined ? {} : { auth: orphan.auth })
       else await atlas.deleteCluster(orphan.name, orphan.clusterKind ?? 'dedicated')
     } catch (err) {
       if (err instanceof DatabaseUserNotFoundError || err instanceof ClusterNotFoundError) continue

@@ -56,9 +56,20 @@ export interface ClusterChanges {
   tags?: Tag[]
 }
 
+/**
+ * How a database user proves who it is: a password (SCRAM; the user lives on `admin`), or, with no password
+ * and living on `$external`: an AWS IAM role (the username is the role's ARN), a certificate Atlas issues
+ * (X.509, Atlas-managed), or OIDC workload identity (the username is `<identity provider id>/<identity>`).
+ */
+export type DatabaseUserAuth = 'scram' | 'aws-iam' | 'x509' | 'oidc'
+export const DATABASE_USER_AUTHS = ['scram', 'aws-iam', 'x509', 'oidc'] as const satisfies readonly DatabaseUserAuth[]
+
 export interface DatabaseUserSpec {
   username: string
-  password: string
+  /** Default scram. */
+  auth?: DatabaseUserAuth
+  /** Required for scram; never sent for the others. */
+  password?: string
   roles: DatabaseRole[]
   /** Clusters the user may reach; the broker always scopes a binding's user to its instance's cluster. */
   scopes: string[]
@@ -71,6 +82,7 @@ export interface DatabaseUserSpec {
 /** A database user as Atlas returns it (never with its password). */
 export interface DatabaseUser {
   username: string
+  auth: DatabaseUserAuth
   roles: DatabaseRole[]
   scopes: string[]
   labels: Tag[]
@@ -101,6 +113,11 @@ export interface AtlasCallOptions {
   deadline?: number
 }
 
+export interface UserCallOptions extends AtlasCallOptions {
+  /** How the user authenticates, which decides where Atlas keeps it (default scram). */
+  auth?: DatabaseUserAuth
+}
+
 /**
  * What the broker needs of the Atlas Administration API. Errors: every method throws the errors below. A
  * create (POST) is retried only after answers that mean nothing was made (429, 503), never after a timeout
@@ -127,14 +144,20 @@ export interface AtlasPort {
   /** Whether the latest user changes have reached the cluster (APPLIED) or not yet (PENDING). */
   clusterChangeStatus(name: string, options?: AtlasCallOptions): Promise<ChangeStatus>
 
-  /** Creates a SCRAM user (auth database admin). Throws DatabaseUserExistsError, AtlasRequestError. */
+  /** Creates a database user authenticated as `spec.auth` says. Throws DatabaseUserExistsError, AtlasRequestError. */
   createDatabaseUser(spec: DatabaseUserSpec, options?: AtlasCallOptions): Promise<DatabaseUser>
   /** Throws DatabaseUserNotFoundError. */
-  getDatabaseUser(username: string, options?: AtlasCallOptions): Promise<DatabaseUser>
+  getDatabaseUser(username: string, options?: UserCallOptions): Promise<DatabaseUser>
   /** Throws DatabaseUserNotFoundError. */
-  updateDatabaseUser(username: string, changes: DatabaseUserChanges, options?: AtlasCallOptions): Promise<DatabaseUser>
+  updateDatabaseUser(username: string, changes: DatabaseUserChanges, options?: UserCallOptions): Promise<DatabaseUser>
   /** Throws DatabaseUserNotFoundError. */
-  deleteDatabaseUser(username: string, options?: AtlasCallOptions): Promise<void>
+  deleteDatabaseUser(username: string, options?: UserCallOptions): Promise<void>
+  /**
+   * Issues a certificate for an X.509 (Atlas-managed) user, valid for `months` (1 to 24): the PEM of the
+   * certificate followed by its private key, which Atlas never shows again. Each call issues a new one (a
+   * create: not retried after a lost answer). Throws DatabaseUserNotFoundError, AtlasRequestError.
+   */
+  createUserCertificate(username: string, months: number, options?: AtlasCallOptions): Promise<string>
   /** Every database user in the project (all pages). */
   listDatabaseUsers(options?: AtlasCallOptions): Promise<DatabaseUser[]>
   /** The project's database users one page at a time, fetched as they are consumed: bounded memory for any count. */

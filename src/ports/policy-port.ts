@@ -3,6 +3,7 @@
  * passwords, roles and the credentials object — as hooks. The seed did this by subclassing `Config`;
  * here each `policies/*.ts` file default-exports a PolicyPlugin that overrides the hooks it defines.
  */
+import { type DatabaseUserAuth } from './atlas-port.js'
 import { type JsonObject } from './service-broker.js'
 import { type DatabaseRole } from './storage-port.js'
 
@@ -40,6 +41,15 @@ export interface BindingFacts extends PolicyTools {
   instance: InstanceData
   /** Binding rotation: the binding this one replaces, when the platform rotates credentials. */
   predecessorBindingId?: string
+  /** The binding being replaced (rotation): its user and roles. The built-in roles hook gives the same roles. */
+  predecessor?: { bindingId: string, username: string, roles: DatabaseRole[], auth: DatabaseUserAuth }
+  /**
+   * How the user is to authenticate, as asked: the `auth` parameter, else the predecessor's, else the plan's
+   * default (scram: a password; aws-iam, x509, oidc: none). The `bindingAuth` hook decides.
+   */
+  auth: DatabaseUserAuth
+  /** Expiring credentials as asked (the `expiresInHours` parameter, else the plan's), in hours. The `bindingLifetimeHours` hook decides. */
+  lifetimeHours?: number
 }
 
 export interface PasswordFacts extends BindingFacts {
@@ -52,7 +62,8 @@ export interface PasswordFacts extends BindingFacts {
 
 export interface CredentialFacts extends BindingFacts {
   username: string
-  password: string
+  /** Absent for passwordless bindings (aws-iam, x509, oidc). */
+  password?: string
 }
 
 /** The hooks. Every policy file may define any subset of them. */
@@ -68,8 +79,15 @@ export interface Policy {
   username(binding: BindingFacts): string
   /** The binding's password (Atlas requires at least 8 characters). */
   password(binding: PasswordFacts): string
-  /** The roles of the binding's user. */
+  /** The roles of the binding's user; for a rotation the built-in gives the predecessor's (`binding.predecessor.roles`). */
   roles(binding: BindingFacts): DatabaseRole[]
+  /**
+   * How the binding's user authenticates: `binding.auth` is what the bind asked for. The answer must be a
+   * kind the plan allows (`atlas.bindingAuth`) whose parameters the bind gave, or the bind is a 400.
+   */
+  bindingAuth(binding: BindingFacts): DatabaseUserAuth
+  /** Hours until the binding's credentials expire (1 to 168), or undefined for none; `binding.lifetimeHours` is what was asked. */
+  bindingLifetimeHours(binding: BindingFacts): number | undefined
   /** Extra or changed credential fields; receives the broker's credentials and returns the ones to send. */
   credentials(binding: CredentialFacts, credentials: JsonObject): JsonObject
   /**
@@ -80,7 +98,9 @@ export interface Policy {
 }
 
 export type PolicyHook = keyof Policy
-export const POLICY_HOOKS = ['databaseName', 'clusterName', 'username', 'password', 'roles', 'credentials', 'predictableCredentials'] as const satisfies readonly PolicyHook[]
+export const POLICY_HOOKS = [
+  'databaseName', 'clusterName', 'username', 'password', 'roles', 'bindingAuth', 'bindingLifetimeHours', 'credentials', 'predictableCredentials'
+] as const satisfies readonly PolicyHook[]
 
 /** What a policy file default-exports. */
 export type PolicyPlugin = Partial<Policy>

@@ -56,6 +56,12 @@ export interface InstanceRecord extends StoredFields {
   origin?: 'python-atlasbroker'
 }
 
+/** How a binding's user authenticates when not with a password (see the bind parameter `auth`). */
+export type PasswordlessAuth =
+  | { kind: 'aws-iam', roleArn: string }
+  | { kind: 'x509', certificateMonths: number }
+  | { kind: 'oidc', identity: string, environment?: 'k8s' | 'azure' | 'gcp', tokenResource?: string }
+
 export interface BindingRecord extends StoredFields {
   instanceId: string
   serviceId: string
@@ -78,6 +84,10 @@ export interface BindingRecord extends StoredFields {
   expiresAt?: string
   /** Binding rotation: the binding this one replaced (both stay valid until each is unbound). */
   predecessorBindingId?: string
+  /** Passwordless bindings: how the user authenticates (absent: a password, SCRAM). */
+  auth?: PasswordlessAuth
+  /** X.509 bindings: the certificate and private key Atlas issued (one PEM), sealed with the broker key. */
+  sealedCertificate?: string
   /** Set on records imported from another broker's state; such a binding's password was never known to this broker. */
   origin?: 'python-atlasbroker'
 }

@@ -61,7 +61,7 @@ t.test('the ConfigMap policy loads with the broker\'s policy loader', async t =>
   for (const [name, text] of Object.entries(configMap.data as Record<string, string>)) writeFileSync(path.join(folder, name), text)
   const { policy, sources } = await loadPolicies(folder, defaultPolicy)
   t.match(sources.username, /10-seed-custom-config\.ts$/)
-  t.equal(policy.username({ refuse: (m: string): never => { throw new Error(m) }, bindingId: 'b', instanceId: 'i', serviceId: 's', planId: 'p', parameters: {}, context: {}, database: 'd', cluster: 'c', instance: { instanceId: 'i', serviceId: 's', planId: 'p', organizationGuid: 'o', spaceGuid: 's', parameters: {}, context: {} } }), 'b-rw')
+  t.equal(policy.username({ refuse: (m: string): never => { throw new Error(m) }, bindingId: 'b', instanceId: 'i', serviceId: 's', planId: 'p', parameters: {}, context: {}, database: 'd', cluster: 'c', auth: 'scram', instance: { instanceId: 'i', serviceId: 's', planId: 'p', organizationGuid: 'o', spaceGuid: 's', parameters: {}, context: {} } }), 'b-rw')
 })
 
 t.test('the kustomization lists every namespaced manifest', async t => {

@@ -13,7 +13,7 @@ import { makeBroker, PLAN_ID, SECRET, SERVICE_ID } from '../helpers/broker.js'
 const provision: ProvisionDetails = { serviceId: SERVICE_ID, planId: PLAN_ID, organizationGuid: 'o', spaceGuid: 's', parameters: { database: 'db1' } }
 const bind: BindDetails = { serviceId: SERVICE_ID, planId: PLAN_ID }
 const instance = { instanceId: 'i', serviceId: 's', planId: 'p', organizationGuid: 'o', spaceGuid: 's', parameters: {}, context: {} }
-const binding = { bindingId: 'b', instanceId: 'i', serviceId: 's', planId: 'p', parameters: {}, context: {}, database: 'db', cluster: 'c', instance }
+const binding = { bindingId: 'b', instanceId: 'i', serviceId: 's', planId: 'p', parameters: {}, context: {}, database: 'db', cluster: 'c', auth: 'scram' as const, instance }
 
 function recording (): { logger: LoggerPort, lines: string[] } {
   const lines: string[] = []
@@ -41,7 +41,7 @@ t.test('any other throw: the error names only the hook; the log has the detail w
     ...defaultPolicy,
     credentials: (b) => { throw new Error(`cannot use ${b.password} with mongodb://u:${b.password}@h and ${SECRET}`) }
   }, logger, [SECRET])
-  const err = (() => { try { calls.credentials(binding, 'u', 'hunter2-password', {}); return undefined } catch (e) { return e } })()
+  const err = (() => { try { calls.credentials(binding, 'u', 'hunter2-password', {}, ['hunter2-password']); return undefined } catch (e) { return e } })()
   t.type(err, PolicyError)
   t.equal((err as Error).message, 'policy hook credentials failed')
   t.equal((err as { cause?: unknown }).cause, undefined, 'the hook\'s own error (and its stack) is not kept')
@@ -68,12 +68,12 @@ t.test('results are checked: promises, arrays, class instances and values JSON c
   t.throws(() => asyncHook.databaseName(instance), { message: 'policy hook databaseName failed', detail: /Promise/ })
   const rejecting = make({ username: (() => Promise.reject(new Error('late'))) as unknown as Policy['username'] })
   t.throws(() => rejecting.username(binding), PolicyError, 'a rejected promise is refused and does not surface later')
-  t.throws(() => make({ credentials: () => [] as unknown as Record<string, never> }).credentials(binding, 'u', 'p', {}), PolicyError)
-  t.throws(() => make({ credentials: () => new Map() as unknown as Record<string, never> }).credentials(binding, 'u', 'p', {}), PolicyError)
-  t.throws(() => make({ credentials: () => ({ when: new Date() }) }).credentials(binding, 'u', 'p', {}), PolicyError)
-  t.throws(() => make({ credentials: () => ({ n: 10n }) as unknown as Record<string, never> }).credentials(binding, 'u', 'p', {}), PolicyError)
-  t.throws(() => make({ credentials: () => ({ f: () => 1 }) as unknown as Record<string, never> }).credentials(binding, 'u', 'p', {}), PolicyError)
-  t.same(make({ credentials: (_b, c) => ({ ...c, list: [1, 'a', null, { x: true }] }) }).credentials(binding, 'u', 'p', { a: 1 }), { a: 1, list: [1, 'a', null, { x: true }] })
+  t.throws(() => make({ credentials: () => [] as unknown as Record<string, never> }).credentials(binding, 'u', 'p', {}, ['p']), PolicyError)
+  t.throws(() => make({ credentials: () => new Map() as unknown as Record<string, never> }).credentials(binding, 'u', 'p', {}, ['p']), PolicyError)
+  t.throws(() => make({ credentials: () => ({ when: new Date() }) }).credentials(binding, 'u', 'p', {}, ['p']), PolicyError)
+  t.throws(() => make({ credentials: () => ({ n: 10n }) as unknown as Record<string, never> }).credentials(binding, 'u', 'p', {}, ['p']), PolicyError)
+  t.throws(() => make({ credentials: () => ({ f: () => 1 }) as unknown as Record<string, never> }).credentials(binding, 'u', 'p', {}, ['p']), PolicyError)
+  t.same(make({ credentials: (_b, c) => ({ ...c, list: [1, 'a', null, { x: true }] }) }).credentials(binding, 'u', 'p', { a: 1 }, ['p']), { a: 1, list: [1, 'a', null, { x: true }] })
   t.throws(() => make({ roles: () => [{ roleName: 'read' }] as never }).roles(binding), PolicyError)
   t.throws(() => make({ roles: () => [] }).roles(binding), PolicyError)
   t.throws(() => make({ clusterName: () => 'not a valid name!' }).clusterName(instance), PolicyError)

@@ -5,7 +5,8 @@
  */
 import t from 'tap'
 import { defaultPolicy } from '../../src/domain/default-policy.js'
-import { type BindDetails, type ProvisionDetails, BadRequestError } from '../../src/ports/service-broker.js'
+import { AtlasUnavailableError } from '../../src/ports/atlas-port.js'
+import { type BindDetails, type ProvisionDetails, BadRequestError, ServiceUnavailableError } from '../../src/ports/service-broker.js'
 import { makeBroker, PLAN_ID, SERVICE_ID } from '../helpers/broker.js'
 
 const provision: ProvisionDetails = { serviceId: SERVICE_ID, planId: PLAN_ID, organizationGuid: 'o', spaceGuid: 's', parameters: { database: 'db1' } }
@@ -13,9 +14,9 @@ const bind: BindDetails = { serviceId: SERVICE_ID, planId: PLAN_ID }
 const unbind = { serviceId: SERVICE_ID, planId: PLAN_ID }
 
 t.test('I11: a rotation gets a new user with the predecessor\'s roles; both work until each is unbound', async t => {
-  // The policy would now give other roles: a rotation must keep what the predecessor was granted.
+  // New bindings would now get other roles: the built-in roles hook gives a rotation the predecessor's.
   let roleName = 'readWrite'
-  const { broker, atlas } = makeBroker({ policy: { ...defaultPolicy, roles: b => [{ roleName, databaseName: b.database }] } })
+  const { broker, atlas } = makeBroker({ policy: { ...defaultPolicy, roles: b => b.predecessor?.roles ?? [{ roleName, databaseName: b.database }] } })
   await broker.provision('i', provision, false, {})
   const old = await broker.bind('i', 'b-old', bind, false, {})
   roleName = 'read'
@@ -59,4 +60,53 @@ t.test('I11: two rotations of one predecessor at once: two working successors', 
   ])
   t.not(a.credentials?.password, b.credentials?.password)
   t.ok(atlas.users.has('s1') && atlas.users.has('s2') && atlas.users.has('p'))
+})
+
+t.test('policies see a rotation\'s predecessor and decide its roles', async t => {
+  const seen: unknown[] = []
+  const { broker, atlas } = makeBroker({
+    policy: {
+      ...defaultPolicy,
+      roles: b => { seen.push(b.predecessor); return b.predecessor === undefined ? [{ roleName: 'readWrite', databaseName: b.database }] : [{ roleName: 'read', databaseName: b.database }] }
+    }
+  })
+  await broker.provision('i', provision, false, {})
+  await broker.bind('i', 'p', bind, false, {})
+  await broker.bind('i', 's', { ...bind, predecessorBindingId: 'p' }, false, {})
+  t.same(seen, [undefined, { bindingId: 'p', username: 'p', roles: [{ roleName: 'readWrite', databaseName: 'db1' }], auth: 'scram' }])
+  t.same(atlas.users.get('s')?.roles, [{ roleName: 'read', databaseName: 'db1' }], 'the policy narrowed the successor\'s roles')
+})
+
+t.test('a rotation under faults: a successor that fails half-way leaves nothing, the predecessor keeps working, a retry succeeds', async t => {
+  const { broker, atlas, storage } = makeBroker()
+  await broker.provision('i', provision, false, {})
+  const old = await broker.bind('i', 'p', bind, false, {})
+  // The user is created but the answer is lost, then the propagation check fails: the undo must remove it.
+  atlas.loseAnswerNext('createDatabaseUser', new AtlasUnavailableError('timeout'))
+  await t.rejects(broker.bind('i', 's', { ...bind, predecessorBindingId: 'p' }, false, {}), ServiceUnavailableError)
+  t.notOk(atlas.users.has('s'), 'no half-made successor user')
+  t.equal(await storage.getBinding('s'), undefined, 'no successor record')
+  // The user is made, then reading the connection strings fails: the undo removes the user again.
+  atlas.failNext('getCluster', new AtlasUnavailableError('down'))
+  await t.rejects(broker.bind('i', 's', { ...bind, predecessorBindingId: 'p' }, false, {}), ServiceUnavailableError)
+  t.notOk(atlas.users.has('s'), 'a failure after the user was made removes it too')
+  t.equal(await storage.getBinding('s'), undefined)
+  const successor = await broker.bind('i', 's', { ...bind, predecessorBindingId: 'p' }, false, {})
+  t.ok(atlas.users.has('p') && atlas.users.has('s'), 'both work after the retry')
+  t.equal(atlas.users.get('p')?.password, old.credentials?.password, 'the predecessor\'s password never changed')
+  t.not(successor.credentials?.password, old.credentials?.password)
+})
+
+t.test('two rotations of one binding id at once make one successor user', async t => {
+  const { broker, atlas } = makeBroker()
+  await broker.provision('i', provision, false, {})
+  await broker.bind('i', 'p', bind, false, {})
+  atlas.delay('createDatabaseUser', 30)
+  const [a, b] = await Promise.all([
+    broker.bind('i', 's', { ...bind, predecessorBindingId: 'p' }, false, {}),
+    broker.bind('i', 's', { ...bind, predecessorBindingId: 'p' }, false, {})
+  ])
+  t.equal(atlas.count('createDatabaseUser'), 2, 'one Atlas user made for the successor (and the predecessor\'s before)')
+  t.equal(a.credentials?.password, b.credentials?.password, 'both answers carry the same credentials')
+  t.same([a.alreadyExists, b.alreadyExists].sort(), [false, true])
 })

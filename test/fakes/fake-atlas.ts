@@ -2,9 +2,11 @@
  * A stateful in-memory AtlasPort that throws the real port errors, with failure injection: the domain's
  * tests run against it (brokerapi's FakeServiceBroker / the Atlas broker's MockAtlasClient pattern).
  */
+import { CertificateAuthority } from '../../src/adapters/atlas/simulator/certificates.js'
 import {
   type AtlasCallOptions, type AtlasCluster, type AtlasPort, type AtlasProject, type ChangeStatus, type ClusterChanges, type ClusterKind,
-  type ClusterSpec, type CredentialRole, type DatabaseUser, type DatabaseUserChanges, type DatabaseUserSpec,
+  type ClusterSpec, type CredentialRole, type DatabaseUser, type DatabaseUserAuth, type DatabaseUserChanges, type DatabaseUserSpec, type UserCallOptions,
+  AtlasRequestError,
   ClusterNotFoundError, DatabaseUserExistsError, DatabaseUserNotFoundError, DuplicateClusterNameError
 } from '../../src/ports/atlas-port.js'
 
@@ -12,7 +14,10 @@ type Method = keyof AtlasPort
 
 export class FakeAtlas implements AtlasPort {
   readonly clusters = new Map<string, AtlasCluster>()
-  readonly users = new Map<string, DatabaseUser & { password: string }>()
+  readonly users = new Map<string, FakeUser>()
+  /** Certificates issued, per username (their PEMs). */
+  readonly certificates = new Map<string, string[]>()
+  private authority: CertificateAuthority | undefined
   readonly calls: Method[] = []
   /** The deadline each delete was given (undefined: none, i.e. the adapter's default budget). */
   readonly deadlines: Array<{ method: Method, deadline: number | undefined }> = []
@@ -159,33 +164,58 @@ export class FakeAtlas implements AtlasPort {
   async createDatabaseUser (spec: DatabaseUserSpec, _options?: AtlasCallOptions): Promise<DatabaseUser> {
     await this.enter('createDatabaseUser')
     if (this.users.has(spec.username)) throw new DatabaseUserExistsError(`User ${spec.username} already exists.`, { status: 409, errorCode: 'USER_ALREADY_EXISTS' })
-    const user = { username: spec.username, password: spec.password, roles: spec.roles, scopes: spec.scopes, labels: spec.labels }
+    const user: FakeUser = {
+      username: spec.username, auth: spec.auth ?? 'scram', password: spec.password ?? '', roles: spec.roles, scopes: spec.scopes, labels: spec.labels,
+      ...(spec.deleteAfterDate === undefined ? {} : { deleteAfterDate: spec.deleteAfterDate })
+    }
     this.users.set(spec.username, user)
     this.lastUserChange = Date.now()
     this.leave('createDatabaseUser')
     return publicUser(user)
   }
 
-  async getDatabaseUser (username: string): Promise<DatabaseUser> {
+  async getDatabaseUser (username: string, options?: UserCallOptions): Promise<DatabaseUser> {
     await this.enter('getDatabaseUser')
-    const user = this.users.get(username)
+    const user = this.user(username, options)
     if (user === undefined) throw new DatabaseUserNotFoundError(`No user ${username}.`, { status: 404, errorCode: 'USERNAME_NOT_FOUND' })
     return publicUser(user)
   }
 
-  async updateDatabaseUser (username: string, changes: DatabaseUserChanges): Promise<DatabaseUser> {
+  async updateDatabaseUser (username: string, changes: DatabaseUserChanges, options?: UserCallOptions): Promise<DatabaseUser> {
     await this.enter('updateDatabaseUser')
-    const user = this.users.get(username)
+    const user = this.user(username, options)
     if (user === undefined) throw new DatabaseUserNotFoundError(`No user ${username}.`, { status: 404, errorCode: 'USERNAME_NOT_FOUND' })
     Object.assign(user, changes)
     this.leave('updateDatabaseUser')
     return publicUser(user)
   }
 
-  async deleteDatabaseUser (username: string, options?: AtlasCallOptions): Promise<void> {
+  async deleteDatabaseUser (username: string, options?: UserCallOptions): Promise<void> {
     this.deadlines.push({ method: 'deleteDatabaseUser', deadline: options?.deadline })
     await this.enter('deleteDatabaseUser')
-    if (!this.users.delete(username)) throw new DatabaseUserNotFoundError(`No user ${username}.`, { status: 404, errorCode: 'USERNAME_NOT_FOUND' })
+    if (this.user(username, options) === undefined || !this.users.delete(username)) {
+      throw new DatabaseUserNotFoundError(`No user ${username}.`, { status: 404, errorCode: 'USER_NOT_FOUND' })
+    }
+  }
+
+  /** Issues a real certificate (signed by a key of the fake's own) to an X.509 user. */
+  async createUserCertificate (username: string, months: number): Promise<string> {
+    await this.enter('createUserCertificate')
+    const user = this.users.get(username)
+    if (user === undefined) throw new DatabaseUserNotFoundError(`No user ${username}.`, { status: 404, errorCode: 'USERNAME_NOT_FOUND' })
+    if (user.auth !== 'x509') throw new AtlasRequestError('Invalid attribute x509Type specified.', { status: 400, errorCode: 'INVALID_ATTRIBUTE' })
+    this.authority ??= new CertificateAuthority('fake-project')
+    const { pem } = this.authority.issue(username, months)
+    this.certificates.set(username, [...(this.certificates.get(username) ?? []), pem])
+    this.leave('createUserCertificate')
+    return pem
+  }
+
+  /** The user, if it lives where `options.auth` says (Atlas keys users by auth database and name). */
+  private user (username: string, options?: UserCallOptions): FakeUser | undefined {
+    const user = this.users.get(username)
+    const where = (auth: DatabaseUserAuth): string => auth === 'scram' ? 'admin' : '$external'
+    return user === undefined || where(user.auth ?? 'scram') !== where(options?.auth ?? 'scram') ? undefined : user
   }
 
   async listDatabaseUsers (): Promise<DatabaseUser[]> {
@@ -204,6 +234,13 @@ export class FakeAtlas implements AtlasPort {
   }
 }
 
-function publicUser (user: DatabaseUser & { password: string }): DatabaseUser {
-  return structuredClone({ username: user.username, roles: user.roles, scopes: user.scopes, labels: user.labels })
+/** A user as the fake keeps it; `auth` absent is scram (tests put users in directly). */
+export interface FakeUser extends Omit<DatabaseUser, 'auth'> {
+  auth?: DatabaseUserAuth
+  password: string
+  deleteAfterDate?: string
+}
+
+function publicUser (user: FakeUser): DatabaseUser {
+  return structuredClone({ username: user.username, auth: user.auth ?? 'scram', roles: user.roles, scopes: user.scopes, labels: user.labels })
 }

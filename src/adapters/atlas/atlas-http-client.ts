@@ -51,6 +51,8 @@ export interface AtlasRequest {
   secrets?: string[]
   /** The role the call needs, named in the error when the credentials lack it. */
   needs?: AtlasRole
+  /** The answer is text, not JSON (a certificate's PEM, which Atlas labels as JSON all the same). */
+  text?: boolean
 }
 
 export interface AtlasResponse<T> {
@@ -171,7 +173,7 @@ export class AtlasHttpClient {
         this.onExchange?.({ method: req.method, path: req.path, status, attempt, ms: Date.now() - started })
         if (status >= 200 && status < 300) {
           if (reuseRefused) this.digest?.reuseRefused()
-          return { status, body: (text === '' ? undefined : JSON.parse(text)) as T }
+          return { status, body: (req.text === true ? text : text === '' ? undefined : JSON.parse(text)) as T }
         }
         const envelope = parseJson<AtlasEnvelope>(text)
         const permission = envelope?.errorCode !== undefined && PERMISSION_CODES.has(envelope.errorCode)

@@ -7,7 +7,7 @@
 import {
   type AtlasCallOptions, type AtlasCluster, type AtlasPort, type AtlasProject, type ChangeStatus, type ClusterChanges,
   type ClusterKind, type ClusterSpec, type ClusterStateName, type CredentialRole, type DatabaseUser, type DatabaseUserChanges,
-  type DatabaseUserSpec, type Tag, AtlasError
+  type DatabaseUserAuth, type DatabaseUserSpec, type Tag, type UserCallOptions, AtlasError
 } from '../../ports/atlas-port.js'
 import { type DatabaseRole } from '../../ports/storage-port.js'
 import { type AtlasRole } from './atlas-errors.js'
@@ -25,7 +25,18 @@ export const ATLAS_VERSIONS = {
 } as const
 
 const PAGE_SIZE = 500
-const AUTH_DB = 'admin'
+/** Where Atlas keeps a user: SCRAM users on `admin`, the passwordless ones on `$external` (sent unescaped, as MongoDB's clients do). */
+function authDatabase (auth: DatabaseUserAuth = 'scram'): 'admin' | '$external' {
+  return auth === 'scram' ? 'admin' : '$external'
+}
+
+/** The user fields that say how it authenticates, as Atlas's CloudDatabaseUser names them. */
+function authFields (auth: DatabaseUserAuth = 'scram'): Record<string, string> {
+  if (auth === 'aws-iam') return { awsIAMType: 'ROLE' }
+  if (auth === 'x509') return { x509Type: 'MANAGED' }
+  if (auth === 'oidc') return { oidcAuthType: 'USER' }
+  return {}
+}
 
 interface Paginated<T> {
   results?: T[]
@@ -63,6 +74,9 @@ export interface RawCluster {
 
 interface RawUser {
   username: string
+  awsIAMType?: string
+  x509Type?: string
+  oidcAuthType?: string
   roles?: DatabaseRole[]
   scopes?: Array<{ name: string, type: string }>
   labels?: Tag[]
@@ -213,12 +227,12 @@ export class HttpAtlasAdapter implements AtlasPort {
       path: `${this.group}/databaseUsers`,
       version: ATLAS_VERSIONS.databaseUsers,
       idempotent: false,
-      secrets: [spec.password],
+      secrets: spec.password === undefined ? [] : [spec.password],
       body: {
-        databaseName: AUTH_DB,
+        databaseName: authDatabase(spec.auth),
         groupId: this.projectId,
         username: spec.username,
-        password: spec.password,
+        ...(spec.auth === undefined || spec.auth === 'scram' ? { password: spec.password } : authFields(spec.auth)),
         roles: spec.roles,
         scopes: spec.scopes.map(name => ({ name, type: 'CLUSTER' })),
         labels: spec.labels,
@@ -229,21 +243,21 @@ export class HttpAtlasAdapter implements AtlasPort {
     return userView(body)
   }
 
-  async getDatabaseUser (username: string, options: AtlasCallOptions = {}): Promise<DatabaseUser> {
-    const { body } = await this.call<RawUser>({ method: 'GET', path: this.userPath(username), version: ATLAS_VERSIONS.databaseUsers, idempotent: true }, options)
+  async getDatabaseUser (username: string, options: UserCallOptions = {}): Promise<DatabaseUser> {
+    const { body } = await this.call<RawUser>({ method: 'GET', path: this.userPath(username, options.auth), version: ATLAS_VERSIONS.databaseUsers, idempotent: true }, options)
     return userView(body)
   }
 
-  async updateDatabaseUser (username: string, changes: DatabaseUserChanges, options: AtlasCallOptions = {}): Promise<DatabaseUser> {
+  async updateDatabaseUser (username: string, changes: DatabaseUserChanges, options: UserCallOptions = {}): Promise<DatabaseUser> {
     const { body } = await this.call<RawUser>({
       method: 'PATCH',
-      path: this.userPath(username),
+      path: this.userPath(username, options.auth),
       version: ATLAS_VERSIONS.databaseUsers,
       idempotent: true,
       secrets: changes.password === undefined ? [] : [changes.password],
       // The spec's PATCH body is a CloudDatabaseUser, whose required fields come along with the changes.
       body: {
-        databaseName: AUTH_DB,
+        databaseName: authDatabase(options.auth),
         groupId: this.projectId,
         username,
         ...(changes.password === undefined ? {} : { password: changes.password }),
@@ -256,8 +270,21 @@ export class HttpAtlasAdapter implements AtlasPort {
     return userView(body)
   }
 
-  async deleteDatabaseUser (username: string, options: AtlasCallOptions = {}): Promise<void> {
-    await this.call({ method: 'DELETE', path: this.userPath(username), version: ATLAS_VERSIONS.databaseUsers, idempotent: true }, options)
+  async deleteDatabaseUser (username: string, options: UserCallOptions = {}): Promise<void> {
+    await this.call({ method: 'DELETE', path: this.userPath(username, options.auth), version: ATLAS_VERSIONS.databaseUsers, idempotent: true }, options)
+  }
+
+  async createUserCertificate (username: string, months: number, options: AtlasCallOptions = {}): Promise<string> {
+    // The certificate path names the user without its auth database (as MongoDB's clients call it).
+    const { body } = await this.call<string>({
+      method: 'POST',
+      path: `${this.group}/databaseUsers/${encodeURIComponent(username)}/certs`,
+      version: ATLAS_VERSIONS.databaseUsers,
+      idempotent: false,
+      text: true,
+      body: { monthsUntilExpiration: months }
+    }, options)
+    return body
   }
 
   async listDatabaseUsers (options: AtlasCallOptions = {}): Promise<DatabaseUser[]> {
@@ -272,8 +299,8 @@ export class HttpAtlasAdapter implements AtlasPort {
     return `${this.group}/${kind === 'flex' ? 'flexClusters' : 'clusters'}/${encodeURIComponent(name)}`
   }
 
-  private userPath (username: string): string {
-    return `${this.group}/databaseUsers/${AUTH_DB}/${encodeURIComponent(username)}`
+  private userPath (username: string, auth?: DatabaseUserAuth): string {
+    return `${this.group}/databaseUsers/${authDatabase(auth)}/${encodeURIComponent(username)}`
   }
 
   private async call<T> (req: Omit<AtlasRequest, 'deadline'>, options: AtlasCallOptions): Promise<{ status: number, body: T }> {
@@ -302,6 +329,8 @@ export class HttpAtlasAdapter implements AtlasPort {
 /** The project role a call needs (named in the error when the credentials lack it). */
 function neededRole (req: Pick<AtlasRequest, 'method' | 'path'>): AtlasRole {
   if (req.method === 'GET') return 'Project Read Only'
+  // Issuing an X.509 certificate needs Project Owner (the spec's x-rolesRequirements).
+  if (req.path.endsWith('/certs')) return 'Project Owner'
   if (req.path.includes('/databaseUsers')) return 'Project Database Access Admin'
   return req.method === 'DELETE' ? 'Project Owner' : 'Project Cluster Manager'
 }
@@ -378,6 +407,11 @@ function pickConnectionStrings (raw: RawCluster['connectionStrings']): AtlasClus
 function userView (raw: RawUser): DatabaseUser {
   return {
     username: raw.username,
+    auth: raw.awsIAMType !== undefined && raw.awsIAMType !== 'NONE'
+      ? 'aws-iam'
+      : raw.x509Type !== undefined && raw.x509Type !== 'NONE'
+        ? 'x509'
+        : raw.oidcAuthType !== undefined && raw.oidcAuthType !== 'NONE' ? 'oidc' : 'scram',
     roles: raw.roles ?? [],
     scopes: (raw.scopes ?? []).filter(s => s.type === 'CLUSTER').map(s => s.name),
     labels: raw.labels ?? []

@@ -21,7 +21,7 @@ function folder (files: Record<string, string>): string {
 
 const refuse = (message: string): never => { throw new Error(message) }
 const instance: InstanceFacts = { refuse, instanceId: 'i-1', serviceId: 's', planId: 'p', organizationGuid: 'o', spaceGuid: 's', parameters: {}, context: { platform: 'kubernetes', namespace: 'team-a' } }
-const binding: BindingFacts = { refuse, bindingId: 'b-1', instanceId: 'i-1', serviceId: 's', planId: 'p', parameters: {}, context: {}, database: 'db', cluster: 'Cluster0', instance }
+const binding: BindingFacts = { refuse, bindingId: 'b-1', instanceId: 'i-1', serviceId: 's', planId: 'p', parameters: {}, context: {}, database: 'db', cluster: 'Cluster0', auth: 'scram', instance }
 
 t.test('no folder or an empty folder: the built-in policy', async t => {
   const loaded = await loadPolicies('/nonexistent/policies', defaultPolicy)

@@ -5,13 +5,14 @@
  *   auth.ts      Digest (strict single-use nonces optional), service-account tokens, API access list, roles
  *   projects.ts  the API root and the project
  *   clusters.ts  dedicated and flex clusters, full bodies, write validation
- *   users.ts     database users
+ *   users.ts     database users (SCRAM, AWS IAM, X.509 with certificates, OIDC)
+ *   certificates.ts  the X.509 certificates it issues
  *   faults.ts    fault injection and token-bucket rate limiting
  *   state.ts     what the project holds and how it moves on with time
  *   http.ts      the error envelope, media-type versions, pagination
  * Used in-process by tests and by local mode, and standalone through `npm run atlas-sim`.
  */
-import { randomUUID } from 'node:crypto'
+import { type KeyObject, randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { type AddressInfo } from 'node:net'
 import { type DigestAlgorithm } from '../digest.js'
@@ -58,6 +59,8 @@ export interface SimulatorOptions {
   accessList?: string[]
   /** Keep every request and response for contract tests. */
   record?: boolean
+  /** OIDC workload identity providers connected to the project (24-hex ids): OIDC users must name one. */
+  oidcIdentityProviders?: string[]
 }
 
 export interface Exchange {
@@ -126,7 +129,7 @@ export class AtlasSimulator {
     this.state = new SimState(this.delays)
     this.projects = new ProjectRoutes(this.state, this.auth, { projectId: this.projectId, projectName: this.projectName, orgId: this.orgId, apiKeyId: hex(12), linkBase: LINK_BASE })
     this.clusterRoutes = new ClusterRoutes(this.state, this.auth, { projectId: this.projectId, linkBase: LINK_BASE, maxClusters: () => this.maxClusters })
-    this.users = new UserRoutes(this.state, this.auth, { projectId: this.projectId, linkBase: LINK_BASE, maxDatabaseUsers: options.maxDatabaseUsers ?? 100 })
+    this.users = new UserRoutes(this.state, this.auth, { projectId: this.projectId, linkBase: LINK_BASE, maxDatabaseUsers: options.maxDatabaseUsers ?? 100, oidcProviders: options.oidcIdentityProviders ?? [] })
     for (const name of options.seedClusters ?? []) this.clusterRoutes.seed(name)
   }
 
@@ -195,6 +198,11 @@ export class AtlasSimulator {
   /** An IDLE dedicated cluster (default M10), as if created long ago; `replicationSpecs` as a create would send them. */
   seedCluster (name: string, replicationSpecs?: unknown[]): void {
     this.clusterRoutes.seed(name, replicationSpecs)
+  }
+
+  /** The public key that signs the project's X.509 user certificates. */
+  get certificateAuthorityKey (): KeyObject {
+    return this.users.certificateAuthorityKey
   }
 
   /** Database users as stored (passwords included), for tests. */
@@ -296,7 +304,7 @@ export class AtlasSimulator {
       this.state.tick()
       const result = this.route(req, url, exchange.requestBody)
       if (faults.answerDelayMs > 0) await new Promise(resolve => setTimeout(resolve, faults.answerDelayMs))
-      send(result.status, result.body, { 'Content-Type': `application/vnd.atlas.${result.version}+json;charset=utf-8`, ...result.headers })
+      send(result.status, result.body, { 'Content-Type': `application/vnd.atlas.${result.version}+json;charset=utf-8`, ...result.headers }, result.text)
     } catch (err) {
       if (err instanceof OAuthFailure) {
         send(err.status, { error: err.error }, { 'Content-Type': 'application/json' })

@@ -50,7 +50,8 @@ export const VERSIONS = {
 
 export type VersionSet = (typeof VERSIONS)[keyof typeof VERSIONS]
 export interface Negotiated { version: string, headers: Record<string, string> }
-export interface Routed extends Negotiated { status: number, body: unknown }
+/** An answer; `text` is sent as is instead of the JSON of `body` (a certificate's PEM). */
+export interface Routed extends Negotiated { status: number, body: unknown, text?: string }
 
 /**
  * Checks `Accept` (and `Content-Type` when there is a body) against the operation's versions. An unknown or

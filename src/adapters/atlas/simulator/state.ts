@@ -45,7 +45,14 @@ export interface SimUser {
   description?: string
   /** A temporary user: deleted at this time (ms epoch). */
   deleteAfter?: number
+  /** Atlas's authentication fields (`NONE` unless set): awsIAMType, x509Type, oidcAuthType, ldapAuthType. */
+  auth?: Partial<Record<AuthField, string>>
+  /** Certificates issued to an Atlas-managed X.509 user. */
+  certificates?: Array<{ id: string, createdAt: string, notAfter: string, subject: string }>
 }
+
+export const AUTH_FIELDS = ['awsIAMType', 'x509Type', 'oidcAuthType', 'ldapAuthType'] as const
+export type AuthField = (typeof AUTH_FIELDS)[number]
 
 export function hex (bytes: number): string {
   return randomBytes(bytes).toString('hex')

@@ -23,5 +23,9 @@ export const UNVERIFIED = {
   missingRole: { status: 401, code: 'USER_UNAUTHORIZED', what: 'a call the API key has no role for: the detail text (status and code are as clients report them)' },
   oauthInvalidClient: { status: 401, code: 'invalid_client', what: 'wrong service-account credentials at /api/oauth/token: status (the body is OAuth\'s {"error": "invalid_client"})' },
   rootForServiceAccount: { status: 200, code: '', what: 'GET /api/atlas/v2 called with a service-account token: that `apiKey` is null (the spec marks it nullable)' },
+  userAuthMismatch: { status: 400, code: 'INVALID_ATTRIBUTE', what: 'a database user whose authentication does not fit its databaseName, that has two kinds at once, or a password without SCRAM: status and code (the rules are the spec\'s)' },
+  iamUsername: { status: 400, code: 'INVALID_ATTRIBUTE', what: 'an AWS IAM user whose username is not an ARN: that Atlas checks it, status and code' },
+  oidcProviderUnknown: { status: 400, code: 'INVALID_ATTRIBUTE', what: 'an OIDC workload user naming an identity provider the project does not have: status and code' },
+  certNotManaged: { status: 400, code: 'INVALID_ATTRIBUTE', what: 'a certificate asked for a user that is not Atlas-managed X.509 (or does not exist), or for more than 24 months: status and code' },
   oauthRevoke: { status: 200, code: '', what: 'POST /api/oauth/revoke: the answer\'s status and body (MongoDB\'s SDK expects 200)' }
 } as const satisfies Record<string, Guess>
