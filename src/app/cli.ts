@@ -12,7 +12,7 @@ import { atlasNeeds, grants } from '../domain/atlas-access.js'
 import { type BrokerCatalog, servedCatalog } from '../domain/catalog.js'
 import { defaultPolicy } from '../domain/default-policy.js'
 import { importSeed } from '../domain/seed-import.js'
-import { deleteOrphans, findOrphans } from '../domain/sweep.js'
+import { deleteOrphans, sweepAtlas } from '../domain/sweep.js'
 import { AtlasUnavailableError, ClusterNotFoundError } from '../ports/atlas-port.js'
 import { silentLogger } from '../ports/logger-port.js'
 import { type StoragePort } from '../ports/storage-port.js'
@@ -156,11 +156,13 @@ async function sweep (env: Record<string, string | undefined>, remove: boolean, 
   try {
     // A progress line at most every 2,000 resources, and one when each kind is done.
     let reported = 0
-    const orphans = await findOrphans(atlas, storage, (checked, what, finished) => {
+    const { orphans, missingUsers, expired } = await sweepAtlas(atlas, storage, (checked, what, finished) => {
       if (finished) { err(`checked ${checked} ${what}`); reported = 0 } else if (checked - reported >= 2000) { err(`checked ${checked} ${what} so far`); reported = checked }
     })
     for (const o of orphans) out(`${o.kind}\t${o.name}\towner ${o.owner}\t${o.reason}`)
-    out(`${orphans.length} orphan(s)${remove ? '' : ' (run with --delete to remove them)'}`)
+    for (const m of missingUsers) out(`missing-user\t${m.username}\tbinding ${m.bindingId} of instance ${m.instanceId}\tthe binding is live but Atlas has no such user: its credentials do not work; unbind and bind again`)
+    if (expired > 0) out(`${expired} expired binding(s): Atlas deleted their users at expiry, as planned; unbinding clears them`)
+    out(`${orphans.length} orphan(s)${remove ? '' : ' (run with --delete to remove them)'}, ${missingUsers.length} binding(s) missing their user`)
     if (!remove || orphans.length === 0) return 0
     const failed = await deleteOrphans(atlas, orphans)
     for (const f of failed) err(`could not delete ${f.orphan.kind} ${f.orphan.name}: ${f.error}`)

@@ -2,6 +2,8 @@
  * Sweep: finds what this broker created in Atlas (database users labelled, clusters tagged `managed-by:
  * atlas-broker`) that no live broker record accounts for, and optionally deletes it. A resource whose record
  * is missing or a deleted tombstone is an orphan; one whose record is still being created is left alone.
+ * The other way round it finds drift: live bindings whose Atlas user is gone, so their credentials no longer
+ * work. A binding whose user Atlas deleted at its expiry (expiring credentials) is expected, not drift.
  */
 import { type AtlasPort, type DatabaseUser, type DatabaseUserAuth, ClusterNotFoundError, DatabaseUserNotFoundError } from '../ports/atlas-port.js'
 import { type StoragePort } from '../ports/storage-port.js'
@@ -20,18 +22,68 @@ export interface Orphan {
 
 /** How many resources have been checked so far; `finished` once all of that kind have been. */
 export interface SweepProgress {
-  (checked: number, what: 'database users' | 'clusters', finished: boolean): void
+  (checked: number, what: 'database users' | 'clusters' | 'bindings', finished: boolean): void
+}
+
+/** A live binding whose Atlas user is gone: its credentials no longer work (unbind and bind again). */
+export interface MissingUser {
+  bindingId: string
+  instanceId: string
+  username: string
+}
+
+export interface SweepReport {
+  orphans: Orphan[]
+  missingUsers: MissingUser[]
+  /** Bindings past their expiry whose users Atlas deleted, as planned; unbinding them clears their records. */
+  expired: number
+}
+
+/** Where Atlas keeps a user: its auth database and name. */
+function userKey (username: string, auth: DatabaseUserAuth): string {
+  return `${auth === 'scram' ? 'admin' : '$external'}/${username}`
+}
+
+/**
+ * Orphans, then the live bindings whose users Atlas no longer has. Only the names of the users read are kept
+ * (a set of strings), and bindings are read a page at a time. A binding made or changed after the sweep began
+ * is left out (its user may be newer than the pages read).
+ */
+export async function sweepAtlas (atlas: AtlasPort, storage: StoragePort, progress: SweepProgress = () => {}, now: () => number = Date.now): Promise<SweepReport> {
+  const started = now()
+  const seen = new Set<string>()
+  const orphans = await findOrphans(atlas, storage, progress, user => seen.add(userKey(user.username, user.auth)))
+  const missingUsers: MissingUser[] = []
+  let expired = 0
+  let checked = 0
+  for await (const page of storage.liveBindingPages()) {
+    for (const binding of page) {
+      if (binding.state !== 'ready' || Date.parse(binding.updatedAt) >= started) continue
+      if (seen.has(userKey(binding.username, binding.auth?.kind ?? 'scram'))) continue
+      if (binding.expiresAt !== undefined && Date.parse(binding.expiresAt) <= now()) expired++
+      else missingUsers.push({ bindingId: binding.id, instanceId: binding.instanceId, username: binding.username })
+    }
+    checked += page.length
+    progress(checked, 'bindings', false)
+  }
+  progress(checked, 'bindings', true)
+  return { orphans, missingUsers, expired }
 }
 
 /**
  * Database users are read a page at a time and checked as they come, so a project with tens of thousands of
  * users is swept in bounded memory: only the orphans are kept.
  */
-export async function findOrphans (atlas: AtlasPort, storage: StoragePort, progress: SweepProgress = () => {}): Promise<Orphan[]> {
+export async function findOrphans (
+  atlas: AtlasPort, storage: StoragePort, progress: SweepProgress = () => {}, onUser: (user: DatabaseUser) => void = () => {}
+): Promise<Orphan[]> {
   const orphans: Orphan[] = []
   let checked = 0
   for await (const page of atlas.databaseUserPages()) {
-    for (const user of page) await checkUser(user, storage, orphans)
+    for (const user of page) {
+      onUser(user)
+      await checkUser(user, storage, orphans)
+    }
     checked += page.length
     progress(checked, 'database users', false)
   }

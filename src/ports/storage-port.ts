@@ -111,6 +111,8 @@ export interface StoragePort {
   deleteBinding(id: string, expectedVersion: number): Promise<void>
   /** The bindings of an instance that are not deleted tombstones. */
   listBindings(instanceId: string): Promise<BindingRecord[]>
+  /** Every binding that is not a deleted tombstone, in id order, `pageSize` at a time, each page read as the previous is consumed (sweep). */
+  liveBindingPages(pageSize?: number): AsyncIterable<BindingRecord[]>
   /** Instances (not deleted tombstones) whose database is `database` on `cluster`. */
   listInstancesUsingDatabase(cluster: string, database: string): Promise<InstanceRecord[]>
 

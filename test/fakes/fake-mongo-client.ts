@@ -1,6 +1,6 @@
 /**
  * A stand-in for the MongoDB driver's client, for the parts MongoStorage uses (insertOne, findOne,
- * findOneAndUpdate with $set/$unset/$inc, deleteOne, find().sort().toArray(), countDocuments, createIndex,
+ * findOneAndUpdate with $set/$unset/$inc, deleteOne, find().sort().limit().toArray() ($ne, $gt), countDocuments, createIndex,
  * ping), with MongoDB's semantics for them: unique `_id` (E11000), equality and `$ne` filters on dotted
  * paths, documents copied in and out. It checks the adapter's own logic where no mongod can run; it is not a
  * substitute for the contract run against a real server.
@@ -17,6 +17,7 @@ function matches (doc: Doc, filter: Record<string, unknown>): boolean {
   return Object.entries(filter).every(([path, condition]) => {
     const value = get(doc, path)
     if (typeof condition === 'object' && condition !== null && '$ne' in condition) return value !== (condition as { $ne: unknown }).$ne
+    if (typeof condition === 'object' && condition !== null && '$gt' in condition) return String(value) > String((condition as { $gt: unknown }).$gt)
     return value === condition
   })
 }
@@ -53,9 +54,9 @@ class FakeCollection {
     return { deletedCount: 1 }
   }
 
-  find (filter: Record<string, unknown>): { sort: () => { toArray: () => Promise<Doc[]> } } {
-    const docs = [...this.docs.values()].filter(d => matches(d, filter)).sort((a, b) => a._id.localeCompare(b._id)).map(d => structuredClone(d))
-    return { sort: () => ({ toArray: async () => docs }) }
+  find (filter: Record<string, unknown>): { sort: () => { toArray: () => Promise<Doc[]>, limit: (n: number) => { toArray: () => Promise<Doc[]> } } } {
+    const docs = [...this.docs.values()].filter(d => matches(d, filter)).sort((a, b) => a._id < b._id ? -1 : a._id > b._id ? 1 : 0).map(d => structuredClone(d))
+    return { sort: () => ({ toArray: async () => docs, limit: (n: number) => ({ toArray: async () => docs.slice(0, n) }) }) }
   }
 
   async countDocuments (filter: Record<string, unknown>): Promise<number> {

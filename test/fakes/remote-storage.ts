@@ -6,15 +6,25 @@
  */
 import { createServer, type Server } from 'node:http'
 import {
-  RecordExistsError, StorageError, StorageUnavailableError, VersionConflictError, type StoragePort
+  type BindingRecord, RecordExistsError, StorageError, StorageUnavailableError, VersionConflictError, type StoragePort
 } from '../../src/ports/storage-port.js'
 
 type Method = Exclude<keyof StoragePort, 'close'>
 
 const METHODS: ReadonlySet<string> = new Set<Method>([
   'createInstance', 'getInstance', 'updateInstance', 'deleteInstance', 'createBinding', 'getBinding', 'updateBinding',
-  'deleteBinding', 'listBindings', 'listInstancesUsingDatabase', 'countOperationsInProgress', 'ping'
+  'deleteBinding', 'listBindings', 'liveBindingPages', 'listInstancesUsingDatabase', 'countOperationsInProgress', 'ping'
 ])
+
+/** Calls a port method; a paged one answers all its pages at once (tests hold few records). */
+async function invoke (storage: StoragePort, method: Method, args: unknown[]): Promise<unknown> {
+  if (method === 'liveBindingPages') {
+    const pages: unknown[] = []
+    for await (const page of storage.liveBindingPages(...(args as [number?]))) pages.push(page)
+    return pages
+  }
+  return await (storage[method] as (...a: unknown[]) => Promise<unknown>).apply(storage, args)
+}
 
 interface Answer { ok?: unknown, error?: { code: string, message: string } }
 
@@ -46,7 +56,7 @@ export async function serveStorage (storage: StoragePort): Promise<{ url: string
       }
       if (!METHODS.has(method)) { reply({ error: { code: 'STORAGE_ERROR', message: `no method ${method}` } }); return }
       const args = restore(JSON.parse(Buffer.concat(chunks).toString('utf8'))) as unknown[]
-      const call = (storage[method as Method] as (...a: unknown[]) => Promise<unknown>).apply(storage, args)
+      const call = invoke(storage, method as Method, args)
       call.then(
         value => reply({ ok: value === undefined ? null : value }),
         (err: unknown) => reply({ error: { code: err instanceof StorageError ? err.code : 'STORAGE_ERROR', message: err instanceof Error ? err.message : String(err) } })
@@ -99,6 +109,10 @@ export class RemoteStorage implements StoragePort {
   updateBinding: StoragePort['updateBinding'] = async (...args) => await this.call('updateBinding', args)
   deleteBinding: StoragePort['deleteBinding'] = async (...args) => { await this.call('deleteBinding', args) }
   listBindings: StoragePort['listBindings'] = async (...args) => await this.call('listBindings', args)
+  async * liveBindingPages (pageSize?: number): AsyncIterable<BindingRecord[]> {
+    yield * await this.call<BindingRecord[][]>('liveBindingPages', pageSize === undefined ? [] : [pageSize])
+  }
+
   listInstancesUsingDatabase: StoragePort['listInstancesUsingDatabase'] = async (...args) => await this.call('listInstancesUsingDatabase', args)
   countOperationsInProgress: StoragePort['countOperationsInProgress'] = async () => await this.call('countOperationsInProgress', [])
   ping: StoragePort['ping'] = async () => { await this.call('ping', []) }

@@ -86,6 +86,19 @@ class Collection<T extends StoredFields> {
     return found
   }
 
+  /** Copies of the records satisfying `predicate`, in id order, a page at a time. */
+  * pages (predicate: (record: T) => boolean, pageSize: number): Generator<T[]> {
+    const ids = [...this.records.keys()].sort()
+    for (let start = 0; start < ids.length; start += pageSize) {
+      const page: T[] = []
+      for (const id of ids.slice(start, start + pageSize)) {
+        const record = this.records.get(id)
+        if (record !== undefined && predicate(record)) page.push(structuredClone(record))
+      }
+      if (page.length > 0) yield page
+    }
+  }
+
   all (): T[] {
     return [...this.records.values()].map(record => structuredClone(record))
   }
@@ -120,6 +133,10 @@ export class MemoryStorage implements StoragePort {
   async deleteBinding (id: string, expectedVersion: number): Promise<void> { this.bindings.delete(id, expectedVersion) }
   async listBindings (instanceId: string): Promise<BindingRecord[]> {
     return this.bindings.withKey(instanceId, b => b.state !== 'deleted')
+  }
+
+  async * liveBindingPages (pageSize = 500): AsyncIterable<BindingRecord[]> {
+    yield * this.bindings.pages(b => b.state !== 'deleted', pageSize)
   }
 
   async listInstancesUsingDatabase (cluster: string, database: string): Promise<InstanceRecord[]> {

@@ -135,6 +135,24 @@ class RecordCollection<T extends StoredFields> {
     }
   }
 
+  /** Records matching `filter` in id order, `pageSize` at a time (a range query per page, so memory stays bounded). */
+  async * pages (filter: Filter<Doc>, pageSize: number): AsyncIterable<T[]> {
+    let after: string | undefined
+    for (;;) {
+      let docs: Doc[]
+      try {
+        docs = await this.collection.find({ ...filter, schemaVersion: SCHEMA_VERSION, ...(after === undefined ? {} : { _id: { $gt: after } }) } as Filter<Doc>, { maxTimeMS: this.timeoutMs })
+          .sort({ _id: 1 }).limit(pageSize).toArray()
+      } catch (err) {
+        throw toStorageError(err, `list ${this.kind}s`)
+      }
+      const page = docs.map(doc => this.toRecord(doc)).filter((r): r is T => r !== undefined)
+      if (page.length > 0) yield page
+      if (docs.length < pageSize) return
+      after = String(docs[docs.length - 1]!._id)
+    }
+  }
+
   async find (filter: Filter<Doc>): Promise<T[]> {
     try {
       const docs = await this.collection.find({ ...filter, schemaVersion: SCHEMA_VERSION }, { maxTimeMS: this.timeoutMs }).sort({ _id: 1 }).toArray()
@@ -197,6 +215,10 @@ export class MongoStorage implements StoragePort {
 
   async listBindings (instanceId: string): Promise<BindingRecord[]> {
     return await this.bindings.find({ instanceId, state: { $ne: 'deleted' } })
+  }
+
+  async * liveBindingPages (pageSize = 500): AsyncIterable<BindingRecord[]> {
+    yield * this.bindings.pages({ state: { $ne: 'deleted' } } as Filter<Doc>, pageSize)
   }
 
   async listInstancesUsingDatabase (cluster: string, database: string): Promise<InstanceRecord[]> {

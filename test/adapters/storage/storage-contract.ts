@@ -98,6 +98,17 @@ export function storageContract (t: Test, name: string, open: () => Promise<Stor
       t.same(await s.listInstancesUsingDatabase('M1', 'b'), [])
     })
 
+    t.test('live bindings a page at a time: every live one once, in id order, tombstones left out', async t => {
+      const s = await open()
+      for (let n = 0; n < 7; n++) await s.createBinding(newBinding(`pg-${n}`, 'pg-i'))
+      const gone = await s.getBinding('pg-3')
+      await s.updateBinding('pg-3', gone!.version, { state: 'deleted' })
+      const pages: string[][] = []
+      for await (const page of s.liveBindingPages(3)) pages.push(page.map(b => b.id).filter(id => id.startsWith('pg-')))
+      t.same(pages.flat(), ['pg-0', 'pg-1', 'pg-2', 'pg-4', 'pg-5', 'pg-6'])
+      t.ok(pages.every(p => p.length <= 3), 'no page over its size')
+    })
+
     t.test('delete is conditional and idempotent', async t => {
       const s = await open()
       await s.createBinding(newBinding('b9', 'i9'))
