@@ -102,3 +102,24 @@ t.test('a certificate Atlas fails to issue leaves no user; bad parameters change
   t.match(bad.body.description, /must be an IAM role ARN/)
   t.equal(sim.databaseUsers().length, 1, 'nothing more made')
 })
+
+t.test('I11/I7: rotation and expiring credentials against the simulator: both users work; the temporary one carries its deletion date', async t => {
+  const { sim, call } = await setup(t)
+  const old = await call('PUT', `${I}/i1/service_bindings/old`, bindBody({ expiresInHours: 3 }))
+  t.equal(old.status, 201)
+  const metadata = old.body.metadata as Record<string, string>
+  const deleteAfter = sim.databaseUsers().find(u => u.username === 'old')?.deleteAfter
+  t.equal(deleteAfter, Date.parse(metadata.expires_at!.replace(/\.\d+Z$/, 'Z')), 'Atlas deletes the user when the metadata says it expires')
+  t.ok(Date.parse(metadata.renew_before!) < Date.parse(metadata.expires_at!))
+  const rotated = await call('PUT', `${I}/i1/service_bindings/new`, { ...bindBody({}), predecessor_binding_id: 'old' })
+  t.equal(rotated.status, 201)
+  const users = sim.databaseUsers()
+  t.equal(users.find(u => u.username === 'old')?.password, (old.body.credentials as Record<string, string>).password, 'the predecessor still works')
+  t.equal(users.find(u => u.username === 'new')?.password, (rotated.body.credentials as Record<string, string>).password, 'the successor works')
+  t.same(users.find(u => u.username === 'new')?.roles, users.find(u => u.username === 'old')?.roles, 'with the same roles')
+  const iam = await call('PUT', `${I}/i1/service_bindings/iam`, bindBody({ auth: 'aws-iam', awsIamRoleArn: ROLE }))
+  t.equal(iam.status, 201)
+  const rotateIam = await call('PUT', `${I}/i1/service_bindings/iam2`, { ...bindBody({ auth: 'aws-iam', awsIamRoleArn: ROLE }), predecessor_binding_id: 'iam' })
+  t.equal(rotateIam.status, 400)
+  t.match(rotateIam.body.description, /no secret to rotate/)
+})
