@@ -20,7 +20,8 @@ import { type BindingRecord, type InstanceRecord, type NewRecord, RecordExistsEr
 import {
   type BindingAuth, type BindingAuthSettings, atlasUsername, requestedKind, resolveAuth, splitCertificate
 } from './binding-auth.js'
-import { type Login, authOf, baseCredentials, credentialsExpireAt, expiryMetadata, loginSecrets } from './binding-credentials.js'
+import { type ConnectionSettings, chosenStrings, requestedConnection, unreachableMessage } from './binding-connection.js'
+import { type Login, authOf, baseCredentials, credentialsExpireAt, expiryMetadata, loginSecrets, standardStringOf } from './binding-credentials.js'
 import { derivePassword, endpointsOf, seal, unseal } from './credentials.js'
 import { jsonEqual } from './equality.js'
 import { type BrokerDeps, BINDING_LABEL, describe, INSTANCE_LABEL, type Kit, labelValue, MANAGED_BY, MANAGED_BY_LABEL } from './kit.js'
@@ -31,7 +32,8 @@ export class BindInProgressError extends ConcurrencyError {}
 
 /** What a bind carries besides the request: the plan's credential settings, a rotation's predecessor, a lifetime asked for. */
 export interface BindExtras {
-  authSettings: BindingAuthSettings
+  /** The plan's settings for credentials (kinds of sign-in, network path). */
+  authSettings: BindingAuthSettings & ConnectionSettings
   predecessor?: BindingRecord
   /** Hours until Atlas deletes the binding's user, as asked (1 to 168: Atlas keeps temporary users a week at most). */
   lifetimeHours?: number
@@ -112,6 +114,12 @@ export class Bindings {
     const { settings } = this.deps
     const takeover = stale !== undefined && stale.state !== 'deleted' ? stale : undefined
     const { facts, auth, username, roles, expiresAt } = this.decide(instance, bindingId, details, takeover, extras)
+    const connection = takeover !== undefined ? takeover.connection : requestedConnection(details.parameters ?? {}, extras.authSettings)
+    // A private path the cluster does not have yet is refused before anything is made.
+    if (connection !== undefined && takeover === undefined) {
+      const cluster = await this.deps.atlas.getCluster(instance.cluster, { deadline })
+      if (chosenStrings(cluster.connectionStrings, connection) === undefined) throw new UnprocessableError(unreachableMessage(instance.cluster, connection))
+    }
     // A takeover keeps the key its claim was made with; a new binding takes the current one.
     const keyId = takeover?.keyId ?? this.kit.currentKeyId()
     const secret = this.kit.secretFor(keyId)
@@ -136,6 +144,7 @@ export class Bindings {
       ...(details.predecessorBindingId === undefined ? {} : { predecessorBindingId: details.predecessorBindingId }),
       ...(expiresAt === undefined ? {} : { expiresAt }),
       ...(auth.kind === 'scram' ? {} : { auth }),
+      ...(connection === undefined ? {} : { connection }),
       username,
       roles,
       cluster: instance.cluster,
@@ -147,7 +156,9 @@ export class Bindings {
     try {
       record = stale === undefined
         ? await this.deps.storage.createBinding(claim)
-        : await this.deps.storage.updateBinding(claim.id, stale.version, { sealedPassword: undefined, expiresAt: undefined, auth: undefined, sealedCertificate: undefined, ...claim })
+        : await this.deps.storage.updateBinding(claim.id, stale.version, {
+          sealedPassword: undefined, expiresAt: undefined, auth: undefined, sealedCertificate: undefined, connection: undefined, ...claim
+        })
     } catch (err) {
       // Another request claimed it first: the caller's loop re-reads and waits for (or answers with) its result.
       if (err instanceof RecordExistsError || err instanceof VersionConflictError) {
@@ -334,7 +345,7 @@ export class Bindings {
   private bindingAnswer (record: BindingRecord, facts: BindingData, connection: ConnectionStrings, login: Login, alreadyExists: boolean): BindingSpec {
     const base = baseCredentials(record, connection, login)
     const credentials = this.kit.policy.credentials(facts, record.username, 'password' in login ? login.password : undefined, base, loginSecrets(login))
-    const endpoints = this.sendsEndpoints(facts.context) ? endpointsOf(connection.standard) : undefined
+    const endpoints = this.sendsEndpoints(facts.context) ? endpointsOf(standardStringOf(record, connection)) : undefined
     const expiresAt = credentialsExpireAt(record, 'certificate' in login ? login.certificate : undefined)
     return {
       alreadyExists, isAsync: false, credentials, ...(endpoints === undefined ? {} : { endpoints }),

@@ -5,6 +5,7 @@
  */
 import { INSTANCE_SIZES, REGIONS } from './atlas-names.js'
 import { AUTH_KINDS } from './binding-auth.js'
+import { CONNECTION_KINDS } from './binding-connection.js'
 import { CLOUD_PROVIDERS } from './catalog.js'
 
 const unique = (lists: ReadonlyArray<readonly string[]>): string[] => [...new Set(lists.flat())].sort()
@@ -19,7 +20,8 @@ const BINDING_AUTH = {
     description: 'How bindings may authenticate (bind parameter `auth`); the first is the default. scram: a password; aws-iam: an AWS IAM role; x509: a certificate Atlas issues; oidc: OIDC workload identity.'
   },
   certificateMonths: { type: 'integer', minimum: 1, maximum: 24, description: 'Months an X.509 certificate is valid when a bind names none (Atlas default 3).' },
-  oidcIdentityProviderId: { type: 'string', pattern: '^[0-9a-f]{24}$', description: 'The Atlas id of the project\'s OIDC workload identity provider; needed for oidc.' }
+  oidcIdentityProviderId: { type: 'string', pattern: '^[0-9a-f]{24}$', description: 'The Atlas id of the project\'s OIDC workload identity provider; needed for oidc.' },
+  connection: { enum: [...CONNECTION_KINDS], description: 'The network path of bindings\' uri unless a bind says otherwise (bind parameter `connection`): public, private (VPC peering) or privateEndpoint.' }
 }
 const PARAMETERS = { type: 'object', properties: { parameters: { type: 'object', required: ['$schema'], description: 'A JSON Schema (draft-04 to draft-07) of the parameters.' } } }
 

@@ -7,9 +7,10 @@ import {
 } from '../ports/service-broker.js'
 import { INSTANCE_SIZES, REGIONS } from './atlas-names.js'
 import { type BindingAuthSettings, checkAuthSettings } from './binding-auth.js'
+import { type ConnectionSettings, checkConnectionSettings } from './binding-connection.js'
 
 /** One database on an existing Atlas cluster per instance (the seed's plan). Synchronous. */
-export interface SharedClusterPlanSettings extends BindingAuthSettings {
+export interface SharedClusterPlanSettings extends BindingAuthSettings, ConnectionSettings {
   kind: 'shared-cluster'
   /** Expiring credentials: hours until Atlas deletes a binding's user (1 to 168); a bind may ask for its own. */
   bindingLifetimeHours?: number
@@ -19,7 +20,7 @@ export const CLOUD_PROVIDERS = ['AWS', 'AZURE', 'GCP'] as const
 export type CloudProvider = (typeof CLOUD_PROVIDERS)[number]
 
 /** One Atlas cluster per instance (dedicated tier or flex). Asynchronous: Atlas takes minutes. */
-export interface DedicatedClusterPlanSettings extends BindingAuthSettings {
+export interface DedicatedClusterPlanSettings extends BindingAuthSettings, ConnectionSettings {
   kind: 'dedicated-cluster'
   clusterKind: 'dedicated' | 'flex'
   /** Tier of dedicated clusters (M10, M20, ...); absent for flex. */
@@ -103,7 +104,7 @@ export function validateCatalog (catalog: BrokerCatalog): string[] {
 function checkPlanSettings (where: string, settings: PlanSettings | undefined): string[] {
   const hours = settings?.bindingLifetimeHours
   if (hours !== undefined && (!Number.isInteger(hours) || hours < 1 || hours > 168)) return [`${where}: atlas.bindingLifetimeHours must be a whole number from 1 to 168 (Atlas keeps temporary users a week at most)`]
-  const authProblems = settings === undefined ? [] : checkAuthSettings(where, settings)
+  const authProblems = settings === undefined ? [] : [...checkAuthSettings(where, settings), ...checkConnectionSettings(where, settings)]
   if (authProblems.length > 0) return authProblems
   if (settings?.kind === 'shared-cluster') return []
   if (settings?.kind !== 'dedicated-cluster') return [`${where}: atlas.kind must be shared-cluster or dedicated-cluster`]

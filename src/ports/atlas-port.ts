@@ -17,6 +17,20 @@ export interface Tag {
 export interface ConnectionStrings {
   standard?: string
   standardSrv?: string
+  /** VPC peering: once peering exists (on AWS only with custom DNS). */
+  private?: string
+  privateSrv?: string
+  /** Private endpoints: once the cluster has one in every region it runs in. */
+  privateEndpoint?: PrivateEndpointStrings[]
+}
+
+/** The connection strings through one set of private endpoints (Atlas's `connectionStrings.privateEndpoint[]`). */
+export interface PrivateEndpointStrings {
+  connectionString?: string
+  srvConnectionString?: string
+  srvShardOptimizedConnectionString?: string
+  /** The cloud provider's endpoint ids this entry goes through. */
+  endpointIds: string[]
 }
 
 export interface AtlasCluster {

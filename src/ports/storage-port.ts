@@ -3,6 +3,7 @@
  * Shaped for a document store: records keyed by their OSB id, atomic create-if-absent, and conditional
  * updates on a `version` that the store increments, so two replicas racing on one record cannot both win.
  */
+import { type ConnectionStrings } from './atlas-port.js'
 import { type JsonObject, type LastOperationState } from './service-broker.js'
 
 export type ResourceState = 'creating' | 'ready' | 'updating' | 'deleting' | 'deleted'
@@ -62,6 +63,12 @@ export type PasswordlessAuth =
   | { kind: 'x509', certificateMonths: number }
   | { kind: 'oidc', identity: string, environment?: 'k8s' | 'azure' | 'gcp', tokenResource?: string }
 
+/** A binding that reaches its cluster privately: through VPC peering or private endpoints (one, or the first). */
+export interface PrivateConnection {
+  kind: 'private' | 'privateEndpoint'
+  endpointId?: string
+}
+
 export interface BindingRecord extends StoredFields {
   instanceId: string
   serviceId: string
@@ -79,7 +86,9 @@ export interface BindingRecord extends StoredFields {
   /** Id of the credentials secret this binding's password is derived or sealed with (rotation). */
   keyId?: string
   /** The cluster's connection strings when the binding was made (answers while Atlas cannot be reached). */
-  connectionStrings?: { standard?: string, standardSrv?: string }
+  connectionStrings?: ConnectionStrings
+  /** The private path its `uri` takes (absent: the public strings). */
+  connection?: PrivateConnection
   /** Expiring credentials: Atlas deletes the binding's user at this time (ISO 8601). */
   expiresAt?: string
   /** Binding rotation: the binding this one replaced (both stay valid until each is unbound). */

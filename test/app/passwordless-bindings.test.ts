@@ -4,42 +4,22 @@
  * OIDC providers it knows). Ends with no user left in Atlas; a certificate Atlas fails to issue leaves none.
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import t, { type Test } from 'tap'
-import { AtlasSimulator } from '../../src/adapters/atlas/simulator/atlas-simulator.js'
-import { composeBroker, type RunningBroker } from '../../src/app/compose.js'
-import { loadConfig } from '../../src/app/config.js'
 import { defaultCatalog, SEED_PLAN_ID, SEED_SERVICE_ID } from '../../src/app/default-catalog.js'
-import { captureLogger } from '../helpers/broker.js'
-import { osb, type OsbResponse } from '../helpers/osb-client.js'
+import { type SimBroker, startSimBroker } from '../helpers/sim-broker.js'
 
 const PROVIDER = 'd0123456789abcdef012345d'
 const ROLE = 'arn:aws:iam::123456789012:role/orders-app'
 const I = '/v2/service_instances'
-const AUTH = `Basic ${Buffer.from('platform:a-long-password').toString('base64')}`
 const Q = `service_id=${SEED_SERVICE_ID}&plan_id=${SEED_PLAN_ID}`
 
-async function setup (t: Test): Promise<{ sim: AtlasSimulator, broker: RunningBroker, call: (method: 'GET' | 'PUT' | 'DELETE', url: string, body?: unknown) => Promise<OsbResponse> }> {
-  const sim = new AtlasSimulator({ seedClusters: ['Main'], delays: { userPropagationMs: 20 }, oidcIdentityProviders: [PROVIDER] })
-  const url = await sim.listen()
+async function setup (t: Test): Promise<SimBroker> {
   const catalog = structuredClone(defaultCatalog)
   catalog.services[0]!.plans[0]!.atlas = { kind: 'shared-cluster', bindingAuth: ['scram', 'aws-iam', 'x509', 'oidc'], oidcIdentityProviderId: PROVIDER, certificateMonths: 6 }
-  const file = path.join(mkdtempSync(path.join(tmpdir(), 'passwordless-')), 'catalog.json')
-  writeFileSync(file, JSON.stringify(catalog))
-  const config = loadConfig({
-    ATLAS_BASE_URL: url, ATLAS_PROJECT_ID: sim.projectId, ATLAS_PUBLIC_KEY: sim.publicKey, ATLAS_PRIVATE_KEY: sim.privateKey,
-    ATLAS_DEFAULT_CLUSTER: 'Main', BROKER_USERNAME: 'platform', BROKER_PASSWORD: 'a-long-password', CREDENTIALS_SECRET: 'z'.repeat(32),
-    USER_PROPAGATION_POLL_MS: '10', OPERATION_BUDGET_MS: '5000', ATLAS_REQUEST_TIMEOUT_MS: '1000', CATALOG_FILE: file
-  })
-  const broker = await composeBroker(config, captureLogger('silent').logger)
-  t.teardown(async () => { await broker.close(); await sim.close() })
-  const call = async (method: 'GET' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<OsbResponse> =>
-    await osb(broker.app, t, method, path, { headers: { authorization: AUTH }, ...(body === undefined ? {} : { body }) })
-  const provisioned = await call('PUT', `${I}/i1`, { service_id: SEED_SERVICE_ID, plan_id: SEED_PLAN_ID, organization_guid: 'o', space_guid: 's', parameters: { database: 'orders' } })
+  const env = await startSimBroker(t, catalog, { oidcIdentityProviders: [PROVIDER] })
+  const provisioned = await env.call('PUT', `${I}/i1`, { service_id: SEED_SERVICE_ID, plan_id: SEED_PLAN_ID, organization_guid: 'o', space_guid: 's', parameters: { database: 'orders' } })
   t.equal(provisioned.status, 201)
-  return { sim, broker, call }
+  return env
 }
 
 const bindBody = (parameters: Record<string, unknown>): Record<string, unknown> => ({ service_id: SEED_SERVICE_ID, plan_id: SEED_PLAN_ID, parameters })

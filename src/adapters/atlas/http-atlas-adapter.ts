@@ -67,7 +67,13 @@ export interface RawCluster {
   backupEnabled?: boolean
   terminationProtectionEnabled?: boolean
   tags?: Tag[]
-  connectionStrings?: { standard?: string, standardSrv?: string }
+  connectionStrings?: {
+    standard?: string
+    standardSrv?: string
+    private?: string
+    privateSrv?: string
+    privateEndpoint?: Array<{ connectionString?: string, srvConnectionString?: string, srvShardOptimizedConnectionString?: string, endpoints?: Array<{ endpointId?: string }> }>
+  }
   replicationSpecs?: Array<{ id?: string, zoneName?: string, regionConfigs?: RawRegionConfig[], [key: string]: unknown }>
   providerSettings?: { backingProviderName?: string, regionName?: string }
 }
@@ -397,10 +403,21 @@ function flexView (raw: RawCluster): AtlasCluster {
   }
 }
 
+/** The connection strings Atlas reports, empty ones left out (Atlas sends `privateEndpoint: []` and blanks while none exist). */
 function pickConnectionStrings (raw: RawCluster['connectionStrings']): AtlasCluster['connectionStrings'] {
+  const present = (value: string | undefined): value is string => value !== undefined && value !== ''
+  const endpoints = (raw?.privateEndpoint ?? []).map(entry => ({
+    ...(present(entry.connectionString) ? { connectionString: entry.connectionString } : {}),
+    ...(present(entry.srvConnectionString) ? { srvConnectionString: entry.srvConnectionString } : {}),
+    ...(present(entry.srvShardOptimizedConnectionString) ? { srvShardOptimizedConnectionString: entry.srvShardOptimizedConnectionString } : {}),
+    endpointIds: (entry.endpoints ?? []).map(e => e.endpointId).filter(present)
+  })).filter(entry => entry.connectionString !== undefined || entry.srvConnectionString !== undefined)
   return {
-    ...(raw?.standard === undefined || raw.standard === '' ? {} : { standard: raw.standard }),
-    ...(raw?.standardSrv === undefined || raw.standardSrv === '' ? {} : { standardSrv: raw.standardSrv })
+    ...(present(raw?.standard) ? { standard: raw.standard } : {}),
+    ...(present(raw?.standardSrv) ? { standardSrv: raw.standardSrv } : {}),
+    ...(present(raw?.private) ? { private: raw.private } : {}),
+    ...(present(raw?.privateSrv) ? { privateSrv: raw.privateSrv } : {}),
+    ...(endpoints.length === 0 ? {} : { privateEndpoint: endpoints })
   }
 }
 

@@ -237,6 +237,11 @@ export class AtlasSimulator {
     return typeof size === 'string' ? size : undefined
   }
 
+  /** VPC peering and private endpoints for a dedicated cluster: its answers then carry the private connection strings. */
+  setPrivateNetworking (name: string, networking: { peering?: boolean, endpointIds?: string[] }): void {
+    this.clusterRoutes.setPrivateNetworking(name, networking)
+  }
+
   /** Forces a cluster into a state (e.g. to make it fail or repair). */
   setClusterState (name: string, state: StateName, untilMs?: number): void {
     const cluster = this.state.clusters.get(name)

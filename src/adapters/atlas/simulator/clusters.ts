@@ -220,13 +220,46 @@ export class ClusterRoutes {
     return { ...c.body, ...c.pending }
   }
 
-  /** Flex clusters have `standardSrv` from creation; dedicated ones have nothing while CREATING (as recorded). */
-  private connectionStrings (c: SimCluster): Record<string, string> {
+  /**
+   * Flex clusters have `standardSrv` from creation and only the two public strings; dedicated ones have nothing
+   * while CREATING, then `privateEndpoint: []` beside the public strings (as recorded). With private networking
+   * set up (`setPrivateNetworking`), VPC peering adds `private`/`privateSrv` (Atlas's `-pri` host names) and each
+   * private endpoint an entry with its own `-pl-` host names and ports 1024+ (Atlas's documented forms).
+   */
+  private connectionStrings (c: SimCluster): Record<string, unknown> {
     const host = c.name.toLowerCase()
     const standardSrv = `mongodb+srv://${host}.${c.hostId}.mongodb.net`
     if (c.stateName === 'CREATING') return c.kind === 'flex' ? { standardSrv } : {}
-    const nodes = [0, 1, 2].map(n => `${host}-shard-00-0${n}.${c.hostId}.mongodb.net:27017`).join(',')
-    return { standard: `mongodb://${nodes}/?ssl=true&authSource=admin&replicaSet=atlas-${c.hostId}-shard-0`, standardSrv }
+    const options = `?ssl=true&authSource=admin&replicaSet=atlas-${c.hostId}-shard-0`
+    const nodes = (suffix: string): string => [0, 1, 2].map(n => `${host}-shard-00-0${n}${suffix}.${c.hostId}.mongodb.net:27017`).join(',')
+    const publicStrings = { standard: `mongodb://${nodes('')}/${options}`, standardSrv }
+    if (c.kind === 'flex') return publicStrings
+    const networking = c.privateNetworking
+    return {
+      ...(networking?.peering === true ? { private: `mongodb://${nodes('-pri')}/${options}`, privateSrv: `mongodb+srv://${host}-pri.${c.hostId}.mongodb.net` } : {}),
+      privateEndpoint: (networking?.endpoints ?? []).map((endpoint, i) => {
+        const pl = `${host}-pl-${i}.${c.hostId}.mongodb.net`
+        return {
+          connectionString: `mongodb://${[1024, 1025, 1026].map(port => `pl-${i}-${endpoint.region.toLowerCase().replace(/_/g, '-')}.${c.hostId}.mongodb.net:${port}`).join(',')}/${options}`,
+          endpoints: [endpoint],
+          srvConnectionString: `mongodb+srv://${pl}`,
+          srvShardOptimizedConnectionString: `mongodb+srv://${pl}`,
+          type: 'MONGOD'
+        }
+      }),
+      ...publicStrings
+    }
+  }
+
+  /** Sets up VPC peering and private endpoints for a dedicated cluster (what an operator does in Atlas). */
+  setPrivateNetworking (name: string, networking: { peering?: boolean, endpointIds?: string[] }): void {
+    const cluster = this.state.clusters.get(name)
+    if (cluster === undefined) return
+    const region = String(((cluster.body.replicationSpecs as Array<{ regionConfigs?: Array<{ regionName?: string, providerName?: string }> }> | undefined)?.[0]?.regionConfigs?.[0]?.regionName) ?? 'US_EAST_1')
+    cluster.privateNetworking = {
+      peering: networking.peering ?? false,
+      endpoints: (networking.endpointIds ?? []).map(endpointId => ({ endpointId, providerName: 'AWS', region }))
+    }
   }
 
   clusterView (c: SimCluster): Record<string, unknown> {

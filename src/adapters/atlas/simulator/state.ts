@@ -33,6 +33,8 @@ export interface SimCluster {
   /** The writable part of the cluster, in the 2024-08-05 shape (full specs). */
   body: Record<string, unknown>
   hostId: string
+  /** Private networking set up for it (tests): VPC peering, and private endpoint ids (with their region). */
+  privateNetworking?: { peering: boolean, endpoints: Array<{ endpointId: string, providerName: string, region: string }> }
 }
 
 export interface SimUser {

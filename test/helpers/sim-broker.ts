@@ -1,0 +1,39 @@
+/**
+ * The broker as composed for production (config parsed, HTTP app, HTTP Atlas adapter), over an Atlas simulator
+ * on loopback, with an operator's catalog file; OSB calls go through `inject` and are checked against the spec.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { type Test } from 'tap'
+import { AtlasSimulator, type SimulatorOptions } from '../../src/adapters/atlas/simulator/atlas-simulator.js'
+import { composeBroker, type RunningBroker } from '../../src/app/compose.js'
+import { loadConfig } from '../../src/app/config.js'
+import { type BrokerCatalog } from '../../src/domain/catalog.js'
+import { captureLogger } from './broker.js'
+import { osb, type OsbResponse } from './osb-client.js'
+
+export interface SimBroker {
+  sim: AtlasSimulator
+  broker: RunningBroker
+  call: (method: 'GET' | 'PUT' | 'DELETE', url: string, body?: unknown) => Promise<OsbResponse>
+}
+
+const AUTH = `Basic ${Buffer.from('platform:a-long-password').toString('base64')}`
+
+export async function startSimBroker (t: Test, catalog: BrokerCatalog, simOptions: SimulatorOptions = {}): Promise<SimBroker> {
+  const sim = new AtlasSimulator({ seedClusters: ['Main'], delays: { userPropagationMs: 20 }, ...simOptions })
+  const url = await sim.listen()
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'sim-broker-')), 'catalog.json')
+  writeFileSync(file, JSON.stringify(catalog))
+  const config = loadConfig({
+    ATLAS_BASE_URL: url, ATLAS_PROJECT_ID: sim.projectId, ATLAS_PUBLIC_KEY: sim.publicKey, ATLAS_PRIVATE_KEY: sim.privateKey,
+    ATLAS_DEFAULT_CLUSTER: 'Main', BROKER_USERNAME: 'platform', BROKER_PASSWORD: 'a-long-password', CREDENTIALS_SECRET: 'z'.repeat(32),
+    USER_PROPAGATION_POLL_MS: '10', OPERATION_BUDGET_MS: '5000', ATLAS_REQUEST_TIMEOUT_MS: '1000', CATALOG_FILE: file
+  })
+  const broker = await composeBroker(config, captureLogger('silent').logger)
+  t.teardown(async () => { await broker.close(); await sim.close() })
+  const call = async (method: 'GET' | 'PUT' | 'DELETE', url: string, body?: unknown): Promise<OsbResponse> =>
+    await osb(broker.app, t, method, url, { headers: { authorization: AUTH }, ...(body === undefined ? {} : { body }) })
+  return { sim, broker, call }
+}
