@@ -9,14 +9,14 @@ import { fileURLToPath } from 'node:url'
 import { loadPolicies } from '../adapters/policy/ts-policy-loader.js'
 import type { MongoStorage } from '../adapters/storage/mongo-storage.js'
 import { atlasNeeds, grants } from '../domain/atlas-access.js'
-import { type BrokerCatalog, servedCatalog } from '../domain/catalog.js'
+import { type BrokerCatalog, planTarget, sameTarget, servedCatalog } from '../domain/catalog.js'
 import { defaultPolicy } from '../domain/default-policy.js'
 import { importSeed } from '../domain/seed-import.js'
 import { deleteOrphans, sweepAtlas } from '../domain/sweep.js'
-import { AtlasUnavailableError, ClusterNotFoundError } from '../ports/atlas-port.js'
+import { type AtlasPort, type AtlasTarget, AtlasUnavailableError, ClusterNotFoundError } from '../ports/atlas-port.js'
 import { silentLogger } from '../ports/logger-port.js'
-import { type StoragePort } from '../ports/storage-port.js'
-import { checkPoliciesDir, configuredAtlas, loadCatalog, readTls } from './compose.js'
+import { type BindingRecord, type StoragePort } from '../ports/storage-port.js'
+import { catalogTargets, checkPoliciesDir, configuredAtlas, loadCatalog, readTls } from './compose.js'
 import { SEED_PLAN_ID, SEED_SERVICE_ID } from './default-catalog.js'
 import { type Config, ConfigError, loadConfig, localModeUnlessConfigured } from './config.js'
 import { expectedFailure } from './failures.js'
@@ -113,12 +113,32 @@ async function portProblem (host: string, port: number): Promise<string | undefi
  * needs, read from the roles Atlas lists for the key.
  */
 async function checkAtlas (config: Config, catalog: BrokerCatalog | undefined, report: (ok: boolean, what: string) => void, out: Out): Promise<void> {
-  const atlas = configuredAtlas(config)
+  const ofTarget = (target: AtlasTarget | undefined): BrokerCatalog => ({
+    services: (catalog?.services ?? []).map(s => ({ ...s, plans: s.plans.filter(p => JSON.stringify(planTarget(p.atlas)) === JSON.stringify(target)) }))
+  })
+  await checkAtlasTarget(config, ofTarget(undefined), {}, report, out)
+  // Every other project (and named credentials) a plan names, with the permissions its plans need.
+  for (const target of catalog === undefined ? [] : catalogTargets(catalog)) {
+    await checkAtlasTarget(config, ofTarget(target), target, report, out)
+  }
+}
+
+async function checkAtlasTarget (
+  config: Config, catalog: BrokerCatalog | undefined, target: AtlasTarget, report: (ok: boolean, what: string) => void, out: Out
+): Promise<void> {
+  let atlas: ReturnType<typeof configuredAtlas>
+  try {
+    atlas = configuredAtlas(config, {}, target)
+  } catch (e) {
+    report(false, e instanceof Error ? e.message : String(e))
+    return
+  }
   const deadline = (): { deadline: number } => ({ deadline: Date.now() + 15_000 })
+  const named = target.credentials === undefined ? '' : ` ${target.credentials}`
   try {
     const project = await atlas.getProject(deadline())
-    report(true, `Atlas reachable; credentials accepted for project ${project.name} (${project.id})`)
-    if (config.atlas.defaultCluster !== undefined) {
+    report(true, `Atlas reachable; credentials${named} accepted for project ${project.name} (${project.id})`)
+    if (target.projectId === undefined && target.credentials === undefined && config.atlas.defaultCluster !== undefined) {
       const cluster = await atlas.getCluster(config.atlas.defaultCluster, deadline()).catch((e: unknown) => e instanceof Error ? e : new Error(String(e)))
       if (cluster instanceof ClusterNotFoundError) report(false, `ATLAS_DEFAULT_CLUSTER: cluster ${config.atlas.defaultCluster} does not exist in the project`)
       else if (cluster instanceof Error) report(false, `ATLAS_DEFAULT_CLUSTER: ${cluster.message}`)
@@ -151,27 +171,45 @@ async function sweep (env: Record<string, string | undefined>, remove: boolean, 
     err('sweep needs Atlas credentials and the broker\'s MongoDB state (MONGODB_URI): without its records every resource would look orphaned')
     return 2
   }
-  const atlas = configuredAtlas(config)
-  const storage = await (await mongoStorage()).connect(config.mongo).catch(async (e: unknown) => { await atlas.close(); throw e })
+  const catalog = loadCatalog(config)
+  const storage = await (await mongoStorage()).connect(config.mongo)
+  let failures = 0
   try {
-    // A progress line at most every 2,000 resources, and one when each kind is done.
-    let reported = 0
-    const { orphans, missingUsers, expired } = await sweepAtlas(atlas, storage, (checked, what, finished) => {
-      if (finished) { err(`checked ${checked} ${what}`); reported = 0 } else if (checked - reported >= 2000) { err(`checked ${checked} ${what} so far`); reported = checked }
-    })
-    for (const o of orphans) out(`${o.kind}\t${o.name}\towner ${o.owner}\t${o.reason}`)
-    for (const m of missingUsers) out(`missing-user\t${m.username}\tbinding ${m.bindingId} of instance ${m.instanceId}\tthe binding is live but Atlas has no such user: its credentials do not work; unbind and bind again`)
-    if (expired > 0) out(`${expired} expired binding(s): Atlas deleted their users at expiry, as planned; unbinding clears them`)
-    out(`${orphans.length} orphan(s)${remove ? '' : ' (run with --delete to remove them)'}, ${missingUsers.length} binding(s) missing their user`)
-    if (!remove || orphans.length === 0) return 0
-    const failed = await deleteOrphans(atlas, orphans)
-    for (const f of failed) err(`could not delete ${f.orphan.kind} ${f.orphan.name}: ${f.error}`)
-    out(`deleted ${orphans.length - failed.length} of ${orphans.length}`)
-    return failed.length === 0 ? 0 : 1
+    // The configured project, then every other project (and credentials) a plan names.
+    const targets: Array<AtlasTarget | undefined> = [undefined, ...catalogTargets(catalog)]
+    for (const target of targets) {
+      if (targets.length > 1) out(`project ${target?.projectId ?? config.atlas.projectId ?? ''}${target?.credentials === undefined ? '' : ` (credentials ${target.credentials})`}`)
+      const atlas = configuredAtlas(config, {}, target ?? {})
+      try {
+        failures += await sweepProject(atlas, storage, remove, binding => sameTarget(binding.project, target), out, err)
+      } finally {
+        await atlas.close()
+      }
+    }
   } finally {
     await storage.close()
-    await atlas.close()
   }
+  return failures === 0 ? 0 : 1
+}
+
+/** One project's sweep: orphans (deleted with --delete), bindings missing their user, expired ones; returns how many deletions failed. */
+async function sweepProject (
+  atlas: AtlasPort, storage: StoragePort, remove: boolean, inProject: (binding: BindingRecord) => boolean, out: Out, err: Out
+): Promise<number> {
+  // A progress line at most every 2,000 resources, and one when each kind is done.
+  let reported = 0
+  const { orphans, missingUsers, expired } = await sweepAtlas(atlas, storage, (checked, what, finished) => {
+    if (finished) { err(`checked ${checked} ${what}`); reported = 0 } else if (checked - reported >= 2000) { err(`checked ${checked} ${what} so far`); reported = checked }
+  }, Date.now, inProject)
+  for (const o of orphans) out(`${o.kind}\t${o.name}\towner ${o.owner}\t${o.reason}`)
+  for (const m of missingUsers) out(`missing-user\t${m.username}\tbinding ${m.bindingId} of instance ${m.instanceId}\tthe binding is live but Atlas has no such user: its credentials do not work; unbind and bind again`)
+  if (expired > 0) out(`${expired} expired binding(s): Atlas deleted their users at expiry, as planned; unbinding clears them`)
+  out(`${orphans.length} orphan(s)${remove ? '' : ' (run with --delete to remove them)'}, ${missingUsers.length} binding(s) missing their user`)
+  if (!remove || orphans.length === 0) return 0
+  const failed = await deleteOrphans(atlas, orphans)
+  for (const f of failed) err(`could not delete ${f.orphan.kind} ${f.orphan.name}: ${f.error}`)
+  out(`deleted ${orphans.length - failed.length} of ${orphans.length}`)
+  return failed.length
 }
 
 export async function runCli (

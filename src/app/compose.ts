@@ -13,15 +13,15 @@ import { checkPlugin, composePolicy, loadPolicies } from '../adapters/policy/ts-
 import { MemoryStorage } from '../adapters/storage/memory-storage.js'
 import { AjvParameterValidator } from '../adapters/validation/ajv-parameter-validator.js'
 import { AtlasBroker } from '../domain/broker.js'
-import { type BrokerCatalog, validateCatalog } from '../domain/catalog.js'
+import { type BrokerCatalog, planTarget, validateCatalog } from '../domain/catalog.js'
 import { defaultPolicy } from '../domain/default-policy.js'
-import { type AtlasPort } from '../ports/atlas-port.js'
+import { type AtlasPort, type AtlasTarget } from '../ports/atlas-port.js'
 import { type DatabaseAdminPort } from '../ports/database-admin-port.js'
 import { type Policy, type PolicyPlugin } from '../ports/policy-port.js'
 import { type StoragePort } from '../ports/storage-port.js'
 import { buildApp } from './build-app.js'
 import { USER_AGENT } from './version.js'
-import { type Config, ConfigError, DEFAULT_POLICIES_DIR } from './config.js'
+import { type Config, ConfigError, credentialsName, DEFAULT_POLICIES_DIR } from './config.js'
 import { defaultCatalog } from './default-catalog.js'
 
 /** How often an otherwise idle broker checks that Atlas answers (for the atlas_broker_atlas_up metric). */
@@ -76,10 +76,46 @@ function atlasAdapter (config: Config, target: Pick<HttpAtlasAdapterOptions, 'ba
   })
 }
 
-/** The Atlas adapter for configured credentials (not local mode). */
-export function configuredAtlas (config: Config, observers: AtlasObservers = {}): HttpAtlasAdapter {
-  if (config.atlas.auth === undefined || config.atlas.projectId === undefined) throw new ConfigError(['ATLAS_*: no Atlas credentials configured'])
-  return atlasAdapter(config, { baseUrl: config.atlas.baseUrl, projectId: config.atlas.projectId, credentials: config.atlas.auth }, observers)
+/** The Atlas adapter for configured credentials (not local mode); a target names another project or named credentials. */
+export function configuredAtlas (config: Config, observers: AtlasObservers = {}, target: AtlasTarget = {}): HttpAtlasAdapter {
+  const credentials = target.credentials === undefined ? config.atlas.auth : config.atlas.named[credentialsName(target.credentials)]
+  const projectId = target.projectId ?? config.atlas.projectId
+  if (credentials === undefined || projectId === undefined) {
+    throw new ConfigError([target.credentials === undefined ? 'ATLAS_*: no Atlas credentials configured' : `ATLAS_CREDENTIALS_*: no credentials named ${target.credentials}`])
+  }
+  return atlasAdapter(config, { baseUrl: config.atlas.baseUrl, projectId, credentials }, observers)
+}
+
+/** Every Atlas target the catalog's plans name (projects and named credentials), each once. */
+export function catalogTargets (catalog: BrokerCatalog): AtlasTarget[] {
+  const targets = new Map<string, AtlasTarget>()
+  for (const service of catalog.services) {
+    for (const plan of service.plans) {
+      const target = planTarget(plan.atlas)
+      if (target !== undefined) targets.set(targetKey(target), target)
+    }
+  }
+  return [...targets.values()]
+}
+
+function targetKey (target: AtlasTarget): string {
+  return JSON.stringify([target.projectId ?? '', target.credentials === undefined ? '' : credentialsName(target.credentials)])
+}
+
+/** Plans that name projects or credentials the configuration cannot serve: one problem each (start-up stops). */
+function targetProblems (config: Config, catalog: BrokerCatalog): string[] {
+  const problems: string[] = []
+  for (const service of catalog.services) {
+    for (const plan of service.plans) {
+      const target = planTarget(plan.atlas)
+      if (target === undefined) continue
+      if (config.localMode) problems.push(`plan ${plan.name}: names an Atlas project or credentials, but local mode serves one simulated project`)
+      else if (target.credentials !== undefined && config.atlas.named[credentialsName(target.credentials)] === undefined) {
+        problems.push(`plan ${plan.name}: atlas.credentials ${target.credentials} is not configured (set ATLAS_CREDENTIALS_${target.credentials.toUpperCase().replace(/-/g, '_')}_PUBLIC_KEY and _PRIVATE_KEY, or add it to ATLAS_CREDENTIALS_FILE)`)
+      }
+    }
+  }
+  return problems
 }
 
 /**
@@ -213,6 +249,17 @@ async function wire (
     closers.push(() => adapter.close())
     atlas = adapter
   }
+  const problems = targetProblems(config, catalog)
+  if (problems.length > 0) throw new ConfigError(problems)
+  // One adapter per other project and credentials the plans name, made when first used and closed with the broker.
+  const others = new Map<string, HttpAtlasAdapter>()
+  closers.push(async () => { for (const adapter of others.values()) await adapter.close() })
+  const atlasFor = (target: AtlasTarget): AtlasPort => {
+    const key = targetKey(target)
+    let adapter = others.get(key)
+    if (adapter === undefined) others.set(key, adapter = configuredAtlas(config, observers, target))
+    return adapter
+  }
 
 
   const credentials = {
@@ -222,6 +269,7 @@ async function wire (
   const broker = new AtlasBroker({
     catalog,
     atlas,
+    atlasFor,
     storage,
     policy,
     validator: new AjvParameterValidator(),
@@ -238,7 +286,7 @@ async function wire (
         : config.localMode ? { defaultCluster: 'Cluster0' } : {}),
       bindingEndpoints: config.bindingEndpoints,
       ...(config.dashboardUrls && !config.localMode && config.atlas.projectId !== undefined
-        ? { dashboardBaseUrl: `${config.atlas.baseUrl}/v2/${config.atlas.projectId}#/clusters/detail/` }
+        ? { dashboard: { baseUrl: config.atlas.baseUrl, defaultProjectId: config.atlas.projectId } }
         : {}),
       userPropagationTimeoutMs: config.userPropagationTimeoutMs,
       userPropagationPollMs: config.userPropagationPollMs,

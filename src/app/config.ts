@@ -32,6 +32,10 @@ export const ConfigSchema = Type.Object({
   ATLAS_PRIVATE_KEY: Type.Optional(Type.String({ minLength: 1, description: 'Programmatic API key, private part.' })),
   ATLAS_CLIENT_ID: Type.Optional(Type.String({ minLength: 1, description: 'Service account client id (OAuth2), instead of an API key.' })),
   ATLAS_CLIENT_SECRET: Type.Optional(Type.String({ minLength: 1, description: 'Service account client secret.' })),
+  ATLAS_CREDENTIALS_FILE: Type.Optional(Type.String({
+    minLength: 1,
+    description: 'JSON file of named Atlas credentials, for plans naming `atlas.credentials`: `{"<name>": {"publicKey", "privateKey"} or {"clientId", "clientSecret"}}`. Environment variables `ATLAS_CREDENTIALS_<NAME>_PUBLIC_KEY`/`_PRIVATE_KEY` (or `_CLIENT_ID`/`_CLIENT_SECRET`) name more; `_` in a name matches `-`.'
+  })),
   ATLAS_DEFAULT_CLUSTER: Type.Optional(Type.String({ expected: 'a cluster name: letters, digits and hyphens, starting with a letter or digit', pattern: '^[a-zA-Z0-9][a-zA-Z0-9-]*$', description: 'Cluster used by shared-cluster provisions that give no `cluster` parameter.' })),
   ATLAS_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10000, description: 'Timeout of one Atlas HTTP request.' }),
   ATLAS_MAX_RETRIES: Type.Integer({ minimum: 0, maximum: 10, default: 4, description: 'Retries of an idempotent Atlas call on 429, 5xx or connection errors.' }),
@@ -79,6 +83,8 @@ export interface Config {
     baseUrl: string
     projectId?: string
     auth?: AtlasAuthConfig
+    /** Named credentials (plans' `atlas.credentials`), by normalised name (lower case, `_` as `-`). */
+    named: Record<string, AtlasAuthConfig>
     defaultCluster?: string
     requestTimeoutMs: number
     maxRetries: number
@@ -266,11 +272,13 @@ export function loadConfig (
     if (unset('BROKER_PASSWORD')) missing.push('BROKER_PASSWORD')
     if (unset('CREDENTIALS_SECRET')) missing.push('CREDENTIALS_SECRET (32+ characters)')
     if (missing.length > 0) {
-      const unknown = Object.keys(env).filter(key => /^(ATLAS|BROKER|CREDENTIALS|MONGODB|LOCAL)_/.test(key) && !(key in ConfigSchema.properties))
+      const unknown = Object.keys(env).filter(key => /^(ATLAS|BROKER|CREDENTIALS|MONGODB|LOCAL)_/.test(key) && !(key in ConfigSchema.properties) && !NAMED_KEY.test(key))
       problems.push(`not set: ${missing.join(', ')}. To try the broker with the built-in Atlas simulator instead, set LOCAL_MODE=true (not for production)` +
         (unknown.length > 0 ? `. Unknown settings seen (misspelled?): ${unknown.sort().join(', ')}` : ''))
     }
   }
+  const named = namedCredentials(env, c.ATLAS_CREDENTIALS_FILE, readFile, problems)
+  if (localMode && Object.keys(named).length > 0) problems.push('ATLAS_CREDENTIALS_*: local mode serves one simulated project; named credentials need real Atlas')
   if (problems.length > 0) throw new ConfigError(problems)
 
   return {
@@ -294,6 +302,7 @@ export function loadConfig (
       baseUrl: c.ATLAS_BASE_URL.replace(/\/+$/, ''),
       ...(c.ATLAS_PROJECT_ID === undefined ? {} : { projectId: c.ATLAS_PROJECT_ID }),
       ...(auth === undefined ? {} : { auth }),
+      named,
       ...(c.ATLAS_DEFAULT_CLUSTER === undefined ? {} : { defaultCluster: c.ATLAS_DEFAULT_CLUSTER }),
       requestTimeoutMs: c.ATLAS_REQUEST_TIMEOUT_MS,
       maxRetries: c.ATLAS_MAX_RETRIES,
@@ -316,4 +325,62 @@ export function loadConfig (
       : { mongo: { uri: c.MONGODB_URI, database: c.MONGODB_DATABASE, collection: c.MONGODB_COLLECTION, timeoutMs: c.MONGODB_TIMEOUT_MS } }),
     localSim: { createSeconds: c.LOCAL_SIM_CREATE_SECONDS, propagationSeconds: c.LOCAL_SIM_PROPAGATION_SECONDS }
   }
+}
+
+/** `ATLAS_CREDENTIALS_<NAME>_<PART>`: one part of a named set of credentials. */
+const NAMED_KEY = /^ATLAS_CREDENTIALS_([A-Z0-9][A-Z0-9_]*?)_(PUBLIC_KEY|PRIVATE_KEY|CLIENT_ID|CLIENT_SECRET)$/
+
+/** A credentials name as plans and settings compare it: lower case, `_` and `-` alike. */
+export function credentialsName (name: string): string {
+  return name.toLowerCase().replace(/_/g, '-')
+}
+
+/**
+ * Named Atlas credentials from ATLAS_CREDENTIALS_FILE and ATLAS_CREDENTIALS_<NAME>_* (the variables win), each
+ * an API key or a service account, complete. Problems name the setting, never a secret.
+ */
+function namedCredentials (
+  env: Record<string, string | undefined>, file: string | undefined, readFile: (path: string) => string, problems: string[]
+): Record<string, AtlasAuthConfig> {
+  const parts = new Map<string, Record<string, string>>()
+  const where = new Map<string, string>()
+  if (file !== undefined) {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(readFile(file))
+    } catch (err) {
+      problems.push(`ATLAS_CREDENTIALS_FILE: cannot read ${file} as JSON (${err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err)})`)
+    }
+    if (parsed !== undefined && (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))) problems.push(`ATLAS_CREDENTIALS_FILE: ${file} must hold an object of named credentials`)
+    else if (parsed !== undefined) {
+      for (const [name, value] of Object.entries(parsed as Record<string, unknown>)) {
+        const fields = typeof value === 'object' && value !== null ? value as Record<string, unknown> : {}
+        const set: Record<string, string> = {}
+        for (const [key, part] of [['publicKey', 'PUBLIC_KEY'], ['privateKey', 'PRIVATE_KEY'], ['clientId', 'CLIENT_ID'], ['clientSecret', 'CLIENT_SECRET']] as const) {
+          if (typeof fields[key] === 'string' && fields[key] !== '') set[part] = fields[key]
+        }
+        parts.set(credentialsName(name), set)
+        where.set(credentialsName(name), `ATLAS_CREDENTIALS_FILE ${file}, key ${name}`)
+      }
+    }
+  }
+  for (const [key, value] of Object.entries(env)) {
+    const match = NAMED_KEY.exec(key)
+    if (match === null || value === undefined || value === '') continue
+    const name = credentialsName(match[1]!)
+    parts.set(name, { ...parts.get(name), [match[2]!]: value })
+    where.set(name, `ATLAS_CREDENTIALS_${match[1]!}_*`)
+  }
+  const named: Record<string, AtlasAuthConfig> = {}
+  for (const [name, set] of parts) {
+    const source = where.get(name) ?? name
+    if (set.PUBLIC_KEY !== undefined && set.PRIVATE_KEY !== undefined && set.CLIENT_ID === undefined && set.CLIENT_SECRET === undefined) {
+      named[name] = { kind: 'digest', publicKey: set.PUBLIC_KEY, privateKey: set.PRIVATE_KEY }
+    } else if (set.CLIENT_ID !== undefined && set.CLIENT_SECRET !== undefined && set.PUBLIC_KEY === undefined && set.PRIVATE_KEY === undefined) {
+      named[name] = { kind: 'service-account', clientId: set.CLIENT_ID, clientSecret: set.CLIENT_SECRET }
+    } else {
+      problems.push(`${source}: credentials ${name} need a public and private key, or a client id and secret (one pair, complete)`)
+    }
+  }
+  return named
 }

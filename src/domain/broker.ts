@@ -10,7 +10,7 @@
  * - when Atlas or storage fails half-way, the broker undoes what it did, and whatever it could not undo is
  *   left in a state that the platform's retry (or DELETE) finishes.
  */
-import { type AtlasCluster, ClusterNotFoundError } from '../ports/atlas-port.js'
+import { type AtlasCluster, type AtlasTarget, ClusterNotFoundError } from '../ports/atlas-port.js'
 import {
   type BindDetails, type BindingSpec, type Catalog, type DeprovisionDetails, type DeprovisionServiceSpec,
   type FetchBindingDetails, type FetchedBindingSpec, type FetchInstanceDetails, type InstanceSpec, type JsonObject,
@@ -25,7 +25,7 @@ import {
 import { authOf } from './binding-credentials.js'
 import { BindInProgressError, Bindings, bindingFacts, ExpiredBindingError } from './bindings.js'
 import {
-  type BrokerCatalog, type ResolvedPlan, dedicatedSettings, isBindable, isPlanUpdateable, resolvePlan, servedCatalog
+  type BrokerCatalog, type ResolvedPlan, dedicatedSettings, isBindable, isPlanUpdateable, planTarget, resolvePlan, servedCatalog
 } from './catalog.js'
 import { ClusterInstances } from './cluster-instances.js'
 import { dropDatabaseIfUnused } from './database-drop.js'
@@ -80,10 +80,17 @@ export class AtlasBroker implements ServiceBroker {
    * Read from the record the provision made; nothing when dashboards are off or the record is gone.
    */
   private async withDashboard<T extends { dashboardUrl?: string }> (instanceId: string, spec: T): Promise<T> {
-    const base = this.deps.settings.dashboardBaseUrl
-    if (base === undefined) return spec
+    if (this.deps.settings.dashboard === undefined) return spec
     const record = await this.deps.storage.getInstance(instanceId).catch(() => undefined)
-    return record === undefined || record.state === 'deleted' ? spec : { ...spec, dashboardUrl: `${base}${encodeURIComponent(record.cluster)}` }
+    const url = record === undefined || record.state === 'deleted' ? undefined : this.dashboardUrl(record)
+    return url === undefined ? spec : { ...spec, dashboardUrl: url }
+  }
+
+  /** The cluster's page in the Atlas UI, in the record's own project. */
+  private dashboardUrl (record: InstanceRecord): string | undefined {
+    const dashboard = this.deps.settings.dashboard
+    if (dashboard === undefined) return undefined
+    return `${dashboard.baseUrl}/v2/${record.project?.projectId ?? dashboard.defaultProjectId}#/clusters/detail/${encodeURIComponent(record.cluster)}`
   }
 
   private async provisionInstance (instanceId: string, details: ProvisionDetails, asyncAllowed: boolean, meta: RequestMeta): Promise<ProvisionedInstanceSpec> {
@@ -103,12 +110,14 @@ export class AtlasBroker implements ServiceBroker {
         throw new BadRequestError("parameter 'cluster' is required: name an existing cluster of the Atlas project")
       }
       const deadline = this.kit.deadline()
-      await this.requireCluster(clusterName, deadline)
+      const target = planTarget(resolved.plan.atlas)
+      await this.requireCluster(clusterName, target, deadline)
       const facts = instanceFacts(instanceId, details)
       const database = stringParam(parameters, 'database') ?? this.kit.policy.databaseName(facts)
       checkDatabaseName(database)
       const record = instanceRecord(instanceId, details, {
-        state: 'ready', lastOperation: this.kit.operation('provision', 'succeeded'), cluster: clusterName, database
+        state: 'ready', lastOperation: this.kit.operation('provision', 'succeeded'), cluster: clusterName, database,
+        ...(target === undefined ? {} : { project: target })
       })
       try {
         if (existing === undefined) {
@@ -232,7 +241,8 @@ export class AtlasBroker implements ServiceBroker {
       }
       if (record.state === 'updating') throw new ConcurrencyError(`instance ${instanceId} is being updated`)
       const spec: InstanceSpec = { serviceId: record.serviceId, planId: record.planId, parameters: record.parameters }
-      if (this.deps.settings.dashboardBaseUrl !== undefined) spec.dashboardUrl = `${this.deps.settings.dashboardBaseUrl}${encodeURIComponent(record.cluster)}`
+      const dashboardUrl = this.dashboardUrl(record)
+      if (dashboardUrl !== undefined) spec.dashboardUrl = dashboardUrl
       const plan = resolvePlanOrUndefined(this.deps.catalog, record.serviceId, record.planId)
       if (plan?.plan.maintenance_info !== undefined) spec.maintenanceInfo = plan.plan.maintenance_info
       return spec
@@ -385,9 +395,9 @@ export class AtlasBroker implements ServiceBroker {
     }
   }
 
-  private async requireCluster (name: string, deadline: number): Promise<AtlasCluster> {
+  private async requireCluster (name: string, target: AtlasTarget | undefined, deadline: number): Promise<AtlasCluster> {
     try {
-      return await this.deps.atlas.getCluster(name, { deadline })
+      return await this.kit.atlasOf({ project: target }).getCluster(name, { deadline })
     } catch (err) {
       if (err instanceof ClusterNotFoundError) throw new BadRequestError(`cluster '${name}' does not exist in the Atlas project`)
       throw err

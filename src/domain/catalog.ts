@@ -6,11 +6,31 @@ import {
   type Catalog, type JsonObject, type ServiceOffering, type ServicePlan, BadRequestError
 } from '../ports/service-broker.js'
 import { INSTANCE_SIZES, REGIONS } from './atlas-names.js'
+import { type AtlasTarget } from '../ports/atlas-port.js'
 import { type BindingAuthSettings, checkAuthSettings } from './binding-auth.js'
 import { type ConnectionSettings, checkConnectionSettings } from './binding-connection.js'
 
 /** One database on an existing Atlas cluster per instance (the seed's plan). Synchronous. */
-export interface SharedClusterPlanSettings extends BindingAuthSettings, ConnectionSettings {
+/** Where a plan's instances live: another Atlas project, reached with named credentials (absent: the configured ones). */
+export interface ProjectSettings {
+  /** The Atlas project id (24 hexadecimal digits). */
+  projectId?: string
+  /** The name of a set of credentials (ATLAS_CREDENTIALS_<NAME>_... or ATLAS_CREDENTIALS_FILE). */
+  credentials?: string
+}
+
+/** The Atlas target of a plan: undefined when it names neither a project nor credentials. */
+export function planTarget (settings: ProjectSettings): AtlasTarget | undefined {
+  if (settings.projectId === undefined && settings.credentials === undefined) return undefined
+  return { ...(settings.projectId === undefined ? {} : { projectId: settings.projectId }), ...(settings.credentials === undefined ? {} : { credentials: settings.credentials }) }
+}
+
+/** Whether two targets are the same project and credentials (undefined: the configured ones). */
+export function sameTarget (a: AtlasTarget | undefined, b: AtlasTarget | undefined): boolean {
+  return a?.projectId === b?.projectId && a?.credentials === b?.credentials
+}
+
+export interface SharedClusterPlanSettings extends BindingAuthSettings, ConnectionSettings, ProjectSettings {
   kind: 'shared-cluster'
   /** Expiring credentials: hours until Atlas deletes a binding's user (1 to 168); a bind may ask for its own. */
   bindingLifetimeHours?: number
@@ -20,7 +40,7 @@ export const CLOUD_PROVIDERS = ['AWS', 'AZURE', 'GCP'] as const
 export type CloudProvider = (typeof CLOUD_PROVIDERS)[number]
 
 /** One Atlas cluster per instance (dedicated tier or flex). Asynchronous: Atlas takes minutes. */
-export interface DedicatedClusterPlanSettings extends BindingAuthSettings, ConnectionSettings {
+export interface DedicatedClusterPlanSettings extends BindingAuthSettings, ConnectionSettings, ProjectSettings {
   kind: 'dedicated-cluster'
   clusterKind: 'dedicated' | 'flex'
   /** Tier of dedicated clusters (M10, M20, ...); absent for flex. */
@@ -104,7 +124,7 @@ export function validateCatalog (catalog: BrokerCatalog): string[] {
 function checkPlanSettings (where: string, settings: PlanSettings | undefined): string[] {
   const hours = settings?.bindingLifetimeHours
   if (hours !== undefined && (!Number.isInteger(hours) || hours < 1 || hours > 168)) return [`${where}: atlas.bindingLifetimeHours must be a whole number from 1 to 168 (Atlas keeps temporary users a week at most)`]
-  const authProblems = settings === undefined ? [] : [...checkAuthSettings(where, settings), ...checkConnectionSettings(where, settings)]
+  const authProblems = settings === undefined ? [] : [...checkAuthSettings(where, settings), ...checkConnectionSettings(where, settings), ...checkProjectSettings(where, settings)]
   if (authProblems.length > 0) return authProblems
   if (settings?.kind === 'shared-cluster') return []
   if (settings?.kind !== 'dedicated-cluster') return [`${where}: atlas.kind must be shared-cluster or dedicated-cluster`]
@@ -188,4 +208,15 @@ export function dedicatedSettings (resolved: ResolvedPlan): DedicatedClusterPlan
 
 export function isPlanUpdateable (resolved: ResolvedPlan): boolean {
   return resolved.plan.plan_updateable ?? resolved.service.plan_updateable ?? false
+}
+
+function checkProjectSettings (where: string, settings: ProjectSettings): string[] {
+  const problems: string[] = []
+  if (settings.projectId !== undefined && (typeof settings.projectId !== 'string' || !/^[0-9a-f]{24}$/.test(settings.projectId))) {
+    problems.push(`${where}: atlas.projectId must be an Atlas project id (24 hexadecimal digits)`)
+  }
+  if (settings.credentials !== undefined && (typeof settings.credentials !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/.test(settings.credentials))) {
+    problems.push(`${where}: atlas.credentials must name a set of credentials (letters, digits, - and _)`)
+  }
+  return problems
 }

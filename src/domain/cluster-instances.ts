@@ -21,7 +21,7 @@ import {
 } from '../ports/service-broker.js'
 import { type InstanceRecord, type OperationRecord, RecordExistsError, VersionConflictError } from '../ports/storage-port.js'
 import {
-  type DedicatedClusterPlanSettings, type ResolvedPlan, dedicatedSettings, isPlanUpdateable, resolvePlan
+  type DedicatedClusterPlanSettings, type ResolvedPlan, dedicatedSettings, isPlanUpdateable, planTarget, resolvePlan
 } from './catalog.js'
 import { toBrokerError } from './errors.js'
 import {
@@ -52,7 +52,9 @@ export class ClusterInstances {
     instanceId: string, details: ProvisionDetails, resolved: ResolvedPlan, plan: DedicatedClusterPlanSettings,
     asyncAllowed: boolean, meta: RequestMeta
   ): Promise<ProvisionedInstanceSpec> {
-    const { storage, atlas, logger } = this.deps
+    const { storage, logger } = this.deps
+    const target = planTarget(plan)
+    const atlas = this.kit.atlasOf({ project: target })
     const existing = await storage.getInstance(instanceId)
     if (existing !== undefined && existing.state !== 'deleted') return await this.answerExisting(existing, details)
     if (!asyncAllowed) {
@@ -67,7 +69,8 @@ export class ClusterInstances {
 
     const operation = this.kit.operation('provision', 'in progress', `creating Atlas cluster ${name}`)
     const claim = instanceRecord(instanceId, details, {
-      state: 'creating', lastOperation: operation, leaseUntil: this.kit.leaseUntil(), cluster: name, database
+      state: 'creating', lastOperation: operation, leaseUntil: this.kit.leaseUntil(), cluster: name, database,
+      ...(target === undefined ? {} : { project: target })
     })
     let record: InstanceRecord
     try {
@@ -173,11 +176,11 @@ export class ClusterInstances {
     }
     const deadline = this.kit.deadline()
     try {
-      await this.deps.atlas.updateCluster(record.cluster, from.clusterKind, changes, { deadline })
+      await this.kit.atlasOf(record).updateCluster(record.cluster, from.clusterKind, changes, { deadline })
     } catch (err) {
       // Whatever the final error, an earlier attempt (PATCH is retried) may have been applied before its answer
       // was lost, so look, within the cleanup deadline (a timeout may have used up the call's own).
-      if (!(err instanceof ClusterNotFoundError) && await this.updateWasApplied(record.cluster, changes, this.kit.cleanupDeadline(deadline))) {
+      if (!(err instanceof ClusterNotFoundError) && await this.updateWasApplied(record, changes, this.kit.cleanupDeadline(deadline))) {
         // The answer was lost (timeout, 5xx) but Atlas took the change: the operation goes on as accepted.
         this.deps.logger.warn({ instanceId: record.id, cluster: record.cluster }, 'the cluster update\'s answer was lost, but Atlas is applying it')
         await this.settle(claimed, { leaseUntil: undefined })
@@ -197,8 +200,8 @@ export class ClusterInstances {
    * already shows every requested value it reports; no if it cannot be read (the caller then undoes the
    * claim and the platform retries, which is harmless if Atlas did apply it).
    */
-  private async updateWasApplied (name: string, changes: ClusterChanges, deadline: number): Promise<boolean> {
-    const cluster = await this.deps.atlas.getCluster(name, { deadline }).catch(() => undefined)
+  private async updateWasApplied (record: InstanceRecord, changes: ClusterChanges, deadline: number): Promise<boolean> {
+    const cluster = await this.kit.atlasOf(record).getCluster(record.cluster, { deadline }).catch(() => undefined)
     if (cluster === undefined) return false
     if (cluster.stateName === 'UPDATING') return true
     const visible = (['instanceSize', 'backupEnabled', 'terminationProtectionEnabled'] as const).filter(key => changes[key] !== undefined)
@@ -207,7 +210,7 @@ export class ClusterInstances {
 
   /** DELETE for a cluster-plan instance: revoke its users, then delete its cluster (asynchronously). */
   async deprovision (record: InstanceRecord, asyncAllowed: boolean, revokeBindings: (deadline: number) => Promise<void>): Promise<DeprovisionServiceSpec> {
-    const { atlas } = this.deps
+    const atlas = this.kit.atlasOf(record)
     const kind = this.settingsOf(record)?.clusterKind ?? 'dedicated'
     if (record.state === 'deleting' && record.lastOperation.kind === 'deprovision' && record.lastOperation.state === 'in progress') {
       // A repeated DELETE: look at Atlas first, so a platform that re-sends DELETE instead of polling sees the end.
@@ -275,7 +278,7 @@ export class ClusterInstances {
     // A poll answers quickly: its Atlas calls get at most 10 s.
     const deadline = this.kit.now() + Math.min(10_000, this.deps.settings.operationBudgetMs)
     try {
-      cluster = await this.deps.atlas.getCluster(record.cluster, { deadline })
+      cluster = await this.kit.atlasOf(record).getCluster(record.cluster, { deadline })
     } catch (err) {
       if (!(err instanceof ClusterNotFoundError)) {
         this.deps.logger.warn({ err, instanceId: record.id }, 'could not read the cluster state; the operation stays in progress')
@@ -308,7 +311,7 @@ export class ClusterInstances {
         changes = { state: 'deleted', lastOperation: { ...op, state: 'succeeded', description: `Atlas cluster ${record.cluster} is deleted`, updatedAt: at } }
       } else {
         if (cluster.stateName !== 'DELETING') {
-          await this.deps.atlas.deleteCluster(record.cluster, settings.clusterKind, { deadline }).catch((err: unknown) => {
+          await this.kit.atlasOf(record).deleteCluster(record.cluster, settings.clusterKind, { deadline }).catch((err: unknown) => {
             this.deps.logger.warn({ err, instanceId: record.id }, 'could not repeat the cluster deletion')
           })
         }

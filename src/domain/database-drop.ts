@@ -11,7 +11,8 @@ import { connectionUri, derivePassword } from './credentials.js'
 import { type BrokerDeps, INSTANCE_LABEL, type Kit, labelValue, MANAGED_BY, MANAGED_BY_LABEL } from './kit.js'
 
 export async function dropDatabaseIfUnused (deps: BrokerDeps, kit: Kit, instance: InstanceRecord, deadline: number): Promise<void> {
-  const { atlas, logger, settings, databaseAdmin } = deps
+  const { logger, settings, databaseAdmin } = deps
+  const atlas = kit.atlasOf(instance)
   const sharing = (await deps.storage.listInstancesUsingDatabase(instance.cluster, instance.database)).filter(i => i.id !== instance.id)
   if (sharing.length > 0) {
     logger.info({ instanceId: instance.id, database: instance.database, sharedWith: sharing.length }, 'database kept: other instances use it')
@@ -29,7 +30,7 @@ export async function dropDatabaseIfUnused (deps: BrokerDeps, kit: Kit, instance
     await atlas.updateDatabaseUser(username, { password, roles, scopes: [instance.cluster], labels }, { deadline })
   }
   try {
-    await kit.waitUntilApplied(instance.cluster, deadline)
+    await kit.waitUntilApplied(atlas, instance.cluster, deadline)
     const cluster = await atlas.getCluster(instance.cluster, { deadline })
     const uri = connectionUri(cluster.connectionStrings.standardSrv, username, password, instance.database) ??
       connectionUri(cluster.connectionStrings.standard, username, password, instance.database)

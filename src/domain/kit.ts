@@ -4,12 +4,12 @@
  */
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { type AtlasPort } from '../ports/atlas-port.js'
+import { type AtlasFor, type AtlasPort, type AtlasTarget } from '../ports/atlas-port.js'
 import { type DatabaseAdminPort } from '../ports/database-admin-port.js'
 import { type LoggerPort } from '../ports/logger-port.js'
 import { type ParameterValidator } from '../ports/parameter-validator-port.js'
 import { type InstanceData, type Policy } from '../ports/policy-port.js'
-import { type JsonObject, type ProvisionDetails, BadRequestError, InternalError, ServiceUnavailableError } from '../ports/service-broker.js'
+import { type JsonObject, type ProvisionDetails, BadRequestError, BrokerMisconfiguredError, InternalError, ServiceUnavailableError } from '../ports/service-broker.js'
 import { type InstanceRecord, type NewRecord, type OperationKind, type OperationRecord, type StoragePort } from '../ports/storage-port.js'
 import { type BrokerCatalog } from './catalog.js'
 import { jsonEqual } from './equality.js'
@@ -40,17 +40,20 @@ export interface BrokerSettings {
   /** Retry-After (seconds) sent with last_operation while a cluster operation is in progress. */
   pollRetryAfterSeconds?: number
   /**
-   * Where an instance's cluster is shown in the Atlas UI, up to the cluster name (which is appended, encoded);
-   * absent: no dashboard_url is answered.
+   * Where instances' clusters are shown in the Atlas UI: the UI's base URL and the configured project (a
+   * record in another project uses its own); absent: no dashboard_url is answered.
    */
-  dashboardBaseUrl?: string
+  dashboard?: { baseUrl: string, defaultProjectId: string }
   /** Bind answers carry `endpoints`: always, never, or (auto, the default) unless the platform is Kubernetes. */
   bindingEndpoints?: 'auto' | 'always' | 'never'
 }
 
 export interface BrokerDeps {
   catalog: BrokerCatalog
+  /** The configured Atlas project. */
   atlas: AtlasPort
+  /** Other projects (plans naming `atlas.projectId` or `atlas.credentials`); absent: only the configured one. */
+  atlasFor?: AtlasFor
   storage: StoragePort
   policy: Policy
   validator: ParameterValidator
@@ -194,6 +197,14 @@ export class Kit {
   }
 
 
+  /** The Atlas project a record (or a plan's target) lives in: the configured one unless it names another. */
+  atlasOf (holder: { project?: AtlasTarget | undefined } | undefined): AtlasPort {
+    const target = holder?.project
+    if (target === undefined) return this.deps.atlas
+    if (this.deps.atlasFor === undefined) throw new BrokerMisconfiguredError('a record names an Atlas project, but this broker serves only its configured project')
+    return this.deps.atlasFor(target)
+  }
+
   /**
    * Waits (bounded) until Atlas reports the user changes APPLIED on the cluster, so credentials work on return.
    * Polling adapts to how long propagation usually takes here: one check at once (a change may be applied
@@ -201,7 +212,7 @@ export class Kit {
    * (each interval half again as long), so a slow propagation costs few calls and a typical one about two; the
    * typical time is learnt from the waits that ended (a moving average).
    */
-  async waitUntilApplied (cluster: string, deadline: number): Promise<void> {
+  async waitUntilApplied (atlas: AtlasPort, cluster: string, deadline: number): Promise<void> {
     const { userPropagationTimeoutMs, userPropagationPollMs } = this.deps.settings
     const started = this.now()
     const until = Math.min(deadline, started + userPropagationTimeoutMs)
@@ -209,7 +220,7 @@ export class Kit {
     let next = started + Math.max(userPropagationPollMs, this.typicalPropagationMs ?? userPropagationPollMs)
     let lastPending: number | undefined
     for (;;) {
-      if (await this.deps.atlas.clusterChangeStatus(cluster, { deadline }) === 'APPLIED') {
+      if (await atlas.clusterChangeStatus(cluster, { deadline }) === 'APPLIED') {
         // The change arrived between the last PENDING answer and this one: the middle is the best estimate.
         if (lastPending !== undefined) {
           const took = (lastPending + this.now()) / 2 - started

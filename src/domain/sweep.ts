@@ -6,7 +6,7 @@
  * work. A binding whose user Atlas deleted at its expiry (expiring credentials) is expected, not drift.
  */
 import { type AtlasPort, type DatabaseUser, type DatabaseUserAuth, ClusterNotFoundError, DatabaseUserNotFoundError } from '../ports/atlas-port.js'
-import { type StoragePort } from '../ports/storage-port.js'
+import { type BindingRecord, type StoragePort } from '../ports/storage-port.js'
 import { BINDING_LABEL, INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from './kit.js'
 
 export interface Orphan {
@@ -45,11 +45,14 @@ function userKey (username: string, auth: DatabaseUserAuth): string {
 }
 
 /**
- * Orphans, then the live bindings whose users Atlas no longer has. Only the names of the users read are kept
+ * Orphans, then the live bindings of this project (`inProject`; default: those in the configured one) whose users Atlas no longer has. Only the names of the users read are kept
  * (a set of strings), and bindings are read a page at a time. A binding made or changed after the sweep began
  * is left out (its user may be newer than the pages read).
  */
-export async function sweepAtlas (atlas: AtlasPort, storage: StoragePort, progress: SweepProgress = () => {}, now: () => number = Date.now): Promise<SweepReport> {
+export async function sweepAtlas (
+  atlas: AtlasPort, storage: StoragePort, progress: SweepProgress = () => {}, now: () => number = Date.now,
+  inProject: (binding: BindingRecord) => boolean = binding => binding.project === undefined
+): Promise<SweepReport> {
   const started = now()
   const seen = new Set<string>()
   const orphans = await findOrphans(atlas, storage, progress, user => seen.add(userKey(user.username, user.auth)))
@@ -58,7 +61,7 @@ export async function sweepAtlas (atlas: AtlasPort, storage: StoragePort, progre
   let checked = 0
   for await (const page of storage.liveBindingPages()) {
     for (const binding of page) {
-      if (binding.state !== 'ready' || Date.parse(binding.updatedAt) >= started) continue
+      if (binding.state !== 'ready' || !inProject(binding) || Date.parse(binding.updatedAt) >= started) continue
       if (seen.has(userKey(binding.username, binding.auth?.kind ?? 'scram'))) continue
       if (binding.expiresAt !== undefined && Date.parse(binding.expiresAt) <= now()) expired++
       else missingUsers.push({ bindingId: binding.id, instanceId: binding.instanceId, username: binding.username })

@@ -122,6 +122,18 @@ export interface CredentialRole {
   orgId?: string
 }
 
+/**
+ * An Atlas project other than the configured one, and the named credentials to reach it with (a plan's
+ * `atlas.projectId` and `atlas.credentials`). Either part absent means the configured one.
+ */
+export interface AtlasTarget {
+  projectId?: string
+  credentials?: string
+}
+
+/** The AtlasPort of a target (one per project and credentials); throws for credentials that are not configured. */
+export type AtlasFor = (target: AtlasTarget) => AtlasPort
+
 export interface AtlasCallOptions {
   /** Epoch milliseconds by which the call, retries included, must have settled. */
   deadline?: number

@@ -3,7 +3,7 @@
  * Shaped for a document store: records keyed by their OSB id, atomic create-if-absent, and conditional
  * updates on a `version` that the store increments, so two replicas racing on one record cannot both win.
  */
-import { type ConnectionStrings } from './atlas-port.js'
+import { type AtlasTarget, type ConnectionStrings } from './atlas-port.js'
 import { type JsonObject, type LastOperationState } from './service-broker.js'
 
 export type ResourceState = 'creating' | 'ready' | 'updating' | 'deleting' | 'deleted'
@@ -53,6 +53,8 @@ export interface InstanceRecord extends StoredFields {
   maintenanceVersion?: string
   cluster: string
   database: string
+  /** The Atlas project (and credentials) the instance lives in, when its plan names one; absent: the configured project. */
+  project?: AtlasTarget
   /** Set on records imported from another broker's state (`atlas-broker import-seed`). */
   origin?: 'python-atlasbroker'
 }
@@ -89,6 +91,8 @@ export interface BindingRecord extends StoredFields {
   connectionStrings?: ConnectionStrings
   /** The private path its `uri` takes (absent: the public strings). */
   connection?: PrivateConnection
+  /** Its instance's Atlas project, when not the configured one. */
+  project?: AtlasTarget
   /** Expiring credentials: Atlas deletes the binding's user at this time (ISO 8601). */
   expiresAt?: string
   /** Binding rotation: the binding this one replaced (both stay valid until each is unbound). */

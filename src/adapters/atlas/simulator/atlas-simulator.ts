@@ -17,12 +17,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { type AddressInfo } from 'node:net'
 import { type DigestAlgorithm } from '../digest.js'
 import { type AuthOptions, OAuthFailure, SimAuth, type SimRole } from './auth.js'
-import { ClusterRoutes } from './clusters.js'
+import { type ClusterRoutes } from './clusters.js'
 import { type FaultRule, Faults, type RateLimit, TokenBucket } from './faults.js'
-import { HttpFailure, type Negotiated, PRETTY_401, type RouteContext, type Routed, type VersionSet, envelope, negotiate, notFound } from './http.js'
-import { ProjectRoutes } from './projects.js'
-import { type SimulatorDelays, type SimUser, SimState, type StateName, hex } from './state.js'
-import { UserRoutes } from './users.js'
+import { HttpFailure, type Negotiated, PRETTY_401, type RouteContext, type Routed, type VersionSet, VERSIONS, envelope, negotiate, notFound, page } from './http.js'
+import { SimProject } from './projects.js'
+import { type SimulatorDelays, type SimUser, type SimState, type StateName, hex } from './state.js'
+import { type UserRoutes } from './users.js'
 
 export { type FaultRule } from './faults.js'
 export { type SimulatorDelays } from './state.js'
@@ -91,12 +91,12 @@ export class AtlasSimulator {
   record: boolean
   readonly auth: SimAuth
 
-  private readonly state: SimState
   private readonly faults = new Faults()
   private readonly bucket: TokenBucket
-  private readonly projects: ProjectRoutes
-  private readonly clusterRoutes: ClusterRoutes
-  private readonly users: UserRoutes
+  /** Every project, by id; the first is the configured one, which the control methods address by default. */
+  private readonly tenants = new Map<string, SimProject>()
+  private readonly primary: SimProject
+  private readonly limits: { maxClusters: () => number, maxDatabaseUsers: number, oidcProviders: string[] }
   private server: Server | undefined
   private readonly counters = { requests: 0, connections: 0, statusChecks: 0 }
 
@@ -121,16 +121,45 @@ export class AtlasSimulator {
       strictNonces: options.strictNonces ?? false,
       algorithm: options.digestAlgorithm ?? 'MD5',
       roles: options.roles ?? ['GROUP_OWNER'],
+      projectId: this.projectId,
       accessList: options.accessList,
       tokenRequestsPerMinute: options.tokenRequestsPerMinute ?? 50,
       tokenWindowMs: options.tokenWindowMs ?? 60_000
     }
     this.auth = new SimAuth(authOptions)
-    this.state = new SimState(this.delays)
-    this.projects = new ProjectRoutes(this.state, this.auth, { projectId: this.projectId, projectName: this.projectName, orgId: this.orgId, apiKeyId: hex(12), linkBase: LINK_BASE })
-    this.clusterRoutes = new ClusterRoutes(this.state, this.auth, { projectId: this.projectId, linkBase: LINK_BASE, maxClusters: () => this.maxClusters })
-    this.users = new UserRoutes(this.state, this.auth, { projectId: this.projectId, linkBase: LINK_BASE, maxDatabaseUsers: options.maxDatabaseUsers ?? 100, oidcProviders: options.oidcIdentityProviders ?? [] })
+    this.limits = { maxClusters: () => this.maxClusters, maxDatabaseUsers: options.maxDatabaseUsers ?? 100, oidcProviders: options.oidcIdentityProviders ?? [] }
+    this.primary = this.newProject(this.projectId, this.projectName)
     for (const name of options.seedClusters ?? []) this.clusterRoutes.seed(name)
+  }
+
+  private newProject (projectId: string, projectName: string): SimProject {
+    const project = new SimProject({ projectId, projectName, orgId: this.orgId, apiKeyId: hex(12), linkBase: LINK_BASE }, this.auth, this.delays, this.limits)
+    this.tenants.set(projectId, project)
+    return project
+  }
+
+  private get state (): SimState { return this.primary.state }
+  private get clusterRoutes (): ClusterRoutes { return this.primary.clusters }
+  private get users (): UserRoutes { return this.primary.users }
+
+  /** The project with that id (default: the configured one); throws for an unknown id. */
+  private tenant (projectId?: string): SimProject {
+    const project = projectId === undefined ? this.primary : this.tenants.get(projectId)
+    if (project === undefined) throw new Error(`the simulator has no project ${projectId ?? ''}`)
+    return project
+  }
+
+  /**
+   * Another project in the organisation, reached with its own API key (a project key: roles there only), as
+   * an operator serving several teams has. Returns the project id and the key.
+   */
+  addProject (options: { projectId?: string, projectName?: string, roles?: SimRole[], seedClusters?: string[] } = {}): { projectId: string, publicKey: string, privateKey: string } {
+    const projectId = options.projectId ?? hex(12)
+    const project = this.newProject(projectId, options.projectName ?? `project-${projectId.slice(-6)}`)
+    for (const name of options.seedClusters ?? []) project.clusters.seed(name)
+    const key = { publicKey: hex(4), privateKey: randomUUID() }
+    this.auth.addApiKey(key.publicKey, key.privateKey, { [projectId]: options.roles ?? ['GROUP_OWNER'] })
+    return { projectId, ...key }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -205,14 +234,15 @@ export class AtlasSimulator {
     return this.users.certificateAuthorityKey
   }
 
-  /** Database users as stored (passwords included), for tests. */
-  databaseUsers (): SimUser[] {
-    return [...this.state.users.values()].map(u => structuredClone(u))
+  /** Database users as stored (passwords included), for tests; of the configured project unless another is named. */
+  databaseUsers (projectId?: string): SimUser[] {
+    return [...this.tenant(projectId).state.users.values()].map(u => structuredClone(u))
   }
 
-  clusterNames (): string[] {
-    this.state.tick()
-    return [...this.state.clusters.keys()]
+  clusterNames (projectId?: string): string[] {
+    const { state } = this.tenant(projectId)
+    state.tick()
+    return [...state.clusters.keys()]
   }
 
   clusterState (name: string): StateName | undefined {
@@ -306,7 +336,7 @@ export class AtlasSimulator {
       const faults = await this.faults.apply(req, res, url, this.bucket.limit)
       if (faults.handled) return
       this.bucket.take(url.pathname)
-      this.state.tick()
+      for (const project of this.tenants.values()) project.state.tick()
       const result = this.route(req, url, exchange.requestBody)
       if (faults.answerDelayMs > 0) await new Promise(resolve => setTimeout(resolve, faults.answerDelayMs))
       send(result.status, result.body, { 'Content-Type': `application/vnd.atlas.${result.version}+json;charset=utf-8`, ...result.headers }, result.text)
@@ -328,16 +358,34 @@ export class AtlasSimulator {
       accept: (set: VersionSet): Negotiated => negotiate(req, set, body !== undefined),
       ok: (status: number, payload: unknown, negotiated: Negotiated): Routed => ({ status, body: payload, ...negotiated })
     })
-    if (segments.length === 0 && method === 'GET') return this.projects.root(context([]), /^Bearer\s/i.test(req.headers.authorization ?? ''))
+    const caller = this.auth.callerOf(req)
+    this.auth.serve(caller, undefined)
+    if (segments.length === 0 && method === 'GET') return this.primary.routes.root(context([]), /^Bearer\s/i.test(req.headers.authorization ?? ''), caller)
     if (segments[0] !== 'groups') throw notFound(url.pathname)
-    const top = this.projects.groups(context([]), segments)
-    if (top !== undefined) return top
+    if (segments.length === 1 && method === 'GET') {
+      const v = context([]).accept(VERSIONS.v20230101)
+      const visible = [...this.tenants.values()].filter(p => this.auth.canSee(caller, p.id))
+      return { status: 200, body: page(url, visible, LINK_BASE, p => p.routes.view()), ...v }
+    }
+    if (segments[1] === 'byName' && segments.length === 3 && method === 'GET') {
+      const v = context([]).accept(VERSIONS.v20230101)
+      const found = [...this.tenants.values()].find(p => p.name === segments[2] && this.auth.canSee(caller, p.id))
+      if (found === undefined) throw new HttpFailure(404, 'GROUP_NAME_NOT_FOUND', `No group with name "${segments[2]}" exists.`, [segments[2]])
+      return { status: 200, body: found.routes.view(), ...v }
+    }
+    // 400 INVALID_GROUP_ID for a malformed id, 404 GROUP_NOT_FOUND for a project that is not there (as recorded).
+    const groupId = segments[1] ?? ''
+    if (!/^[a-f0-9]{24}$/.test(groupId)) throw new HttpFailure(400, 'INVALID_GROUP_ID', `An invalid group ID ${groupId} was specified.`, [groupId])
+    const project = this.tenants.get(groupId)
+    if (project === undefined) throw new HttpFailure(404, 'GROUP_NOT_FOUND', `No group with ID ${groupId} exists.`, [groupId])
+    this.auth.serve(caller, project.id)
+    if (segments.length === 2 && method === 'GET') return project.routes.get(context([]))
     const ctx = context(segments.slice(3))
     const routed = segments[2] === 'clusters'
-      ? this.clusterRoutes.clusters(ctx)
+      ? project.clusters.clusters(ctx)
       : segments[2] === 'flexClusters'
-        ? this.clusterRoutes.flexClusters(ctx)
-        : segments[2] === 'databaseUsers' ? this.users.route(ctx) : undefined
+        ? project.clusters.flexClusters(ctx)
+        : segments[2] === 'databaseUsers' ? project.users.route(ctx) : undefined
     if (routed === undefined) throw notFound(url.pathname)
     return routed
   }

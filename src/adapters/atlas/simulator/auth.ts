@@ -25,6 +25,9 @@ const GRANTS: Record<SimRole, Permission[]> = {
   GROUP_READ_ONLY: ['read']
 }
 
+/** The caller name of the configured key and service account. */
+export const PRIMARY = 'primary'
+
 export interface AuthOptions {
   publicKey: string
   privateKey: string
@@ -38,6 +41,8 @@ export interface AuthOptions {
   algorithm: DigestAlgorithm
   /** The credentials' roles in the project. */
   roles: SimRole[]
+  /** The project the configured key (and service account) belongs to: its project roles apply there only. */
+  projectId: string
   /** The API key's access list (addresses or CIDRs); undefined: every address. */
   accessList: string[] | undefined
   /** Token requests a client may make per minute (Atlas: 50). */
@@ -79,6 +84,13 @@ export class SimAuth {
   private readonly tokenRequests = new Map<string, number[]>()
   private allowed: BlockList | undefined
   readonly stats = { challenges: 0, tokensIssued: 0, tokensRevoked: 0, reusedNonces: 0 }
+  /** Further API keys, each with its roles per project (project keys, as Atlas scopes them). */
+  private readonly keys = new Map<string, { privateKey: string, grants: Map<string, SimRole[]> }>()
+  /**
+   * Who is being served and in which project: set right before a request is routed. Routing is synchronous,
+   * so no other request can change it while one is being answered.
+   */
+  private current: { caller: string, projectId: string | undefined } = { caller: PRIMARY, projectId: undefined }
 
   constructor (options: AuthOptions) {
     this.options = options
@@ -98,6 +110,50 @@ export class SimAuth {
     this.allowed = list
   }
 
+  /** Adds an API key with roles in the projects given (by id). */
+  addApiKey (publicKey: string, privateKey: string, grants: Record<string, SimRole[]>): void {
+    this.keys.set(publicKey, { privateKey, grants: new Map(Object.entries(grants)) })
+  }
+
+  /** The authenticated caller of a request: the configured key or service account (PRIMARY), or another key's public key. */
+  callerOf (req: IncomingMessage): string {
+    const header = req.headers.authorization ?? ''
+    if (/^Bearer\s+/i.test(header)) return PRIMARY
+    const username = parseDigestParams(header)?.username
+    return username === undefined || username === this.options.publicKey || !this.keys.has(username) ? PRIMARY : username
+  }
+
+  /** Called right before a request is routed: whose roles in which project `requirePermission` checks. */
+  serve (caller: string, projectId: string | undefined): void {
+    this.current = { caller, projectId }
+  }
+
+  /** The caller's roles where it is being served: organisation roles everywhere, project roles in their project. */
+  private rolesNow (): SimRole[] {
+    const { caller, projectId } = this.current
+    if (caller === PRIMARY) {
+      const { roles } = this.options
+      return projectId === undefined || projectId === this.options.projectId ? roles : roles.filter(r => r.startsWith('ORG_'))
+    }
+    return projectId === undefined ? [] : this.keys.get(caller)?.grants.get(projectId) ?? []
+  }
+
+  /** Another key's public key and its roles per project (undefined for the configured key). */
+  keyOf (caller: string): { publicKey: string, roles: Array<{ groupId: string, roleName: SimRole }> } | undefined {
+    const key = this.keys.get(caller)
+    if (key === undefined) return undefined
+    return { publicKey: caller, roles: [...key.grants].flatMap(([groupId, roles]) => roles.map(roleName => ({ groupId, roleName }))) }
+  }
+
+  /** Whether the caller has any role in the project (what `GET /groups` lists). */
+  canSee (caller: string, projectId: string): boolean {
+    const saved = this.current
+    this.current = { caller, projectId }
+    const visible = this.rolesNow().length > 0
+    this.current = saved
+    return visible
+  }
+
   /** Returns a WWW-Authenticate challenge when the request is not authenticated. */
   authenticate (req: IncomingMessage, url: URL): string | undefined {
     const header = req.headers.authorization
@@ -112,11 +168,13 @@ export class SimAuth {
     if (nonce === undefined) return this.challenge(false)
     const algorithm = challengeAlgorithm(p.algorithm)
     if (algorithm !== this.options.algorithm) return this.challenge(false)
+    const secret = p.username === this.options.publicKey ? this.options.privateKey : this.keys.get(p.username ?? '')?.privateKey
+    if (secret === undefined) return this.challenge(false)
     const expected = digestResponse({
-      username: p.username ?? '', password: this.options.privateKey, realm: ATLAS_REALM, method: req.method ?? 'GET',
+      username: p.username ?? '', password: secret, realm: ATLAS_REALM, method: req.method ?? 'GET',
       uri: p.uri ?? '', nonce: p.nonce ?? '', nc: p.nc ?? '', cnonce: p.cnonce ?? '', qop: p.qop ?? '', algorithm
     })
-    const valid = p.username === this.options.publicKey && p.realm === ATLAS_REALM && p.qop === 'auth' &&
+    const valid = p.realm === ATLAS_REALM && p.qop === 'auth' &&
       p.uri === `${url.pathname}${url.search}` && p.response === expected
     if (!valid) return this.challenge(false)
     if (Date.now() - nonce.issued >= this.options.nonceTtlMs) return this.challenge(true)
@@ -138,7 +196,7 @@ export class SimAuth {
 
   /** 401 USER_UNAUTHORIZED when the credentials' roles do not grant `permission`. */
   requirePermission (permission: Permission): void {
-    if (this.options.roles.some(role => GRANTS[role].includes(permission))) return
+    if (this.rolesNow().some(role => GRANTS[role].includes(permission))) return
     throw new HttpFailure(UNVERIFIED.missingRole.status, UNVERIFIED.missingRole.code, 'Current user is not authorized to perform this action.', [])
   }
 

@@ -1,10 +1,13 @@
 /**
  * The API root (`GET /api/atlas/v2`: the caller's API key with its roles and access list, as the spec's
- * SystemStatus) and the project (`/groups`, 2023-01-01) in the recorded shape.
+ * SystemStatus) and a project (`/groups/{id}`, 2023-01-01) in the recorded shape; `SimProject` is one project
+ * with what it holds (clusters, users) and its routes.
  */
 import { type SimAuth } from './auth.js'
-import { HttpFailure, type RouteContext, type Routed, VERSIONS, page } from './http.js'
-import { type SimState } from './state.js'
+import { type RouteContext, type Routed, VERSIONS } from './http.js'
+import { ClusterRoutes } from './clusters.js'
+import { SimState, type SimulatorDelays } from './state.js'
+import { UserRoutes } from './users.js'
 
 export interface ProjectIdentity {
   projectId: string
@@ -26,12 +29,15 @@ export class ProjectRoutes {
   }
 
   /** `GET /api/atlas/v2`. Service accounts are no API key: `apiKey` is null for them (unverified: UNVERIFIED.rootForServiceAccount). */
-  root (ctx: RouteContext, bearer: boolean): Routed {
+  root (ctx: RouteContext, bearer: boolean, caller: string): Routed {
     const v = ctx.accept(VERSIONS.v20230101)
     const { options } = this.auth
+    const other = this.auth.keyOf(caller)
     const apiKey = bearer
       ? null
-      : {
+      : other !== undefined
+        ? { accessList: [], id: `key-${other.publicKey}`, publicKey: other.publicKey, roles: other.roles }
+        : {
           accessList: (options.accessList ?? []).map(entry => entry.includes('/') ? { cidrBlock: entry } : { ipAddress: entry }),
           id: this.project.apiKeyId,
           publicKey: options.publicKey,
@@ -40,34 +46,14 @@ export class ProjectRoutes {
     return ctx.ok(200, { apiKey, appName: 'MongoDB Atlas', build: '83be55e140f493c88e7f578aae96548dd881587b', links: [], throttling: false }, v)
   }
 
-  /** `/groups...` up to the project itself; undefined for its sub-resources. */
-  groups (ctx: RouteContext, segments: string[]): Routed | undefined {
-    if (segments.length === 1 && ctx.method === 'GET') {
-      const v = ctx.accept(VERSIONS.v20230101)
-      this.auth.requirePermission('read')
-      return ctx.ok(200, page(ctx.url, [this.view()], this.project.linkBase), v)
-    }
-    if (segments[1] === 'byName' && segments.length === 3 && ctx.method === 'GET') {
-      const v = ctx.accept(VERSIONS.v20230101)
-      if (segments[2] !== this.project.projectName) throw new HttpFailure(404, 'GROUP_NAME_NOT_FOUND', `No group with name "${segments[2]}" exists.`, [segments[2]])
-      return ctx.ok(200, this.view(), v)
-    }
-    this.requireProject(segments[1] ?? '')
-    if (segments.length === 2 && ctx.method === 'GET') {
-      const v = ctx.accept(VERSIONS.v20230101)
-      this.auth.requirePermission('read')
-      return ctx.ok(200, this.view(), v)
-    }
-    return undefined
+  /** `GET /groups/{id}` (the project itself). */
+  get (ctx: RouteContext): Routed {
+    const v = ctx.accept(VERSIONS.v20230101)
+    this.auth.requirePermission('read')
+    return ctx.ok(200, this.view(), v)
   }
 
-  /** 400 INVALID_GROUP_ID for a malformed id, 404 GROUP_NOT_FOUND for another project (as recorded). */
-  requireProject (groupId: string): void {
-    if (!/^[a-f0-9]{24}$/.test(groupId)) throw new HttpFailure(400, 'INVALID_GROUP_ID', `An invalid group ID ${groupId} was specified.`, [groupId])
-    if (groupId !== this.project.projectId) throw new HttpFailure(404, 'GROUP_NOT_FOUND', `No group with ID ${groupId} exists.`, [groupId])
-  }
-
-  private view (): Record<string, unknown> {
+  view (): Record<string, unknown> {
     const self = `${this.project.linkBase}/api/atlas/v2/groups/${this.project.projectId}`
     return {
       clusterCount: this.state.clusters.size,
@@ -82,5 +68,24 @@ export class ProjectRoutes {
       tags: [],
       withDefaultAlertsSettings: true
     }
+  }
+}
+
+/** One simulated project: what it holds and the routes that serve it. */
+export class SimProject {
+  readonly id: string
+  readonly name: string
+  readonly state: SimState
+  readonly routes: ProjectRoutes
+  readonly clusters: ClusterRoutes
+  readonly users: UserRoutes
+
+  constructor (identity: ProjectIdentity, auth: SimAuth, delays: SimulatorDelays, limits: { maxClusters: () => number, maxDatabaseUsers: number, oidcProviders: string[] }) {
+    this.id = identity.projectId
+    this.name = identity.projectName
+    this.state = new SimState(delays)
+    this.routes = new ProjectRoutes(this.state, auth, identity)
+    this.clusters = new ClusterRoutes(this.state, auth, { projectId: this.id, linkBase: identity.linkBase, maxClusters: limits.maxClusters })
+    this.users = new UserRoutes(this.state, auth, { projectId: this.id, linkBase: identity.linkBase, maxDatabaseUsers: limits.maxDatabaseUsers, oidcProviders: limits.oidcProviders })
   }
 }
