@@ -13,14 +13,12 @@ import {
   DatabaseUserExistsError, DatabaseUserNotFoundError
 } from '../ports/atlas-port.js'
 import {
-  type BindDetails, type BindingSpec, type JsonObject, type RequestMeta, BadRequestError, BindingConflictError, ConcurrencyError,
-  UnprocessableError
+  type BindDetails, type BindingSpec, type JsonObject, type RequestMeta, BindingConflictError, ConcurrencyError, UnprocessableError
 } from '../ports/service-broker.js'
 import { type BindingRecord, type InstanceRecord, type NewRecord, RecordExistsError, VersionConflictError } from '../ports/storage-port.js'
-import {
-  type BindingAuth, type BindingAuthSettings, atlasUsername, requestedKind, resolveAuth, splitCertificate
-} from './binding-auth.js'
-import { type ConnectionSettings, chosenStrings, requestedConnection, unreachableMessage } from './binding-connection.js'
+import { splitCertificate } from './binding-auth.js'
+import { chosenStrings, requestedConnection, unreachableMessage } from './binding-connection.js'
+import { type BindExtras, bindingFacts, decideBinding } from './binding-decisions.js'
 import { type Login, authOf, baseCredentials, credentialsExpireAt, expiryMetadata, loginSecrets, standardStringOf } from './binding-credentials.js'
 import { derivePassword, endpointsOf, seal, unseal } from './credentials.js'
 import { jsonEqual } from './equality.js'
@@ -30,14 +28,7 @@ import { type BindingData } from './policy-calls.js'
 /** A deprovision met a bind that is still creating its user (422: retry). */
 export class BindInProgressError extends ConcurrencyError {}
 
-/** What a bind carries besides the request: the plan's credential settings, a rotation's predecessor, a lifetime asked for. */
-export interface BindExtras {
-  /** The plan's settings for credentials (kinds of sign-in, network path). */
-  authSettings: BindingAuthSettings & ConnectionSettings
-  predecessor?: BindingRecord
-  /** Hours until Atlas deletes the binding's user, as asked (1 to 168: Atlas keeps temporary users a week at most). */
-  lifetimeHours?: number
-}
+export { type BindExtras, bindingFacts } from './binding-decisions.js'
 
 /** The binding's credentials expired: Atlas has deleted its user. */
 export class ExpiredBindingError extends UnprocessableError {}
@@ -76,36 +67,6 @@ export class Bindings {
     }
   }
 
-  /**
-   * Everything a new binding is decided from, before anything is written: the facts the policy sees, and the
-   * policy's decisions (authentication, username, roles, lifetime), checked. A claim taken over (its lease ran
-   * out) keeps what it was made with; a deleted tombstone is started afresh.
-   */
-  private decide (instance: InstanceRecord, bindingId: string, details: BindDetails, takeover: BindingRecord | undefined, extras: BindExtras): {
-    facts: BindingData, auth: BindingAuth, username: string, roles: BindingRecord['roles'], expiresAt: string | undefined
-  } {
-    const { predecessor } = extras
-    const parameters = details.parameters ?? {}
-    const asked = bindingFacts(instance, bindingId, details, {
-      auth: requestedKind(parameters, extras.authSettings, predecessor === undefined ? undefined : authOf(predecessor).kind),
-      ...(extras.lifetimeHours === undefined ? {} : { lifetimeHours: extras.lifetimeHours }),
-      ...(predecessor === undefined ? {} : { predecessor })
-    })
-    const kind = takeover !== undefined ? authOf(takeover).kind : this.kit.policy.bindingAuth(asked)
-    // An IAM role or OIDC identity has no secret: a successor of the same kind would be the same Atlas user.
-    const identity = predecessor === undefined ? undefined : authOf(predecessor)
-    if (takeover === undefined && identity !== undefined && (identity.kind === 'aws-iam' || identity.kind === 'oidc') && kind === identity.kind) {
-      throw new BadRequestError(`binding ${predecessor!.id} signs in as the ${identity.kind} identity ${predecessor!.username}, which has no secret to rotate: it keeps working as it is; unbind and bind again to change the identity`)
-    }
-    const auth = takeover !== undefined ? authOf(takeover) : resolveAuth(kind, parameters, extras.authSettings)
-    const facts: BindingData = { ...asked, auth: auth.kind }
-    const username = atlasUsername(auth, extras.authSettings, () => this.kit.policy.username(facts))
-    const roles = this.kit.policy.roles(facts)
-    const hours = takeover !== undefined ? undefined : this.kit.policy.bindingLifetimeHours(facts)
-    const expiresAt = takeover !== undefined ? takeover.expiresAt : hours === undefined ? undefined : new Date(this.kit.now() + hours * 3600_000).toISOString()
-    return { facts, auth, username, roles, expiresAt }
-  }
-
   /** Claims the binding record, creates (or adopts) its Atlas user, waits until it can log in, marks it ready. */
   private async createBindingUser (
     instance: InstanceRecord, bindingId: string, details: BindDetails, stale: BindingRecord | undefined,
@@ -113,7 +74,7 @@ export class Bindings {
   ): Promise<BindingSpec> {
     const { settings } = this.deps
     const takeover = stale !== undefined && stale.state !== 'deleted' ? stale : undefined
-    const { facts, auth, username, roles, expiresAt } = this.decide(instance, bindingId, details, takeover, extras)
+    const { facts, auth, username, roles, expiresAt } = decideBinding(this.kit, instance, bindingId, details, takeover, extras)
     const connection = takeover !== undefined ? takeover.connection : requestedConnection(details.parameters ?? {}, extras.authSettings)
     // A private path the cluster does not have yet is refused before anything is made.
     if (connection !== undefined && takeover === undefined) {
@@ -396,37 +357,4 @@ function takenMessage (username: string, auth: DatabaseUserAuth): string {
   if (auth === 'aws-iam') return `the IAM role ${username} already has an Atlas user in this project (another binding, or made outside the broker): Atlas allows one user per role`
   if (auth === 'oidc') return `the OIDC identity ${username} already has an Atlas user in this project (another binding, or made outside the broker): Atlas allows one user per identity`
   return `Atlas database user '${username}' already exists and belongs to another binding or to no binding`
-}
-
-/** What the policy hooks are told about a binding, besides the request: how it authenticates, lifetime and predecessor as asked. */
-export function bindingFacts (
-  instance: InstanceRecord, bindingId: string, details: BindDetails,
-  asked: { auth: DatabaseUserAuth, lifetimeHours?: number, predecessor?: BindingRecord } = { auth: 'scram' }
-): BindingData {
-  const { predecessor } = asked
-  return {
-    bindingId,
-    instanceId: instance.id,
-    serviceId: details.serviceId,
-    planId: details.planId,
-    parameters: details.parameters ?? {},
-    context: details.context ?? {},
-    database: instance.database,
-    cluster: instance.cluster,
-    auth: asked.auth,
-    ...(asked.lifetimeHours === undefined ? {} : { lifetimeHours: asked.lifetimeHours }),
-    ...(details.predecessorBindingId === undefined ? {} : { predecessorBindingId: details.predecessorBindingId }),
-    ...(predecessor === undefined
-      ? {}
-      : { predecessor: { bindingId: predecessor.id, username: predecessor.username, roles: structuredClone(predecessor.roles), auth: authOf(predecessor).kind } }),
-    instance: {
-      instanceId: instance.id,
-      serviceId: instance.serviceId,
-      planId: instance.planId,
-      organizationGuid: instance.organizationGuid,
-      spaceGuid: instance.spaceGuid,
-      parameters: instance.parameters,
-      context: instance.context ?? {}
-    }
-  }
 }
