@@ -15,7 +15,7 @@ import { AjvParameterValidator } from '../adapters/validation/ajv-parameter-vali
 import { AtlasBroker } from '../domain/broker.js'
 import { type BrokerCatalog, planTarget, validateCatalog } from '../domain/catalog.js'
 import { defaultPolicy } from '../domain/default-policy.js'
-import { type AtlasPort, type AtlasTarget } from '../ports/atlas-port.js'
+import { type AtlasOrgPort, type AtlasTarget } from '../ports/atlas-port.js'
 import { type DatabaseAdminPort } from '../ports/database-admin-port.js'
 import { type Policy, type PolicyPlugin } from '../ports/policy-port.js'
 import { type StoragePort } from '../ports/storage-port.js'
@@ -107,6 +107,11 @@ function targetProblems (config: Config, catalog: BrokerCatalog): string[] {
   const problems: string[] = []
   for (const service of catalog.services) {
     for (const plan of service.plans) {
+      const own = plan.atlas.kind === 'dedicated-cluster' ? plan.atlas.projectPerInstance : undefined
+      if (own !== undefined && config.localMode) problems.push(`plan ${plan.name}: gives each instance its own Atlas project, but local mode serves one simulated project`)
+      if (own?.credentials !== undefined && !config.localMode && config.atlas.named[credentialsName(own.credentials)] === undefined) {
+        problems.push(`plan ${plan.name}: atlas.projectPerInstance.credentials ${own.credentials} is not configured (an organisation key: set ATLAS_CREDENTIALS_${own.credentials.toUpperCase().replace(/-/g, '_')}_PUBLIC_KEY and _PRIVATE_KEY, or add it to ATLAS_CREDENTIALS_FILE)`)
+      }
       const target = planTarget(plan.atlas)
       if (target === undefined) continue
       if (config.localMode) problems.push(`plan ${plan.name}: names an Atlas project or credentials, but local mode serves one simulated project`)
@@ -206,7 +211,7 @@ async function wire (
   config: Config, logger: Logger, catalog: BrokerCatalog, policy: Policy, storage: StoragePort, closers: Array<() => Promise<void>>,
   metrics: BrokerMetrics, tls: { cert: Buffer, key: Buffer } | undefined
 ): Promise<RunningBroker> {
-  let atlas: AtlasPort
+  let atlas: HttpAtlasAdapter
   let simulatorUrl: string | undefined
   const reachability = new AtlasReachability((up, reason) => {
     metrics.onAtlasReachability(up)
@@ -254,7 +259,7 @@ async function wire (
   // One adapter per other project and credentials the plans name, made when first used and closed with the broker.
   const others = new Map<string, HttpAtlasAdapter>()
   closers.push(async () => { for (const adapter of others.values()) await adapter.close() })
-  const atlasFor = (target: AtlasTarget): AtlasPort => {
+  const atlasFor = (target: AtlasTarget): HttpAtlasAdapter => {
     const key = targetKey(target)
     let adapter = others.get(key)
     if (adapter === undefined) others.set(key, adapter = configuredAtlas(config, observers, target))
@@ -270,6 +275,8 @@ async function wire (
     catalog,
     atlas,
     atlasFor,
+    // The organisation's projects: the same adapters (an organisation key also reaches the projects it makes).
+    atlasOrgFor: (credentials): AtlasOrgPort => credentials === undefined ? atlas : atlasFor({ credentials }),
     storage,
     policy,
     validator: new AjvParameterValidator(),
@@ -285,6 +292,8 @@ async function wire (
         ? { defaultCluster: config.atlas.defaultCluster }
         : config.localMode ? { defaultCluster: 'Cluster0' } : {}),
       bindingEndpoints: config.bindingEndpoints,
+      defaultIpAccessList: config.atlas.defaultIpAccessList,
+      allowOpenAccessList: config.atlas.allowOpenAccessList,
       ...(config.dashboardUrls && !config.localMode && config.atlas.projectId !== undefined
         ? { dashboard: { baseUrl: config.atlas.baseUrl, defaultProjectId: config.atlas.projectId } }
         : {}),

@@ -9,6 +9,7 @@ import { isIP } from 'node:net'
 import { type Static, Type } from 'typebox'
 import { Value } from 'typebox/value'
 import { type AtlasCredentials } from '../adapters/atlas/atlas-http-client.js'
+import { cidrBlockOf } from '../domain/instance-projects.js'
 
 /** The policies folder when POLICIES_DIR is not set (it may be absent; any other folder must exist). */
 export const DEFAULT_POLICIES_DIR = 'policies'
@@ -32,6 +33,13 @@ export const ConfigSchema = Type.Object({
   ATLAS_PRIVATE_KEY: Type.Optional(Type.String({ minLength: 1, description: 'Programmatic API key, private part.' })),
   ATLAS_CLIENT_ID: Type.Optional(Type.String({ minLength: 1, description: 'Service account client id (OAuth2), instead of an API key.' })),
   ATLAS_CLIENT_SECRET: Type.Optional(Type.String({ minLength: 1, description: 'Service account client secret.' })),
+  ATLAS_DEFAULT_IP_ACCESS_LIST: Type.Optional(Type.String({
+    minLength: 1, expected: 'IP addresses or CIDR blocks separated by commas',
+    description: 'Project-per-instance plans: entries every instance\'s project gets on its IP access list (the platform\'s egress), comma-separated addresses or CIDR blocks.'
+  })),
+  ATLAS_ALLOW_OPEN_ACCESS_LIST: Type.String({
+    expected: 'true or false', pattern: '^(true|false)$', default: 'false', description: 'Whether an instance\'s ipAccessList may open its project to everyone (0.0.0.0/0, ::/0).'
+  }),
   ATLAS_CREDENTIALS_FILE: Type.Optional(Type.String({
     minLength: 1,
     description: 'JSON file of named Atlas credentials, for plans naming `atlas.credentials`: `{"<name>": {"publicKey", "privateKey"} or {"clientId", "clientSecret"}}`. Environment variables `ATLAS_CREDENTIALS_<NAME>_PUBLIC_KEY`/`_PRIVATE_KEY` (or `_CLIENT_ID`/`_CLIENT_SECRET`) name more; `_` in a name matches `-`.'
@@ -85,6 +93,9 @@ export interface Config {
     auth?: AtlasAuthConfig
     /** Named credentials (plans' `atlas.credentials`), by normalised name (lower case, `_` as `-`). */
     named: Record<string, AtlasAuthConfig>
+    /** Project-per-instance plans: default access list entries (CIDR blocks), and whether open entries are allowed. */
+    defaultIpAccessList: string[]
+    allowOpenAccessList: boolean
     defaultCluster?: string
     requestTimeoutMs: number
     maxRetries: number
@@ -278,6 +289,11 @@ export function loadConfig (
     }
   }
   const named = namedCredentials(env, c.ATLAS_CREDENTIALS_FILE, readFile, problems)
+  const defaultIpAccessList = (c.ATLAS_DEFAULT_IP_ACCESS_LIST ?? '').split(',').map(part => part.trim()).filter(Boolean).map(part => {
+    const block = cidrBlockOf(part)
+    if (block === undefined) problems.push(`ATLAS_DEFAULT_IP_ACCESS_LIST: ${JSON.stringify(part)} is not an IP address or CIDR block`)
+    return block ?? part
+  })
   if (localMode && Object.keys(named).length > 0) problems.push('ATLAS_CREDENTIALS_*: local mode serves one simulated project; named credentials need real Atlas')
   if (problems.length > 0) throw new ConfigError(problems)
 
@@ -303,6 +319,8 @@ export function loadConfig (
       ...(c.ATLAS_PROJECT_ID === undefined ? {} : { projectId: c.ATLAS_PROJECT_ID }),
       ...(auth === undefined ? {} : { auth }),
       named,
+      defaultIpAccessList,
+      allowOpenAccessList: c.ATLAS_ALLOW_OPEN_ACCESS_LIST === 'true',
       ...(c.ATLAS_DEFAULT_CLUSTER === undefined ? {} : { defaultCluster: c.ATLAS_DEFAULT_CLUSTER }),
       requestTimeoutMs: c.ATLAS_REQUEST_TIMEOUT_MS,
       maxRetries: c.ATLAS_MAX_RETRIES,

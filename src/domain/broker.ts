@@ -29,6 +29,7 @@ import {
 } from './catalog.js'
 import { ClusterInstances } from './cluster-instances.js'
 import { dropDatabaseIfUnused } from './database-drop.js'
+import { refuseSharedAccessList } from './instance-projects.js'
 import { toBrokerError } from './errors.js'
 import {
   type BrokerDeps, checkDatabaseName, describe, instanceFacts, instanceRecord, Kit, sameInstanceRequest, stringParam
@@ -98,6 +99,8 @@ export class AtlasBroker implements ServiceBroker {
       const resolved = resolvePlan(this.deps.catalog, details.serviceId, details.planId)
       checkMaintenanceInfo(resolved, details.maintenanceInfo)
       const parameters = details.parameters ?? {}
+      // Said in words before the schema's generic "additional property": access lists are per project.
+      if (dedicatedSettings(resolved)?.projectPerInstance === undefined) refuseSharedAccessList(parameters)
       this.kit.validateParameters(resolved.plan.schemas?.service_instance?.create?.parameters, parameters, 'parameters')
       const clusterPlan = dedicatedSettings(resolved)
       if (clusterPlan !== undefined) return await this.clusters.provision(instanceId, details, resolved, clusterPlan, asyncAllowed, meta)
@@ -147,6 +150,7 @@ export class AtlasBroker implements ServiceBroker {
       const targetPlanId = details.planId ?? record.planId
       const target = resolvePlan(this.deps.catalog, details.serviceId, targetPlanId)
       const currentPlan = resolvePlanOrUndefined(this.deps.catalog, record.serviceId, record.planId)
+      if (record.ownProject === undefined || dedicatedSettings(target)?.projectPerInstance === undefined) refuseSharedAccessList(details.parameters ?? {})
       if (currentPlan !== undefined && (dedicatedSettings(currentPlan) !== undefined || dedicatedSettings(target) !== undefined)) {
         checkMaintenanceInfo(target, details.maintenanceInfo)
         const spec = await this.clusters.update(record, details, currentPlan, target, asyncAllowed)

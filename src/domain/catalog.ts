@@ -55,6 +55,11 @@ export interface DedicatedClusterPlanSettings extends BindingAuthSettings, Conne
   defaultTerminationProtectionEnabled?: boolean
   /** Expiring credentials: hours until Atlas deletes a binding's user (1 to 168); a bind may ask for its own. */
   bindingLifetimeHours?: number
+  /**
+   * Each instance gets its own Atlas project, created in this organisation with an organisation key (named
+   * credentials, or the configured ones) and deleted with the instance; instances may set `ipAccessList`.
+   */
+  projectPerInstance?: { organizationId: string, credentials?: string }
 }
 
 export type PlanSettings = SharedClusterPlanSettings | DedicatedClusterPlanSettings
@@ -210,8 +215,18 @@ export function isPlanUpdateable (resolved: ResolvedPlan): boolean {
   return resolved.plan.plan_updateable ?? resolved.service.plan_updateable ?? false
 }
 
-function checkProjectSettings (where: string, settings: ProjectSettings): string[] {
+function checkProjectSettings (where: string, settings: ProjectSettings & { projectPerInstance?: DedicatedClusterPlanSettings['projectPerInstance'], kind?: string }): string[] {
   const problems: string[] = []
+  const own = settings.projectPerInstance
+  if (own !== undefined) {
+    if (settings.kind !== 'dedicated-cluster') problems.push(`${where}: atlas.projectPerInstance applies only to cluster plans (kind dedicated-cluster)`)
+    if (settings.projectId !== undefined || settings.credentials !== undefined) problems.push(`${where}: atlas.projectPerInstance and atlas.projectId/credentials exclude each other (each instance gets its own project)`)
+    if (typeof own !== 'object' || own === null || typeof own.organizationId !== 'string' || !/^[0-9a-f]{24}$/.test(own.organizationId)) {
+      problems.push(`${where}: atlas.projectPerInstance.organizationId must be an Atlas organisation id (24 hexadecimal digits)`)
+    } else if (own.credentials !== undefined && (typeof own.credentials !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/.test(own.credentials))) {
+      problems.push(`${where}: atlas.projectPerInstance.credentials must name a set of credentials (letters, digits, - and _)`)
+    }
+  }
   if (settings.projectId !== undefined && (typeof settings.projectId !== 'string' || !/^[0-9a-f]{24}$/.test(settings.projectId))) {
     problems.push(`${where}: atlas.projectId must be an Atlas project id (24 hexadecimal digits)`)
   }

@@ -11,7 +11,7 @@
  * the claim is undone.
  */
 import {
-  type AtlasCluster, type ClusterChanges, type ClusterSpec, AtlasError, AtlasRateLimitedError, AtlasRequestError,
+  type AccessListEntry, type AtlasCluster, type ClusterChanges, type ClusterSpec, AtlasError, AtlasRateLimitedError, AtlasRequestError,
   AtlasUnavailableError, ClusterNotFoundError, DuplicateClusterNameError, TerminationProtectedError
 } from '../ports/atlas-port.js'
 import {
@@ -19,11 +19,12 @@ import {
   type RequestMeta, type UpdateDetails, type UpdateServiceSpec, AsyncRequiredError, BadRequestError, ConcurrencyError,
   InstanceConflictError, UnprocessableError
 } from '../ports/service-broker.js'
-import { type InstanceRecord, type OperationRecord, RecordExistsError, VersionConflictError } from '../ports/storage-port.js'
+import { type InstanceRecord, type OperationRecord, RecordExistsError, StorageError, VersionConflictError } from '../ports/storage-port.js'
 import {
   type DedicatedClusterPlanSettings, type ResolvedPlan, dedicatedSettings, isPlanUpdateable, planTarget, resolvePlan
 } from './catalog.js'
 import { toBrokerError } from './errors.js'
+import { InstanceProjects, refuseSharedAccessList } from './instance-projects.js'
 import {
   type BrokerDeps, type Kit, checkDatabaseName, INSTANCE_LABEL, instanceFacts, instanceRecord, labelValue, MANAGED_BY, MANAGED_BY_LABEL,
   sameInstanceRequest, stringParam
@@ -36,10 +37,12 @@ const IN_PROGRESS_STATES = new Set(['CREATING', 'UPDATING', 'REPAIRING'])
 export class ClusterInstances {
   private readonly deps: BrokerDeps
   private readonly kit: Kit
+  private readonly projects: InstanceProjects
 
   constructor (deps: BrokerDeps, kit: Kit) {
     this.deps = deps
     this.kit = kit
+    this.projects = new InstanceProjects(deps, kit)
   }
 
   /** True when the instance belongs to a cluster plan. */
@@ -54,7 +57,6 @@ export class ClusterInstances {
   ): Promise<ProvisionedInstanceSpec> {
     const { storage, logger } = this.deps
     const target = planTarget(plan)
-    const atlas = this.kit.atlasOf({ project: target })
     const existing = await storage.getInstance(instanceId)
     if (existing !== undefined && existing.state !== 'deleted') return await this.answerExisting(existing, details)
     if (!asyncAllowed) {
@@ -66,11 +68,14 @@ export class ClusterInstances {
     const database = stringParam(parameters, 'database') ?? this.kit.policy.databaseName(facts)
     checkDatabaseName(database)
     const spec = clusterSpec(plan, parameters, name, instanceId)
+    if (plan.projectPerInstance === undefined) refuseSharedAccessList(parameters)
+    const own = plan.projectPerInstance === undefined ? undefined : this.projects.plan(plan.projectPerInstance, facts, parameters)
 
-    const operation = this.kit.operation('provision', 'in progress', `creating Atlas cluster ${name}`)
+    const operation = this.kit.operation('provision', 'in progress', own === undefined ? `creating Atlas cluster ${name}` : `creating Atlas project ${own.name} and cluster ${name}`)
     const claim = instanceRecord(instanceId, details, {
       state: 'creating', lastOperation: operation, leaseUntil: this.kit.leaseUntil(), cluster: name, database,
-      ...(target === undefined ? {} : { project: target })
+      ...(target === undefined ? {} : { project: target }),
+      ...(own === undefined ? {} : { ownProject: own })
     })
     let record: InstanceRecord
     try {
@@ -85,6 +90,23 @@ export class ClusterInstances {
     }
 
     const deadline = this.kit.deadline()
+    if (own !== undefined) {
+      // The instance's own project first; a failure that made nothing (or made what it could undo) is the
+      // answer, an ambiguous one leaves the provision in progress for the next poll to finish.
+      try {
+        record = await this.projects.ensure(record, deadline)
+      } catch (err) {
+        const current = await storage.getInstance(instanceId).catch(() => undefined) ?? record
+        if (isAmbiguous(err)) {
+          await this.settle(current, { leaseUntil: undefined })
+          logger.warn({ err, instanceId }, 'creating the instance\'s Atlas project did not finish; the next poll resumes it')
+          return { alreadyExists: false, isAsync: true, operation: operation.id }
+        }
+        await this.abandon(current, this.kit.cleanupDeadline(deadline))
+        throw err
+      }
+    }
+    const atlas = this.kit.atlasOf(record)
     try {
       await atlas.createCluster(spec, { deadline })
     } catch (err) {
@@ -92,12 +114,12 @@ export class ClusterInstances {
         // Ours from an earlier attempt (its tag says so): adopt it. Anybody else's: refuse.
         const found = await atlas.getCluster(name, { deadline }).catch(() => undefined)
         if (found === undefined || !ownedBy(found, instanceId)) {
-          await this.forget(record)
+          await this.abandon(record, this.kit.cleanupDeadline(deadline))
           throw new InstanceConflictError(`an Atlas cluster named ${name} already exists and does not belong to this instance`)
         }
       } else if (err instanceof AtlasRequestError || err instanceof AtlasRateLimitedError || !(err instanceof AtlasUnavailableError)) {
-        // Atlas definitely did not create it: nothing to keep.
-        await this.forget(record)
+        // Atlas definitely did not create it: nothing to keep (an own project is deleted again).
+        await this.abandon(record, this.kit.cleanupDeadline(deadline))
         throw err
       } else {
         // Timeout or 5xx: Atlas may have created it. Keep the record so the platform's DELETE cleans up.
@@ -131,6 +153,15 @@ export class ClusterInstances {
       this.kit.validateParameters(target.plan.schemas?.service_instance?.update?.parameters, requested, 'parameters')
     }
     const merged = { ...record.parameters, ...requested }
+    // An own project's access list changes at once (Atlas applies entries in seconds); elsewhere it is refused.
+    let accessList: AccessListEntry[] | undefined
+    if (requested.ipAccessList !== undefined) {
+      if (record.ownProject === undefined || to.projectPerInstance === undefined) refuseSharedAccessList(requested)
+      else accessList = this.projects.desiredAccessList(requested)
+    }
+    if (accessList !== undefined && record.state === 'ready') {
+      record = await this.projects.applyAccessList(record, accessList, this.kit.deadline())
+    }
     const changes: ClusterChanges = {}
     if (planChange && to.instanceSize !== undefined) changes.instanceSize = to.instanceSize
     for (const key of CHANGEABLE) {
@@ -210,7 +241,6 @@ export class ClusterInstances {
 
   /** DELETE for a cluster-plan instance: revoke its users, then delete its cluster (asynchronously). */
   async deprovision (record: InstanceRecord, asyncAllowed: boolean, revokeBindings: (deadline: number) => Promise<void>): Promise<DeprovisionServiceSpec> {
-    const atlas = this.kit.atlasOf(record)
     const kind = this.settingsOf(record)?.clusterKind ?? 'dedicated'
     if (record.state === 'deleting' && record.lastOperation.kind === 'deprovision' && record.lastOperation.state === 'in progress') {
       // A repeated DELETE: look at Atlas first, so a platform that re-sends DELETE instead of polling sees the end.
@@ -221,10 +251,7 @@ export class ClusterInstances {
     if (record.state === 'updating' && record.lastOperation.state === 'in progress') throw new ConcurrencyError(`instance ${record.id} is being updated`)
     if (this.kit.leaseIsLive(record)) throw new ConcurrencyError(`instance ${record.id} has an operation in progress`)
     const deadline = this.kit.deadline()
-    const cluster = await atlas.getCluster(record.cluster, { deadline }).catch((err: unknown) => {
-      if (err instanceof ClusterNotFoundError) return undefined
-      throw err
-    })
+    const cluster = await this.clusterOf(record, deadline)
     if (cluster?.terminationProtectionEnabled === true) {
       throw new UnprocessableError(`Atlas cluster ${record.cluster} has termination protection enabled: update the instance with {"terminationProtectionEnabled": false} first`)
     }
@@ -241,7 +268,12 @@ export class ClusterInstances {
     }
     try {
       await revokeBindings(deadline)
-      if (cluster !== undefined) await atlas.deleteCluster(record.cluster, kind, { deadline })
+      if (cluster !== undefined) await this.kit.atlasOf(record).deleteCluster(record.cluster, kind, { deadline })
+      else if (!await this.projects.remove(claimed, deadline)) {
+        // Atlas still counts a cluster in the instance's project: the next poll deletes the project.
+        await this.settle(claimed, { leaseUntil: undefined })
+        return { isAsync: true, operation: operation.id }
+      }
     } catch (err) {
       if (err instanceof ConcurrencyError) {
         // A bind still creating its user: nothing was revoked or deleted; the instance goes back to how it was.
@@ -278,18 +310,26 @@ export class ClusterInstances {
     // A poll answers quickly: its Atlas calls get at most 10 s.
     const deadline = this.kit.now() + Math.min(10_000, this.deps.settings.operationBudgetMs)
     try {
-      cluster = await this.kit.atlasOf(record).getCluster(record.cluster, { deadline })
+      if (op.kind === 'provision' && record.ownProject !== undefined) record = await this.resumeOwnProject(record, settings, deadline)
+      cluster = await this.clusterOf(record, deadline)
     } catch (err) {
-      if (!(err instanceof ClusterNotFoundError)) {
-        this.deps.logger.warn({ err, instanceId: record.id }, 'could not read the cluster state; the operation stays in progress')
-        return record
+      if (op.kind === 'provision' && record.ownProject !== undefined && !isAmbiguous(err)) {
+        // The project cannot be made as asked (its name is taken, the organisation refuses): the provision failed.
+        return await this.deps.storage.updateInstance(record.id, record.version, {
+          lastOperation: { ...op, state: 'failed', description: toBrokerError(err).message, updatedAt: new Date(this.kit.now()).toISOString() }
+        }).catch(() => record)
       }
+      this.deps.logger.warn({ err, instanceId: record.id }, 'could not read the cluster state; the operation stays in progress')
+      return record
     }
     const at = new Date(this.kit.now()).toISOString()
     let changes: Partial<InstanceRecord> | undefined
     if (op.kind === 'provision') {
       if (cluster === undefined) changes = { lastOperation: { ...op, state: 'failed', description: `Atlas cluster ${record.cluster} disappeared while it was being created`, updatedAt: at } }
-      else if (cluster.stateName === 'IDLE') changes = { state: 'ready', lastOperation: { ...op, state: 'succeeded', description: `Atlas cluster ${record.cluster} is ready`, updatedAt: at } }
+      else if (cluster.stateName === 'IDLE' && record.ownProject !== undefined && !await this.projects.networkReady(record, deadline).catch(() => false)) {
+        const description = `Atlas cluster ${record.cluster} is ready; waiting for its project's IP access list to be ACTIVE`
+        changes = op.description === description ? undefined : { lastOperation: { ...op, description, updatedAt: at } }
+      } else if (cluster.stateName === 'IDLE') changes = { state: 'ready', lastOperation: { ...op, state: 'succeeded', description: `Atlas cluster ${record.cluster} is ready`, updatedAt: at } }
       else changes = progress(op, cluster, at)
     } else if (op.kind === 'update') {
       const target = op.targetPlanId === undefined ? undefined : resolvePlanOrUndefined(this.deps.catalog, record.serviceId, op.targetPlanId)
@@ -308,7 +348,14 @@ export class ClusterInstances {
       } else changes = progress(op, cluster, at)
     } else if (op.kind === 'deprovision') {
       if (cluster === undefined) {
-        changes = { state: 'deleted', lastOperation: { ...op, state: 'succeeded', description: `Atlas cluster ${record.cluster} is deleted`, updatedAt: at } }
+        // The instance's own project goes once Atlas no longer counts the cluster in it.
+        const gone = await this.projects.remove(record, deadline).catch((err: unknown) => {
+          this.deps.logger.warn({ err, instanceId: record.id }, 'could not delete the instance\'s Atlas project yet; the next poll retries')
+          return false
+        })
+        changes = gone
+          ? { state: 'deleted', lastOperation: { ...op, state: 'succeeded', description: `Atlas cluster ${record.cluster} is deleted`, updatedAt: at } }
+          : { lastOperation: { ...op, description: `Atlas cluster ${record.cluster} is deleted; deleting its project`, updatedAt: at } }
       } else {
         if (cluster.stateName !== 'DELETING') {
           await this.kit.atlasOf(record).deleteCluster(record.cluster, settings.clusterKind, { deadline }).catch((err: unknown) => {
@@ -350,6 +397,45 @@ export class ClusterInstances {
     return resolved === undefined ? undefined : dedicatedSettings(resolved)
   }
 
+  /**
+   * The instance's cluster, or undefined when Atlas has none. An own project not yet made has no cluster (and
+   * the configured project is never looked in for it).
+   */
+  private async clusterOf (record: InstanceRecord, deadline: number): Promise<AtlasCluster | undefined> {
+    if (record.ownProject !== undefined && record.project === undefined) return undefined
+    return await this.kit.atlasOf(record).getCluster(record.cluster, { deadline }).catch((err: unknown) => {
+      if (err instanceof ClusterNotFoundError) return undefined
+      throw err
+    })
+  }
+
+  /**
+   * A project-per-instance provision left half-way (an ambiguous failure, a restart): makes sure the project,
+   * its access list and the cluster exist, each found again if it was made. Skipped while another replica
+   * holds the claim.
+   */
+  private async resumeOwnProject (record: InstanceRecord, settings: DedicatedClusterPlanSettings, deadline: number): Promise<InstanceRecord> {
+    if (this.kit.leaseIsLive(record)) return record
+    let current = record.ownProject?.stage === 'cluster' ? record : await this.projects.ensure(record, deadline)
+    if (await this.clusterOf(current, deadline) === undefined) {
+      await this.kit.atlasOf(current).createCluster(clusterSpec(settings, current.parameters, current.cluster, current.id), { deadline }).catch((err: unknown) => {
+        if (!(err instanceof DuplicateClusterNameError)) throw err
+      })
+      current = (await this.deps.storage.getInstance(current.id)) ?? current
+    }
+    return current
+  }
+
+  /** Undoes a provision that made nothing that stays: the instance's own project (if any) is deleted, the claim removed. */
+  private async abandon (record: InstanceRecord, deadline: number): Promise<void> {
+    if (record.ownProject !== undefined) {
+      await this.projects.remove(record, deadline).catch((err: unknown) => {
+        this.deps.logger.warn({ err, instanceId: record.id }, 'could not delete the Atlas project of a refused provision; sweep finds it')
+      })
+    }
+    await this.forget(record)
+  }
+
   /** Removes a claim whose Atlas side effect did not happen. */
   private async forget (record: InstanceRecord): Promise<void> {
     await this.deps.storage.deleteInstance(record.id, record.version).catch((err: unknown) => {
@@ -363,6 +449,11 @@ export class ClusterInstances {
       if (!(err instanceof VersionConflictError)) this.deps.logger.warn({ err, instanceId: record.id }, 'could not record the operation state')
     })
   }
+}
+
+/** A failure after which Atlas may have done what was asked (its answer lost), or the record could not be written. */
+function isAmbiguous (err: unknown): boolean {
+  return err instanceof AtlasUnavailableError || err instanceof StorageError
 }
 
 function progress (op: OperationRecord, cluster: AtlasCluster, at: string): Partial<InstanceRecord> | undefined {

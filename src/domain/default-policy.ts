@@ -16,6 +16,7 @@ function safeName (prefix: string, id: string): string {
 export const defaultPolicy: Policy = {
   databaseName: instance => safeName('db', instance.instanceId),
   clusterName: instance => `osb-${createHash('sha256').update(instance.instanceId).digest('hex').slice(0, 19)}`,
+  projectName: instance => `osb-${createHash('sha256').update(instance.instanceId).digest('hex').slice(0, 24)}`,
   username: binding => safeName('user', binding.bindingId),
   password: binding => binding.derive('password'),
   // A rotation keeps what the predecessor was granted.

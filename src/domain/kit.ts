@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { type AtlasFor, type AtlasPort, type AtlasTarget } from '../ports/atlas-port.js'
+import { type AtlasFor, type AtlasOrgFor, type AtlasPort, type AtlasTarget } from '../ports/atlas-port.js'
 import { type DatabaseAdminPort } from '../ports/database-admin-port.js'
 import { type LoggerPort } from '../ports/logger-port.js'
 import { type ParameterValidator } from '../ports/parameter-validator-port.js'
@@ -44,6 +44,10 @@ export interface BrokerSettings {
    * record in another project uses its own); absent: no dashboard_url is answered.
    */
   dashboard?: { baseUrl: string, defaultProjectId: string }
+  /** Project-per-instance plans: access list entries every instance's project gets (the platform's egress), as CIDR blocks. */
+  defaultIpAccessList?: string[]
+  /** Whether `ipAccessList` may open a project to everyone (0.0.0.0/0, ::/0). */
+  allowOpenAccessList?: boolean
   /** Bind answers carry `endpoints`: always, never, or (auto, the default) unless the platform is Kubernetes. */
   bindingEndpoints?: 'auto' | 'always' | 'never'
 }
@@ -54,6 +58,8 @@ export interface BrokerDeps {
   atlas: AtlasPort
   /** Other projects (plans naming `atlas.projectId` or `atlas.credentials`); absent: only the configured one. */
   atlasFor?: AtlasFor
+  /** Organisations (project-per-instance plans), by credentials name. */
+  atlasOrgFor?: AtlasOrgFor
   storage: StoragePort
   policy: Policy
   validator: ParameterValidator

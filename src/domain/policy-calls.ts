@@ -19,6 +19,7 @@ import { redact } from './redact.js'
 export type BindingData = Omit<BindingFacts, keyof PolicyTools>
 
 const CLUSTER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9-]{0,22}$/
+const PROJECT_NAME = /^[\w .()-]{1,64}$/
 
 const tools: PolicyTools = {
   refuse (message: string): never {
@@ -50,6 +51,11 @@ export class PolicyCalls {
   clusterName (instance: InstanceData): string {
     return this.call('clusterName', [], () => this.policy.clusterName({ ...instance, ...tools } satisfies InstanceFacts), value =>
       typeof value === 'string' && CLUSTER_NAME.test(value) ? undefined : `must return 1-23 characters matching ${CLUSTER_NAME.source}`) as string
+  }
+
+  projectName (instance: InstanceData): string {
+    return this.call('projectName', [], () => this.policy.projectName({ ...instance, ...tools } satisfies InstanceFacts), value =>
+      typeof value === 'string' && PROJECT_NAME.test(value) ? undefined : `must return 1-64 characters matching ${PROJECT_NAME.source}`) as string
   }
 
   username (binding: BindingData): string {

@@ -134,6 +134,40 @@ export interface AtlasTarget {
 /** The AtlasPort of a target (one per project and credentials); throws for credentials that are not configured. */
 export type AtlasFor = (target: AtlasTarget) => AtlasPort
 
+/** The organisation-level part of the API (projects), reached with an organisation key: named credentials or the configured ones. */
+export type AtlasOrgFor = (credentials: string | undefined) => AtlasOrgPort
+
+/** A project as the organisation lists it. */
+export interface OrgProject {
+  id: string
+  name: string
+  tags: Tag[]
+}
+
+/**
+ * What the broker needs of an Atlas organisation: projects of its own (project-per-instance plans). Errors
+ * as AtlasPort's; a create that fails with AtlasUnavailableError may have been applied.
+ */
+export interface AtlasOrgPort {
+  /** Creates a project in the organisation. Throws ProjectExistsError for a name taken there. */
+  createProject(spec: { name: string, orgId: string, tags: Tag[] }, options?: AtlasCallOptions): Promise<OrgProject>
+  /** The project of that name, or undefined. */
+  findProject(name: string, options?: AtlasCallOptions): Promise<OrgProject | undefined>
+  /** Every project the credentials can see (all pages). */
+  listProjects(options?: AtlasCallOptions): Promise<OrgProject[]>
+  /** Deletes a project. Throws ProjectNotFoundError when it is gone, ProjectNotEmptyError while it has clusters. */
+  deleteProject(projectId: string, options?: AtlasCallOptions): Promise<void>
+}
+
+/** One entry of a project's IP access list: an address or a CIDR block. */
+export interface AccessListEntry {
+  /** A CIDR block (a single address as /32 or /128, as Atlas echoes it). */
+  cidrBlock: string
+  comment?: string
+}
+
+export type AccessListStatus = 'PENDING' | 'ACTIVE' | 'FAILED'
+
 export interface AtlasCallOptions {
   /** Epoch milliseconds by which the call, retries included, must have settled. */
   deadline?: number
@@ -188,6 +222,15 @@ export interface AtlasPort {
   listDatabaseUsers(options?: AtlasCallOptions): Promise<DatabaseUser[]>
   /** The project's database users one page at a time, fetched as they are consumed: bounded memory for any count. */
   databaseUserPages(options?: AtlasCallOptions): AsyncIterable<DatabaseUser[]>
+
+  /** The project's IP access list. */
+  listAccessList(options?: AtlasCallOptions): Promise<AccessListEntry[]>
+  /** Adds entries (one call: Atlas refuses concurrent additions); an entry already there is kept. */
+  addAccessListEntries(entries: AccessListEntry[], options?: AtlasCallOptions): Promise<void>
+  /** Whether an entry is in force yet. Throws AccessListEntryNotFoundError. */
+  accessListEntryStatus(cidrBlock: string, options?: AtlasCallOptions): Promise<AccessListStatus>
+  /** Throws AccessListEntryNotFoundError. */
+  deleteAccessListEntry(cidrBlock: string, options?: AtlasCallOptions): Promise<void>
 }
 
 export interface AtlasErrorDetails {
@@ -217,6 +260,9 @@ export class TerminationProtectedError extends AtlasError { override readonly co
 export class DatabaseUserExistsError extends AtlasError { override readonly code = 'ATLAS_USER_EXISTS' }
 export class DatabaseUserNotFoundError extends AtlasError { override readonly code = 'ATLAS_USER_NOT_FOUND' }
 export class ProjectNotFoundError extends AtlasError { override readonly code = 'ATLAS_PROJECT_NOT_FOUND' }
+export class ProjectExistsError extends AtlasError { override readonly code = 'ATLAS_PROJECT_EXISTS' }
+export class ProjectNotEmptyError extends AtlasError { override readonly code = 'ATLAS_PROJECT_NOT_EMPTY' }
+export class AccessListEntryNotFoundError extends AtlasError { override readonly code = 'ATLAS_ACCESS_LIST_ENTRY_NOT_FOUND' }
 /**
  * The broker cannot use Atlas until an operator changes something: these never heal by retrying, so the
  * broker must not answer "retry later" for them. `message` is a sentence naming the fix.

@@ -75,6 +75,11 @@ export interface Policy {
    * unique in the project, `^[a-zA-Z0-9][a-zA-Z0-9-]*$`, at most 23 characters (Atlas derives host names from them).
    */
   clusterName(instance: InstanceFacts): string
+  /**
+   * The Atlas project of an instance of a project-per-instance plan: the same for the same instance every time,
+   * unique in the organisation, 1-64 letters, digits, spaces, `_ . ( ) -`.
+   */
+  projectName(instance: InstanceFacts): string
   /** The Atlas database username of a binding (unique per binding). */
   username(binding: BindingFacts): string
   /** The binding's password (Atlas requires at least 8 characters). */
@@ -99,7 +104,7 @@ export interface Policy {
 
 export type PolicyHook = keyof Policy
 export const POLICY_HOOKS = [
-  'databaseName', 'clusterName', 'username', 'password', 'roles', 'bindingAuth', 'bindingLifetimeHours', 'credentials', 'predictableCredentials'
+  'databaseName', 'clusterName', 'projectName', 'username', 'password', 'roles', 'bindingAuth', 'bindingLifetimeHours', 'credentials', 'predictableCredentials'
 ] as const satisfies readonly PolicyHook[]
 
 /** What a policy file default-exports. */

@@ -3,7 +3,7 @@
  * Shaped for a document store: records keyed by their OSB id, atomic create-if-absent, and conditional
  * updates on a `version` that the store increments, so two replicas racing on one record cannot both win.
  */
-import { type AtlasTarget, type ConnectionStrings } from './atlas-port.js'
+import { type AccessListEntry, type AtlasTarget, type ConnectionStrings } from './atlas-port.js'
 import { type JsonObject, type LastOperationState } from './service-broker.js'
 
 export type ResourceState = 'creating' | 'ready' | 'updating' | 'deleting' | 'deleted'
@@ -43,6 +43,19 @@ export interface DatabaseRole {
   collectionName?: string
 }
 
+/**
+ * The project an instance of a project-per-instance plan owns, and how far making it has got: `project` until
+ * Atlas has it, `network` until its access list holds the entries, `cluster` once the cluster may be created.
+ */
+export interface OwnProject {
+  name: string
+  organizationId: string
+  /** The organisation key's credentials name (absent: the configured credentials). */
+  credentials?: string
+  stage: 'project' | 'network' | 'cluster'
+  accessList: AccessListEntry[]
+}
+
 export interface InstanceRecord extends StoredFields {
   serviceId: string
   planId: string
@@ -55,6 +68,8 @@ export interface InstanceRecord extends StoredFields {
   database: string
   /** The Atlas project (and credentials) the instance lives in, when its plan names one; absent: the configured project. */
   project?: AtlasTarget
+  /** Project-per-instance plans: the project the instance owns (deleted with it). */
+  ownProject?: OwnProject
   /** Set on records imported from another broker's state (`atlas-broker import-seed`). */
   origin?: 'python-atlasbroker'
 }

@@ -18,7 +18,7 @@ t.test('local mode: simulator + broker, full lifecycle, generated login, policy 
   t.teardown(() => running.close())
   t.match(running.simulatorUrl, /^http:\/\/127\.0\.0\.1:\d+$/)
   t.ok(running.credentials.password.length >= 16, 'a generated password')
-  t.match(lines.join('\n'), /"policyHooks":\["databaseName: built-in","clusterName: built-in","username: built-in","password: built-in"/)
+  t.match(lines.join('\n'), /"policyHooks":\["databaseName: built-in","clusterName: built-in","projectName: built-in","username: built-in","password: built-in"/)
   const auth = `Basic ${Buffer.from(`${running.credentials.username}:${running.credentials.password}`).toString('base64')}`
   const headers = { authorization: auth, 'x-broker-api-version': '2.17', 'content-type': 'application/json' }
   const send = async (method: 'GET' | 'PUT' | 'DELETE', url: string, body?: unknown) =>

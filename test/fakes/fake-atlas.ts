@@ -6,7 +6,7 @@ import { CertificateAuthority } from '../../src/adapters/atlas/simulator/certifi
 import {
   type AtlasCallOptions, type AtlasCluster, type AtlasPort, type AtlasProject, type ChangeStatus, type ClusterChanges, type ClusterKind,
   type ClusterSpec, type CredentialRole, type DatabaseUser, type DatabaseUserAuth, type DatabaseUserChanges, type DatabaseUserSpec, type UserCallOptions,
-  AtlasRequestError,
+  type AccessListEntry, type AccessListStatus, AccessListEntryNotFoundError, AtlasRequestError,
   ClusterNotFoundError, DatabaseUserExistsError, DatabaseUserNotFoundError, DuplicateClusterNameError
 } from '../../src/ports/atlas-port.js'
 
@@ -221,6 +221,31 @@ export class FakeAtlas implements AtlasPort {
   async listDatabaseUsers (): Promise<DatabaseUser[]> {
     await this.enter('listDatabaseUsers')
     return [...this.users.values()].map(publicUser)
+  }
+
+  /** The project's IP access list: cidrBlock → entry and status. */
+  readonly accessList = new Map<string, { entry: AccessListEntry, status: AccessListStatus }>()
+
+  async listAccessList (): Promise<AccessListEntry[]> {
+    await this.enter('listAccessList')
+    return [...this.accessList.values()].map(e => structuredClone(e.entry))
+  }
+
+  async addAccessListEntries (entries: AccessListEntry[]): Promise<void> {
+    await this.enter('addAccessListEntries')
+    for (const entry of entries) if (!this.accessList.has(entry.cidrBlock)) this.accessList.set(entry.cidrBlock, { entry: structuredClone(entry), status: 'ACTIVE' })
+  }
+
+  async accessListEntryStatus (cidrBlock: string): Promise<AccessListStatus> {
+    await this.enter('accessListEntryStatus')
+    const found = this.accessList.get(cidrBlock)
+    if (found === undefined) throw new AccessListEntryNotFoundError(`No entry ${cidrBlock}.`, { status: 404, errorCode: 'ATLAS_NETWORK_PERMISSION_ENTRY_NOT_FOUND' })
+    return found.status
+  }
+
+  async deleteAccessListEntry (cidrBlock: string): Promise<void> {
+    await this.enter('deleteAccessListEntry')
+    if (!this.accessList.delete(cidrBlock)) throw new AccessListEntryNotFoundError(`No entry ${cidrBlock}.`, { status: 404, errorCode: 'ATLAS_NETWORK_PERMISSION_ENTRY_NOT_FOUND' })
   }
 
   /** Pages of `userPageSize` (100), each fetched (and failing, if told to) as it is consumed. */

@@ -5,8 +5,8 @@
  */
 import {
   type AtlasErrorDetails, AtlasAuthError, type AtlasError, AtlasIpNotAllowedError, AtlasPermissionError, AtlasRateLimitedError, AtlasRequestError,
-  AtlasUnavailableError, ClusterNotFoundError, DatabaseUserExistsError, DatabaseUserNotFoundError, DuplicateClusterNameError, ProjectNotFoundError,
-  TerminationProtectedError
+  AtlasUnavailableError, AccessListEntryNotFoundError, ClusterNotFoundError, DatabaseUserExistsError, DatabaseUserNotFoundError,
+  DuplicateClusterNameError, ProjectExistsError, ProjectNotEmptyError, ProjectNotFoundError, TerminationProtectedError
 } from '../../ports/atlas-port.js'
 
 export interface AtlasEnvelope {
@@ -18,7 +18,7 @@ export interface AtlasEnvelope {
 }
 
 /** What a call needs of the credentials, named as Atlas's UI names project roles. */
-export type AtlasRole = 'Project Read Only' | 'Project Cluster Manager' | 'Project Database Access Admin' | 'Project Owner'
+export type AtlasRole = 'Project Read Only' | 'Project Cluster Manager' | 'Project Database Access Admin' | 'Project Owner' | 'Organization Project Creator'
 
 /** errorCode → port error class. Anything else is classified by HTTP status. */
 const BY_CODE: Record<string, new (message: string, details: AtlasErrorDetails) => AtlasError> = {
@@ -29,6 +29,9 @@ const BY_CODE: Record<string, new (message: string, details: AtlasErrorDetails) 
   DUPLICATE_CLUSTER_NAME: DuplicateClusterNameError,
   CANNOT_TERMINATE_CLUSTER_WHEN_TERMINATION_PROTECTION_ENABLED: TerminationProtectedError,
   GROUP_NOT_FOUND: ProjectNotFoundError,
+  GROUP_ALREADY_EXISTS: ProjectExistsError,
+  CANNOT_CLOSE_GROUP_ACTIVE_ATLAS_CLUSTERS: ProjectNotEmptyError,
+  ATLAS_NETWORK_PERMISSION_ENTRY_NOT_FOUND: AccessListEntryNotFoundError,
   RATE_LIMITED: AtlasRateLimitedError,
   RATE_LIMITED_TOKEN_BUCKET: AtlasRateLimitedError
 }

@@ -7,7 +7,8 @@
 import {
   type AtlasCallOptions, type AtlasCluster, type AtlasPort, type AtlasProject, type ChangeStatus, type ClusterChanges,
   type ClusterKind, type ClusterSpec, type ClusterStateName, type CredentialRole, type DatabaseUser, type DatabaseUserChanges,
-  type DatabaseUserAuth, type DatabaseUserSpec, type Tag, type UserCallOptions, AtlasError
+  type DatabaseUserAuth, type DatabaseUserSpec, type Tag, type UserCallOptions, type AccessListEntry, type AccessListStatus, type AtlasOrgPort,
+  type OrgProject, AtlasError
 } from '../../ports/atlas-port.js'
 import { type DatabaseRole } from '../../ports/storage-port.js'
 import { type AtlasRole } from './atlas-errors.js'
@@ -21,7 +22,9 @@ export const ATLAS_VERSIONS = {
   clusterDelete: '2023-02-01',
   clusterStatus: '2023-01-01',
   flex: '2024-11-13',
-  databaseUsers: '2023-01-01'
+  databaseUsers: '2023-01-01',
+  accessList: '2023-01-01',
+  groups: '2023-01-01'
 } as const
 
 const PAGE_SIZE = 500
@@ -94,7 +97,7 @@ export interface HttpAtlasAdapterOptions extends AtlasHttpOptions {
   pageSize?: number
 }
 
-export class HttpAtlasAdapter implements AtlasPort {
+export class HttpAtlasAdapter implements AtlasPort, AtlasOrgPort {
   private readonly http: AtlasHttpClient
   private readonly group: string
   private readonly projectId: string
@@ -301,6 +304,61 @@ export class HttpAtlasAdapter implements AtlasPort {
     for await (const page of this.pages<RawUser>(`${this.group}/databaseUsers`, ATLAS_VERSIONS.databaseUsers, options)) yield page.map(userView)
   }
 
+  // --- The project's IP access list (2023-01-01; a single address is echoed back as a /32 block, as recorded).
+
+  async listAccessList (options: AtlasCallOptions = {}): Promise<AccessListEntry[]> {
+    return (await this.list<RawAccessEntry>(`${this.group}/accessList`, ATLAS_VERSIONS.accessList, options)).map(accessEntryView)
+  }
+
+  async addAccessListEntries (entries: AccessListEntry[], options: AtlasCallOptions = {}): Promise<void> {
+    if (entries.length === 0) return
+    await this.call({
+      method: 'POST', path: `${this.group}/accessList`, version: ATLAS_VERSIONS.accessList,
+      // Adding an entry that is there already changes nothing, so a repeat after a lost answer is harmless.
+      idempotent: true,
+      body: entries.map(e => ({ cidrBlock: e.cidrBlock, ...(e.comment === undefined ? {} : { comment: e.comment }) }))
+    }, options)
+  }
+
+  async accessListEntryStatus (cidrBlock: string, options: AtlasCallOptions = {}): Promise<AccessListStatus> {
+    const { body } = await this.call<{ STATUS?: string }>({
+      method: 'GET', path: `${this.group}/accessList/${encodeURIComponent(cidrBlock)}/status`, version: ATLAS_VERSIONS.accessList, idempotent: true
+    }, options)
+    return body.STATUS === 'ACTIVE' ? 'ACTIVE' : body.STATUS === 'FAILED' ? 'FAILED' : 'PENDING'
+  }
+
+  async deleteAccessListEntry (cidrBlock: string, options: AtlasCallOptions = {}): Promise<void> {
+    await this.call({ method: 'DELETE', path: `${this.group}/accessList/${encodeURIComponent(cidrBlock)}`, version: ATLAS_VERSIONS.accessList, idempotent: true }, options)
+  }
+
+  // --- The organisation's projects (AtlasOrgPort).
+
+  async createProject (spec: { name: string, orgId: string, tags: Tag[] }, options: AtlasCallOptions = {}): Promise<OrgProject> {
+    const { body } = await this.call<RawProject>({
+      method: 'POST', path: '/groups', version: ATLAS_VERSIONS.groups, idempotent: false, needs: 'Organization Project Creator',
+      body: { name: spec.name, orgId: spec.orgId, tags: spec.tags }
+    }, options)
+    return projectView(body)
+  }
+
+  async findProject (name: string, options: AtlasCallOptions = {}): Promise<OrgProject | undefined> {
+    try {
+      const { body } = await this.call<RawProject>({ method: 'GET', path: `/groups/byName/${encodeURIComponent(name)}`, version: ATLAS_VERSIONS.groups, idempotent: true }, options)
+      return projectView(body)
+    } catch (err) {
+      if (err instanceof AtlasError && (err.errorCode === 'GROUP_NAME_NOT_FOUND' || err.status === 404)) return undefined
+      throw err
+    }
+  }
+
+  async listProjects (options: AtlasCallOptions = {}): Promise<OrgProject[]> {
+    return (await this.list<RawProject>('/groups', ATLAS_VERSIONS.groups, options)).map(projectView)
+  }
+
+  async deleteProject (projectId: string, options: AtlasCallOptions = {}): Promise<void> {
+    await this.call({ method: 'DELETE', path: `/groups/${encodeURIComponent(projectId)}`, version: ATLAS_VERSIONS.groups, idempotent: true, needs: 'Project Owner' }, options)
+  }
+
   private clusterPath (kind: ClusterKind, name: string): string {
     return `${this.group}/${kind === 'flex' ? 'flexClusters' : 'clusters'}/${encodeURIComponent(name)}`
   }
@@ -419,6 +477,17 @@ function pickConnectionStrings (raw: RawCluster['connectionStrings']): AtlasClus
     ...(present(raw?.privateSrv) ? { privateSrv: raw.privateSrv } : {}),
     ...(endpoints.length === 0 ? {} : { privateEndpoint: endpoints })
   }
+}
+
+interface RawAccessEntry { cidrBlock?: string, ipAddress?: string, comment?: string }
+interface RawProject { id: string, name: string, tags?: Tag[] }
+
+function accessEntryView (raw: RawAccessEntry): AccessListEntry {
+  return { cidrBlock: raw.cidrBlock ?? `${raw.ipAddress ?? ''}/32`, ...(raw.comment === undefined ? {} : { comment: raw.comment }) }
+}
+
+function projectView (raw: RawProject): OrgProject {
+  return { id: raw.id, name: raw.name, tags: raw.tags ?? [] }
 }
 
 function userView (raw: RawUser): DatabaseUser {

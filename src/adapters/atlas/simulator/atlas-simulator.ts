@@ -19,9 +19,10 @@ import { type DigestAlgorithm } from '../digest.js'
 import { type AuthOptions, OAuthFailure, SimAuth, type SimRole } from './auth.js'
 import { type ClusterRoutes } from './clusters.js'
 import { type FaultRule, Faults, type RateLimit, TokenBucket } from './faults.js'
-import { HttpFailure, type Negotiated, PRETTY_401, type RouteContext, type Routed, type VersionSet, VERSIONS, envelope, negotiate, notFound, page } from './http.js'
+import { HttpFailure, type Negotiated, PRETTY_401, type RouteContext, type Routed, type VersionSet, VERSIONS, asObject, envelope, negotiate, notFound, page } from './http.js'
 import { SimProject } from './projects.js'
 import { type SimulatorDelays, type SimUser, type SimState, type StateName, hex } from './state.js'
+import { UNVERIFIED } from './unverified.js'
 import { type UserRoutes } from './users.js'
 
 export { type FaultRule } from './faults.js'
@@ -132,8 +133,8 @@ export class AtlasSimulator {
     for (const name of options.seedClusters ?? []) this.clusterRoutes.seed(name)
   }
 
-  private newProject (projectId: string, projectName: string): SimProject {
-    const project = new SimProject({ projectId, projectName, orgId: this.orgId, apiKeyId: hex(12), linkBase: LINK_BASE }, this.auth, this.delays, this.limits)
+  private newProject (projectId: string, projectName: string, tags: Array<{ key: string, value: string }> = []): SimProject {
+    const project = new SimProject({ projectId, projectName, orgId: this.orgId, apiKeyId: hex(12), linkBase: LINK_BASE }, this.auth, this.delays, this.limits, tags)
     this.tenants.set(projectId, project)
     return project
   }
@@ -232,6 +233,25 @@ export class AtlasSimulator {
   /** The public key that signs the project's X.509 user certificates. */
   get certificateAuthorityKey (): KeyObject {
     return this.users.certificateAuthorityKey
+  }
+
+  /** An organisation API key (Organization Owner): it may create projects and reach every project of the organisation. */
+  addOrgKey (): { publicKey: string, privateKey: string } {
+    const key = { publicKey: hex(4), privateKey: randomUUID() }
+    this.auth.addApiKey(key.publicKey, key.privateKey, { '*': ['ORG_OWNER'] })
+    return key
+  }
+
+  /** The ids of every project in the organisation (the configured one first). */
+  projectIds (): string[] {
+    return [...this.tenants.keys()]
+  }
+
+  /** A project's IP access list entries with their status now. */
+  accessListOf (projectId?: string): Array<{ cidrBlock: string, comment?: string, status: 'PENDING' | 'ACTIVE' }> {
+    return [...this.tenant(projectId).accessList.entries.values()].map(e => ({
+      cidrBlock: e.cidrBlock, ...(e.comment === undefined ? {} : { comment: e.comment }), status: e.activeAt <= Date.now() ? 'ACTIVE' : 'PENDING'
+    }))
   }
 
   /** Database users as stored (passwords included), for tests; of the configured project unless another is named. */
@@ -350,6 +370,33 @@ export class AtlasSimulator {
     }
   }
 
+  /** `POST /groups`: a new project in the organisation (organisation keys only), named uniquely, with its tags. */
+  private createProject (ctx: RouteContext, body: unknown): Routed {
+    const v = ctx.accept(VERSIONS.v20230101)
+    this.auth.requirePermission('org')
+    const b = asObject(body)
+    if (typeof b.name !== 'string' || !/^[\w .()-]{1,64}$/.test(b.name)) throw new HttpFailure(400, 'INVALID_ATTRIBUTE', 'Invalid attribute name specified.', ['name'])
+    if (b.orgId !== this.orgId) throw new HttpFailure(UNVERIFIED.orgNotFound.status, UNVERIFIED.orgNotFound.code, `No organization with ID ${String(b.orgId)} exists.`, [String(b.orgId)])
+    if ([...this.tenants.values()].some(p => p.name === b.name)) {
+      throw new HttpFailure(UNVERIFIED.projectExists.status, UNVERIFIED.projectExists.code, `A group with name "${b.name}" already exists.`, [b.name])
+    }
+    const tags = Array.isArray(b.tags) ? (b.tags as Array<{ key: string, value: string }>).map(t => ({ key: String(t.key), value: String(t.value) })) : []
+    const project = this.newProject(hex(12), b.name, tags)
+    return ctx.ok(201, project.routes.view(), v)
+  }
+
+  /** `DELETE /groups/{id}`: refused while the project has clusters (deleting ones included). */
+  private deleteProject (ctx: RouteContext, project: SimProject): Routed {
+    const v = ctx.accept(VERSIONS.v20230101)
+    this.auth.requirePermission('owner')
+    if (project.state.clusters.size > 0) {
+      throw new HttpFailure(UNVERIFIED.projectNotEmpty.status, UNVERIFIED.projectNotEmpty.code, 'There are active clusters in this project.', [])
+    }
+    if (project === this.primary) throw new HttpFailure(400, 'INVALID_ATTRIBUTE', 'The simulator keeps its configured project.', [])
+    this.tenants.delete(project.id)
+    return ctx.ok(204, undefined, v)
+  }
+
   private route (req: IncomingMessage, url: URL, body: unknown): Routed {
     const method = req.method ?? 'GET'
     const segments = url.pathname.replace(/\/+$/, '').split('/').slice(4).map(s => decodeURIComponent(s))
@@ -367,6 +414,7 @@ export class AtlasSimulator {
       const visible = [...this.tenants.values()].filter(p => this.auth.canSee(caller, p.id))
       return { status: 200, body: page(url, visible, LINK_BASE, p => p.routes.view()), ...v }
     }
+    if (segments.length === 1 && method === 'POST') return this.createProject(context([]), body)
     if (segments[1] === 'byName' && segments.length === 3 && method === 'GET') {
       const v = context([]).accept(VERSIONS.v20230101)
       const found = [...this.tenants.values()].find(p => p.name === segments[2] && this.auth.canSee(caller, p.id))
@@ -380,12 +428,15 @@ export class AtlasSimulator {
     if (project === undefined) throw new HttpFailure(404, 'GROUP_NOT_FOUND', `No group with ID ${groupId} exists.`, [groupId])
     this.auth.serve(caller, project.id)
     if (segments.length === 2 && method === 'GET') return project.routes.get(context([]))
+    if (segments.length === 2 && method === 'DELETE') return this.deleteProject(context([]), project)
     const ctx = context(segments.slice(3))
     const routed = segments[2] === 'clusters'
       ? project.clusters.clusters(ctx)
       : segments[2] === 'flexClusters'
         ? project.clusters.flexClusters(ctx)
-        : segments[2] === 'databaseUsers' ? project.users.route(ctx) : undefined
+        : segments[2] === 'databaseUsers'
+          ? project.users.route(ctx)
+          : segments[2] === 'accessList' ? project.accessList.route(ctx) : undefined
     if (routed === undefined) throw notFound(url.pathname)
     return routed
   }

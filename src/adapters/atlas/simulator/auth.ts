@@ -15,10 +15,10 @@ import { UNVERIFIED } from './unverified.js'
 export type SimRole = 'GROUP_OWNER' | 'GROUP_CLUSTER_MANAGER' | 'GROUP_DATABASE_ACCESS_ADMIN' | 'GROUP_READ_ONLY' | 'ORG_OWNER'
 
 /** What an operation needs: read (any project role), clusters, cluster deletion, database users. */
-export type Permission = 'read' | 'clusters' | 'owner' | 'users'
+export type Permission = 'read' | 'clusters' | 'owner' | 'users' | 'org'
 
 const GRANTS: Record<SimRole, Permission[]> = {
-  ORG_OWNER: ['read', 'clusters', 'owner', 'users'],
+  ORG_OWNER: ['read', 'clusters', 'owner', 'users', 'org'],
   GROUP_OWNER: ['read', 'clusters', 'owner', 'users'],
   GROUP_CLUSTER_MANAGER: ['read', 'clusters'],
   GROUP_DATABASE_ACCESS_ADMIN: ['read', 'users'],
@@ -135,7 +135,9 @@ export class SimAuth {
       const { roles } = this.options
       return projectId === undefined || projectId === this.options.projectId ? roles : roles.filter(r => r.startsWith('ORG_'))
     }
-    return projectId === undefined ? [] : this.keys.get(caller)?.grants.get(projectId) ?? []
+    // Grants under '*' are organisation roles: they apply in every project, and to organisation calls.
+    const grants = this.keys.get(caller)?.grants
+    return [...(grants?.get('*') ?? []), ...(projectId === undefined ? [] : grants?.get(projectId) ?? [])]
   }
 
   /** Another key's public key and its roles per project (undefined for the configured key). */

@@ -5,6 +5,7 @@
  */
 import { type SimAuth } from './auth.js'
 import { type RouteContext, type Routed, VERSIONS } from './http.js'
+import { AccessListRoutes } from './access-list.js'
 import { ClusterRoutes } from './clusters.js'
 import { SimState, type SimulatorDelays } from './state.js'
 import { UserRoutes } from './users.js'
@@ -22,10 +23,13 @@ export class ProjectRoutes {
   private readonly auth: SimAuth
   private readonly project: ProjectIdentity
 
-  constructor (state: SimState, auth: SimAuth, project: ProjectIdentity) {
+  private readonly tags: Array<{ key: string, value: string }>
+
+  constructor (state: SimState, auth: SimAuth, project: ProjectIdentity, tags: Array<{ key: string, value: string }> = []) {
     this.state = state
     this.auth = auth
     this.project = project
+    this.tags = tags
   }
 
   /** `GET /api/atlas/v2`. Service accounts are no API key: `apiKey` is null for them (unverified: UNVERIFIED.rootForServiceAccount). */
@@ -65,7 +69,7 @@ export class ProjectRoutes {
       ],
       name: this.project.projectName,
       orgId: this.project.orgId,
-      tags: [],
+      tags: this.tags,
       withDefaultAlertsSettings: true
     }
   }
@@ -79,12 +83,19 @@ export class SimProject {
   readonly routes: ProjectRoutes
   readonly clusters: ClusterRoutes
   readonly users: UserRoutes
+  readonly accessList: AccessListRoutes
+  readonly tags: Array<{ key: string, value: string }>
 
-  constructor (identity: ProjectIdentity, auth: SimAuth, delays: SimulatorDelays, limits: { maxClusters: () => number, maxDatabaseUsers: number, oidcProviders: string[] }) {
+  constructor (
+    identity: ProjectIdentity, auth: SimAuth, delays: SimulatorDelays,
+    limits: { maxClusters: () => number, maxDatabaseUsers: number, oidcProviders: string[] }, tags: Array<{ key: string, value: string }> = []
+  ) {
     this.id = identity.projectId
     this.name = identity.projectName
+    this.tags = tags
+    this.accessList = new AccessListRoutes(auth, { projectId: this.id, linkBase: identity.linkBase }, () => delays.accessListMs ?? 0)
     this.state = new SimState(delays)
-    this.routes = new ProjectRoutes(this.state, auth, identity)
+    this.routes = new ProjectRoutes(this.state, auth, identity, tags)
     this.clusters = new ClusterRoutes(this.state, auth, { projectId: this.id, linkBase: identity.linkBase, maxClusters: limits.maxClusters })
     this.users = new UserRoutes(this.state, auth, { projectId: this.id, linkBase: identity.linkBase, maxDatabaseUsers: limits.maxDatabaseUsers, oidcProviders: limits.oidcProviders })
   }

@@ -16,6 +16,8 @@ export interface SimulatorDelays {
   flexCreateMs: number
   /** Database user change PENDING → APPLIED on each cluster. */
   userPropagationMs: number
+  /** IP access list entry PENDING → ACTIVE. */
+  accessListMs?: number
 }
 
 export type StateName = 'IDLE' | 'CREATING' | 'UPDATING' | 'DELETING' | 'REPAIRING'

@@ -27,5 +27,8 @@ export const UNVERIFIED = {
   iamUsername: { status: 400, code: 'INVALID_ATTRIBUTE', what: 'an AWS IAM user whose username is not an ARN: that Atlas checks it, status and code' },
   oidcProviderUnknown: { status: 400, code: 'INVALID_ATTRIBUTE', what: 'an OIDC workload user naming an identity provider the project does not have: status and code' },
   certNotManaged: { status: 400, code: 'INVALID_ATTRIBUTE', what: 'a certificate asked for a user that is not Atlas-managed X.509 (or does not exist), or for more than 24 months: status and code' },
+  projectExists: { status: 409, code: 'GROUP_ALREADY_EXISTS', what: 'a project created with a name the organisation has: the status (the code is the one the Atlas Operator checks for)' },
+  projectNotEmpty: { status: 409, code: 'CANNOT_CLOSE_GROUP_ACTIVE_ATLAS_CLUSTERS', what: 'deleting a project that still has clusters: the status (the code is the one MongoDB\'s Terraform provider checks for)' },
+  orgNotFound: { status: 404, code: 'ORG_NOT_FOUND', what: 'a project created in an organisation other than the key\'s: status and code' },
   oauthRevoke: { status: 200, code: '', what: 'POST /api/oauth/revoke: the answer\'s status and body (MongoDB\'s SDK expects 200)' }
 } as const satisfies Record<string, Guess>
