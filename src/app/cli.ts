@@ -12,7 +12,7 @@ import { atlasNeeds, grants } from '../domain/atlas-access.js'
 import { type BrokerCatalog, planTarget, sameTarget, servedCatalog } from '../domain/catalog.js'
 import { defaultPolicy } from '../domain/default-policy.js'
 import { importSeed } from '../domain/seed-import.js'
-import { deleteOrphans, sweepAtlas } from '../domain/sweep.js'
+import { deleteOrphanProject, deleteOrphans, findOrphanProjects, sweepAtlas } from '../domain/sweep.js'
 import { type AtlasPort, type AtlasTarget, AtlasUnavailableError, ClusterNotFoundError } from '../ports/atlas-port.js'
 import { silentLogger } from '../ports/logger-port.js'
 import { type BindingRecord, type StoragePort } from '../ports/storage-port.js'
@@ -117,9 +117,36 @@ async function checkAtlas (config: Config, catalog: BrokerCatalog | undefined, r
     services: (catalog?.services ?? []).map(s => ({ ...s, plans: s.plans.filter(p => JSON.stringify(planTarget(p.atlas)) === JSON.stringify(target)) }))
   })
   await checkAtlasTarget(config, ofTarget(undefined), {}, report, out)
+  // Project-per-instance plans: the organisation key may create projects there.
+  for (const service of catalog?.services ?? []) {
+    for (const plan of service.plans) {
+      const own = plan.atlas.kind === 'dedicated-cluster' ? plan.atlas.projectPerInstance : undefined
+      if (own !== undefined) await checkOrganisation(config, plan.name, own, report)
+    }
+  }
   // Every other project (and named credentials) a plan names, with the permissions its plans need.
   for (const target of catalog === undefined ? [] : catalogTargets(catalog)) {
     await checkAtlasTarget(config, ofTarget(target), target, report, out)
+  }
+}
+
+/** The organisation key of a project-per-instance plan: accepted, and allowed to create projects in the organisation. */
+async function checkOrganisation (
+  config: Config, planName: string, own: { organizationId: string, credentials?: string }, report: (ok: boolean, what: string) => void
+): Promise<void> {
+  const name = own.credentials === undefined ? 'the configured credentials' : `credentials ${own.credentials}`
+  let org: ReturnType<typeof configuredAtlas> | undefined
+  try {
+    org = configuredAtlas(config, {}, own.credentials === undefined ? {} : { credentials: own.credentials })
+    const roles = await org.credentialRoles({ deadline: Date.now() + 15_000 })
+    const creator = roles === undefined || roles.some(r => r.orgId === own.organizationId && (r.roleName === 'ORG_OWNER' || r.roleName === 'ORG_GROUP_CREATOR'))
+    report(creator, creator
+      ? `plan ${planName}: ${name} may create projects in organisation ${own.organizationId}`
+      : `plan ${planName}: ${name} cannot create projects in organisation ${own.organizationId}: give it Organization Project Creator (or Organization Owner) there`)
+  } catch (e) {
+    report(false, `plan ${planName}: ${name}: ${e instanceof Error ? e.message : String(e)}`)
+  } finally {
+    await org?.close()
   }
 }
 
@@ -186,10 +213,42 @@ async function sweep (env: Record<string, string | undefined>, remove: boolean, 
         await atlas.close()
       }
     }
+    // Projects made for instances (project-per-instance plans) whose instance is gone, per organisation key.
+    for (const credentials of ownProjectCredentials(catalog)) {
+      const org = configuredAtlas(config, {}, credentials === undefined ? {} : { credentials })
+      try {
+        const orphans = await findOrphanProjects(org, storage)
+        for (const o of orphans) out(`project\t${o.name}\towner ${o.owner}\t${o.reason}`)
+        out(`${orphans.length} orphan project(s)${remove ? '' : ' (run with --delete to remove them)'}`)
+        for (const orphan of remove ? orphans : []) {
+          const inside = configuredAtlas(config, {}, { projectId: orphan.projectId, ...(credentials === undefined ? {} : { credentials }) })
+          try {
+            const result = await deleteOrphanProject(org, inside, orphan)
+            out(result === 'deleted' ? `deleted project ${orphan.name}` : `project ${orphan.name}: its clusters are being deleted; run sweep --delete again to delete the project`)
+          } catch (e) {
+            err(`could not delete project ${orphan.name}: ${e instanceof Error ? e.message : String(e)}`)
+            failures++
+          } finally {
+            await inside.close()
+          }
+        }
+      } finally {
+        await org.close()
+      }
+    }
   } finally {
     await storage.close()
   }
   return failures === 0 ? 0 : 1
+}
+
+/** The organisation credentials of every project-per-instance plan, each once (undefined: the configured ones). */
+function ownProjectCredentials (catalog: BrokerCatalog): Array<string | undefined> {
+  const names = new Set<string | undefined>()
+  for (const service of catalog.services) {
+    for (const plan of service.plans) if (plan.atlas.kind === 'dedicated-cluster' && plan.atlas.projectPerInstance !== undefined) names.add(plan.atlas.projectPerInstance.credentials)
+  }
+  return [...names]
 }
 
 /** One project's sweep: orphans (deleted with --delete), bindings missing their user, expired ones; returns how many deletions failed. */

@@ -5,7 +5,10 @@
  * The other way round it finds drift: live bindings whose Atlas user is gone, so their credentials no longer
  * work. A binding whose user Atlas deleted at its expiry (expiring credentials) is expected, not drift.
  */
-import { type AtlasPort, type DatabaseUser, type DatabaseUserAuth, ClusterNotFoundError, DatabaseUserNotFoundError } from '../ports/atlas-port.js'
+import {
+  type AtlasOrgPort, type AtlasPort, type DatabaseUser, type DatabaseUserAuth, ClusterNotFoundError, DatabaseUserNotFoundError, ProjectNotEmptyError,
+  ProjectNotFoundError
+} from '../ports/atlas-port.js'
 import { type BindingRecord, type StoragePort } from '../ports/storage-port.js'
 import { BINDING_LABEL, INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from './kit.js'
 
@@ -138,4 +141,49 @@ export async function deleteOrphans (atlas: AtlasPort, orphans: Orphan[]): Promi
     }
   }
   return failed
+}
+
+/** A project the broker created for an instance (project-per-instance plans) that no live record accounts for. */
+export interface OrphanProject {
+  projectId: string
+  name: string
+  /** The instance id its tag names. */
+  owner: string
+  reason: string
+}
+
+/** Projects of the organisation tagged as the broker's whose instance is gone. */
+export async function findOrphanProjects (org: AtlasOrgPort, storage: StoragePort): Promise<OrphanProject[]> {
+  const orphans: OrphanProject[] = []
+  for (const project of await org.listProjects()) {
+    if (!project.tags.some(t => t.key === MANAGED_BY_LABEL && t.value === MANAGED_BY)) continue
+    const owner = project.tags.find(t => t.key === INSTANCE_LABEL)?.value
+    if (owner === undefined) continue
+    const record = await storage.getInstance(owner)
+    if (record === undefined || record.state === 'deleted') {
+      orphans.push({ projectId: project.id, name: project.name, owner, reason: record === undefined ? 'no instance record' : 'instance deleted' })
+    }
+  }
+  return orphans
+}
+
+/**
+ * Removes an orphan project: its clusters are deleted first (Atlas refuses to delete a project that has any);
+ * returns 'deleted', or 'clusters-deleting' while Atlas still counts them (run the sweep again).
+ */
+export async function deleteOrphanProject (org: AtlasOrgPort, project: AtlasPort, orphan: OrphanProject): Promise<'deleted' | 'clusters-deleting'> {
+  for (const cluster of await project.listClusters()) {
+    if (cluster.stateName === 'DELETING') continue
+    await project.deleteCluster(cluster.name, cluster.kind).catch((err: unknown) => {
+      if (!(err instanceof ClusterNotFoundError)) throw err
+    })
+  }
+  try {
+    await org.deleteProject(orphan.projectId)
+    return 'deleted'
+  } catch (err) {
+    if (err instanceof ProjectNotFoundError) return 'deleted'
+    if (err instanceof ProjectNotEmptyError) return 'clusters-deleting'
+    throw err
+  }
 }

@@ -8,7 +8,11 @@
 import t, { type Test } from 'tap'
 import { type AtlasSimulator } from '../../src/adapters/atlas/simulator/atlas-simulator.js'
 import { defaultCatalog, DEDICATED_PLAN_IDS, SEED_PLAN_ID, SEED_SERVICE_ID } from '../../src/app/default-catalog.js'
+import { runCli } from '../../src/app/cli.js'
+import { configuredAtlas } from '../../src/app/compose.js'
+import { loadConfig } from '../../src/app/config.js'
 import { type BrokerCatalog } from '../../src/domain/catalog.js'
+import { deleteOrphanProject, findOrphanProjects } from '../../src/domain/sweep.js'
 import { defaultPolicy } from '../../src/domain/default-policy.js'
 import { type SimBroker, startSimBroker } from '../helpers/sim-broker.js'
 
@@ -79,6 +83,10 @@ t.test('the whole lifecycle in the instance\'s own project', async t => {
   t.equal((await call('DELETE', `${I}/own?accepts_incomplete=true&${q(OWN_PLAN)}`)).status, 202)
   t.equal((await pollUntilDone(env, 'own')).state, 'succeeded')
   t.same(ownProjects(sim), [], 'the cluster went, then the project')
+
+  const lines: string[] = []
+  await runCli(['check'], env.env, line => lines.push(line), line => lines.push(line))
+  t.ok(lines.some(l => /^ok {3}plan flex-own-project: credentials org may create projects in organisation [0-9a-f]{24}$/.test(l)), lines.join('\n'))
 })
 
 t.test('ipAccessList is checked, and refused where the project is shared; nothing is made', async t => {
@@ -127,4 +135,23 @@ t.test('a project name the organisation already has for something else is a 409 
   t.match(r.body.description, /already exists in the organisation and does not belong to this instance/)
   t.same(ownProjects(sim), [foreign.projectId], 'the other project is untouched, no new one')
   t.equal((await call('GET', `${I}/taken/last_operation?${q(OWN_PLAN)}`)).status, 404, 'no record kept')
+})
+
+t.test('sweep finds a project whose instance record is gone, deletes its cluster, then the project', async t => {
+  const env = await setup(t)
+  const { sim, call } = env
+  t.equal((await call('PUT', `${I}/lost-record?accepts_incomplete=true`, provisionBody({}))).status, 202)
+  t.equal((await pollUntilDone(env, 'lost-record')).state, 'succeeded')
+  const record = await env.storage.getInstance('lost-record')
+  await env.storage.deleteInstance('lost-record', record!.version) // e.g. a restore of an older backup of the broker's state
+  const org = configuredAtlas(loadConfig(env.env), {}, { credentials: 'org' })
+  t.teardown(() => org.close())
+  const orphans = await findOrphanProjects(org, env.storage)
+  t.match(orphans, [{ owner: 'lost-record', reason: 'no instance record' }])
+  const inside = configuredAtlas(loadConfig(env.env), {}, { projectId: orphans[0]!.projectId, credentials: 'org' })
+  t.teardown(() => inside.close())
+  t.equal(await deleteOrphanProject(org, inside, orphans[0]!), 'clusters-deleting', 'its cluster first')
+  await new Promise(resolve => setTimeout(resolve, 150))
+  t.equal(await deleteOrphanProject(org, inside, orphans[0]!), 'deleted', 'then the project')
+  t.same(ownProjects(sim), [])
 })

@@ -1,34 +1,48 @@
 /**
- * Chaos (bounded, loopback only): 300 lifecycles (one in five on a cluster plan, flex or M10, asynchronous)
+ * Chaos (bounded, loopback only): 300 lifecycles (three in ten on a cluster plan: flex, M10, or flex in a
+ * project of the instance's own, asynchronous)
  * while the Atlas simulator injects 10% 5xx, bursts of 429, 2 s latency spikes and a few answers slower than
  * the broker's Atlas timeout (applied, but lost). The platform behaves as real ones do: it polls
  * last_operation after a 202, and after a failed provision, bind, unbind or deprovision it sends DELETE until
  * that succeeds. Every OSB request must answer well under 60 s, and at the end Atlas and the broker's records
  * must agree: no user or cluster without a live record, no live record left.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import t from 'tap'
 import { HttpAtlasAdapter } from '../../src/adapters/atlas/http-atlas-adapter.js'
 import { AtlasSimulator } from '../../src/adapters/atlas/simulator/atlas-simulator.js'
 import { MemoryStorage } from '../../src/adapters/storage/memory-storage.js'
 import { composeBroker } from '../../src/app/compose.js'
 import { loadConfig } from '../../src/app/config.js'
-import { DEDICATED_PLAN_IDS, SEED_PLAN_ID, SEED_SERVICE_ID } from '../../src/app/default-catalog.js'
+import { defaultCatalog, DEDICATED_PLAN_IDS, SEED_PLAN_ID, SEED_SERVICE_ID } from '../../src/app/default-catalog.js'
 import { findOrphans } from '../../src/domain/sweep.js'
 import { captureLogger } from '../helpers/broker.js'
 import { deleteAndPoll, deleteQuery, deleteUntilGone as platformDelete, pollUntilDone, type ReadState } from '../helpers/platform.js'
 
 t.setTimeout(600_000)
+const OWN_PROJECT_PLAN = '7a1c2e3f-0000-4000-8000-0000000000e1'
 const LIFECYCLES = 300
 const CONCURRENCY = 25
 
 t.test(`${LIFECYCLES} lifecycles (shared and cluster plans) under 5xx, 429 bursts, latency spikes and lost answers stay consistent`, async t => {
-  const sim = new AtlasSimulator({ seedClusters: ['Main'], delays: { clusterCreateMs: 0, clusterUpdateMs: 0, clusterDeleteMs: 0, flexCreateMs: 0, userPropagationMs: 30 } })
+  const sim = new AtlasSimulator({ seedClusters: ['Main'], delays: { clusterCreateMs: 0, clusterUpdateMs: 0, clusterDeleteMs: 0, flexCreateMs: 0, userPropagationMs: 30, accessListMs: 30 } })
   const url = await sim.listen()
   const storage = new MemoryStorage()
+  // One plan gives each instance its own project (an organisation key; the platform's egress on every access list).
+  const orgKey = sim.addOrgKey()
+  const catalog = structuredClone(defaultCatalog)
+  const flex = catalog.services[0]!.plans.find(p => p.id === DEDICATED_PLAN_IDS.flex)!
+  catalog.services[0]!.plans.push({ ...structuredClone(flex), id: OWN_PROJECT_PLAN, name: 'flex-own-project', atlas: { ...structuredClone(flex.atlas), projectPerInstance: { organizationId: sim.orgId, credentials: 'org' } } as typeof flex.atlas })
+  const catalogFile = path.join(mkdtempSync(path.join(tmpdir(), 'chaos-')), 'catalog.json')
+  writeFileSync(catalogFile, JSON.stringify(catalog))
   const broker = await composeBroker(loadConfig({
     ATLAS_BASE_URL: url, ATLAS_PROJECT_ID: sim.projectId, ATLAS_PUBLIC_KEY: sim.publicKey, ATLAS_PRIVATE_KEY: sim.privateKey,
     ATLAS_DEFAULT_CLUSTER: 'Main', BROKER_USERNAME: 'platform', BROKER_PASSWORD: 'a-long-password', CREDENTIALS_SECRET: 'c'.repeat(32),
-    USER_PROPAGATION_POLL_MS: '20', OPERATION_BUDGET_MS: '20000', ATLAS_REQUEST_TIMEOUT_MS: '3000', LOG_LEVEL: 'silent'
+    USER_PROPAGATION_POLL_MS: '20', OPERATION_BUDGET_MS: '20000', ATLAS_REQUEST_TIMEOUT_MS: '3000', LOG_LEVEL: 'silent',
+    CATALOG_FILE: catalogFile, ATLAS_CREDENTIALS_ORG_PUBLIC_KEY: orgKey.publicKey, ATLAS_CREDENTIALS_ORG_PRIVATE_KEY: orgKey.privateKey,
+    ATLAS_DEFAULT_IP_ACCESS_LIST: '198.51.100.0/24'
   }), captureLogger('silent').logger, { storage })
   t.teardown(async () => { await broker.close(); await sim.close() })
 
@@ -90,7 +104,7 @@ t.test(`${LIFECYCLES} lifecycles (shared and cluster plans) under 5xx, 429 burst
 
   /** Shared plan: synchronous; cluster plans (every fifth lifecycle, flex and M10 in turn): 202 and polling. */
   const lifecycle = async (n: number): Promise<void> => {
-    const planId = n % 10 === 4 ? DEDICATED_PLAN_IDS.flex : n % 10 === 9 ? DEDICATED_PLAN_IDS.m10 : SEED_PLAN_ID
+    const planId = n % 10 === 4 ? DEDICATED_PLAN_IDS.flex : n % 10 === 9 ? DEDICATED_PLAN_IDS.m10 : n % 10 === 7 ? OWN_PROJECT_PLAN : SEED_PLAN_ID
     const async = planId !== SEED_PLAN_ID
     if (async) clusterLifecycles++
     const instance = `/v2/service_instances/chaos-${n}`
@@ -131,6 +145,7 @@ t.test(`${LIFECYCLES} lifecycles (shared and cluster plans) under 5xx, 429 burst
   const users = sim.databaseUsers()
   t.same(users.map(u => u.username), [], 'no Atlas user left behind')
   t.same(sim.clusterNames(), ['Main'], 'no Atlas cluster left behind (only the seeded one)')
+  t.same(sim.projectIds(), [sim.projectId], 'no project of an instance left behind (their clusters, users and access lists went with them)')
   const sweeper = new HttpAtlasAdapter({ baseUrl: url, projectId: sim.projectId, credentials: { kind: 'digest', publicKey: sim.publicKey, privateKey: sim.privateKey } })
   t.teardown(() => sweeper.close())
   t.same(await findOrphans(sweeper, storage), [], 'the sweep finds no orphans')

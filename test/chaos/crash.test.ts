@@ -3,8 +3,8 @@
  * again, in the middle of provisions, binds, unbinds and deprovisions, and restarted on the same port. Its
  * state outlives it: always in a store served by this test process (RemoteStorage, contract-tested), and
  * also in a real MongoDB when one is given (MONGODB_URI / MONGOMS_SYSTEM_BINARY; otherwise that run is skipped
- * with one line). One lifecycle in five is on the flex plan (asynchronous: 202, polling, cluster create and
- * delete take Atlas a while). Atlas is the simulator, also here, with user propagation slow enough that kills land between creating a
+ * with one line). One lifecycle in ten is on the flex plan and one in ten on a flex plan that gives the
+ * instance its own project (asynchronous: 202, polling, cluster create and delete take Atlas a while). Atlas is the simulator, also here, with user propagation slow enough that kills land between creating a
  * user and recording it. The platform retries as real ones do: half the lifecycles replay a failed PUT
  * until it succeeds, half send DELETE (orphan mitigation) at once; every DELETE is repeated until 200/410.
  * At the end Atlas and the records must agree exactly as in the chaos test: nothing live, no Atlas user
@@ -12,6 +12,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { MongoClient } from 'mongodb'
@@ -20,7 +23,7 @@ import { HttpAtlasAdapter } from '../../src/adapters/atlas/http-atlas-adapter.js
 import { AtlasSimulator } from '../../src/adapters/atlas/simulator/atlas-simulator.js'
 import { MemoryStorage } from '../../src/adapters/storage/memory-storage.js'
 import { MongoStorage } from '../../src/adapters/storage/mongo-storage.js'
-import { DEDICATED_PLAN_IDS, SEED_PLAN_ID, SEED_SERVICE_ID } from '../../src/app/default-catalog.js'
+import { defaultCatalog, DEDICATED_PLAN_IDS, SEED_PLAN_ID, SEED_SERVICE_ID } from '../../src/app/default-catalog.js'
 import { findOrphans } from '../../src/domain/sweep.js'
 import { type StoragePort } from '../../src/ports/storage-port.js'
 import { serveStorage } from '../fakes/remote-storage.js'
@@ -28,6 +31,7 @@ import { NO_MONGO_REASON, startMongo } from '../helpers/mongo.js'
 import { deleteAndPoll, deleteQuery, deleteUntilGone as platformDelete, pollUntilDone, type ReadState } from '../helpers/platform.js'
 
 t.setTimeout(600_000)
+const OWN_PROJECT_PLAN = '7a1c2e3f-0000-4000-8000-0000000000e1'
 const LIFECYCLES = 60
 const CONCURRENCY = 12
 const KILLS = 8
@@ -50,6 +54,13 @@ interface CrashStore { arg: string, settings: Record<string, string>, storage: S
 async function crashRun (t: Test, open: () => Promise<CrashStore>): Promise<void> {
   const sim = new AtlasSimulator({ seedClusters: ['Main'], delays: { clusterCreateMs: 0, clusterUpdateMs: 0, clusterDeleteMs: 800, flexCreateMs: 1500, userPropagationMs: 300 } })
   const simUrl = await sim.listen()
+  // One lifecycle in ten is on a plan that gives each instance its own project (an organisation key).
+  const orgKey = sim.addOrgKey()
+  const catalog = structuredClone(defaultCatalog)
+  const flex = catalog.services[0]!.plans.find(p => p.id === DEDICATED_PLAN_IDS.flex)!
+  catalog.services[0]!.plans.push({ ...structuredClone(flex), id: OWN_PROJECT_PLAN, name: 'flex-own-project', atlas: { ...structuredClone(flex.atlas), projectPerInstance: { organizationId: sim.orgId, credentials: 'org' } } as typeof flex.atlas })
+  const catalogFile = path.join(mkdtempSync(path.join(tmpdir(), 'crash-')), 'catalog.json')
+  writeFileSync(catalogFile, JSON.stringify(catalog))
   const store = await open()
   const { storage } = store
   t.teardown(async () => { await store.close(); await sim.close() })
@@ -61,7 +72,8 @@ async function crashRun (t: Test, open: () => Promise<CrashStore>): Promise<void
   const settings = {
     ATLAS_BASE_URL: simUrl, ATLAS_PROJECT_ID: sim.projectId, ATLAS_PUBLIC_KEY: sim.publicKey, ATLAS_PRIVATE_KEY: sim.privateKey,
     ATLAS_DEFAULT_CLUSTER: 'Main', BROKER_USERNAME: 'platform', BROKER_PASSWORD: 'a-long-password', CREDENTIALS_SECRET: 'c'.repeat(32),
-    USER_PROPAGATION_POLL_MS: '20', OPERATION_BUDGET_MS: '2000', LOG_LEVEL: 'warn', ...store.settings
+    USER_PROPAGATION_POLL_MS: '20', OPERATION_BUDGET_MS: '2000', LOG_LEVEL: 'warn', CATALOG_FILE: catalogFile,
+    ATLAS_CREDENTIALS_ORG_PUBLIC_KEY: orgKey.publicKey, ATLAS_CREDENTIALS_ORG_PRIVATE_KEY: orgKey.privateKey, ...store.settings
   }
 
   let child: ChildProcess | undefined
@@ -141,7 +153,7 @@ async function crashRun (t: Test, open: () => Promise<CrashStore>): Promise<void
   let clusterLifecycles = 0
   /** Every fifth lifecycle is on a cluster plan (flex): 202 and polling, and kills land mid-create too. */
   const lifecycle = async (n: number): Promise<void> => {
-    const planId = n % 5 === 2 ? DEDICATED_PLAN_IDS.flex : SEED_PLAN_ID
+    const planId = n % 10 === 2 ? DEDICATED_PLAN_IDS.flex : n % 10 === 7 ? OWN_PROJECT_PLAN : SEED_PLAN_ID
     const async = planId !== SEED_PLAN_ID
     if (async) clusterLifecycles++
     const instance = `/v2/service_instances/crash-${n}`
@@ -202,6 +214,7 @@ async function crashRun (t: Test, open: () => Promise<CrashStore>): Promise<void
   t.equal(await storage.countOperationsInProgress(), 0, 'no operation left in progress')
   t.same(sim.databaseUsers().map(u => u.username), [], 'no Atlas user left behind')
   t.same(sim.clusterNames(), ['Main'], 'no Atlas cluster left behind (only the seeded one)')
+  t.same(sim.projectIds(), [sim.projectId], 'no project of an instance left behind')
   const sweeper = new HttpAtlasAdapter({ baseUrl: simUrl, projectId: sim.projectId, credentials: { kind: 'digest', publicKey: sim.publicKey, privateKey: sim.privateKey } })
   t.teardown(() => sweeper.close())
   t.same(await findOrphans(sweeper, storage), [], 'the sweep finds no orphans')

@@ -18,6 +18,8 @@ export interface SimBroker {
   sim: AtlasSimulator
   broker: RunningBroker
   call: (method: 'GET' | 'PUT' | 'DELETE', url: string, body?: unknown) => Promise<OsbResponse>
+  /** The broker's (in-memory) state, shared by restarts. */
+  storage: MemoryStorage
   /** The environment the broker was configured from (for the CLI, or to compose another replica). */
   env: Record<string, string>
   /** Stops this broker and composes a new one from the same configuration and storage (a restart). `catalog` may be made from the simulator (its projects). */
@@ -44,6 +46,7 @@ export async function startSimBroker (
   const made: SimBroker = {
     sim,
     env,
+    storage,
     broker: await composeBroker(config, captureLogger('silent').logger, { storage }),
     call: async (method, url, body) =>
       await osb(made.broker.app, t, method, url, { headers: { authorization: AUTH }, ...(body === undefined ? {} : { body }) }),

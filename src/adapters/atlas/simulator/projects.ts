@@ -40,7 +40,11 @@ export class ProjectRoutes {
     const apiKey = bearer
       ? null
       : other !== undefined
-        ? { accessList: [], id: `key-${other.publicKey}`, publicKey: other.publicKey, roles: other.roles }
+        ? {
+            accessList: [], id: `key-${other.publicKey}`, publicKey: other.publicKey,
+            // Organisation grants ('*') are listed with the organisation, project grants with their project.
+            roles: other.roles.map(r => r.groupId === '*' ? { orgId: this.project.orgId, roleName: r.roleName } : r)
+          }
         : {
           accessList: (options.accessList ?? []).map(entry => entry.includes('/') ? { cidrBlock: entry } : { ipAddress: entry }),
           id: this.project.apiKeyId,
