@@ -11,28 +11,24 @@
  * the claim is undone.
  */
 import {
-  type AccessListEntry, type AtlasCluster, type ClusterChanges, type ClusterSpec, AtlasError, AtlasRateLimitedError, AtlasRequestError,
+  type AccessListEntry, type AtlasCluster, type ClusterChanges, AtlasError, AtlasRateLimitedError, AtlasRequestError,
   AtlasUnavailableError, ClusterNotFoundError, DuplicateClusterNameError, TerminationProtectedError
 } from '../ports/atlas-port.js'
 import {
-  type DeprovisionServiceSpec, type JsonObject, type LastOperation, type ProvisionDetails, type ProvisionedInstanceSpec,
-  type RequestMeta, type UpdateDetails, type UpdateServiceSpec, AsyncRequiredError, BadRequestError, ConcurrencyError,
+  type DeprovisionServiceSpec, type LastOperation, type ProvisionDetails, type ProvisionedInstanceSpec,
+  type RequestMeta, type UpdateDetails, type UpdateServiceSpec, AsyncRequiredError, ConcurrencyError,
   InstanceConflictError, UnprocessableError
 } from '../ports/service-broker.js'
-import { type InstanceRecord, type OperationRecord, RecordExistsError, StorageError, VersionConflictError } from '../ports/storage-port.js'
+import { type InstanceRecord, type OperationRecord, RecordExistsError, VersionConflictError } from '../ports/storage-port.js'
 import {
-  type DedicatedClusterPlanSettings, type ResolvedPlan, dedicatedSettings, isPlanUpdateable, planTarget, resolvePlan
+  type DedicatedClusterPlanSettings, type ResolvedPlan, dedicatedSettings, isPlanUpdateable, planTarget
 } from './catalog.js'
+import { CHANGEABLE, clusterSpec, effective, isAmbiguous, ownedBy, progress, resolvePlanOrUndefined } from './cluster-specs.js'
 import { toBrokerError } from './errors.js'
 import { InstanceProjects, refuseSharedAccessList } from './instance-projects.js'
 import {
-  type BrokerDeps, type Kit, checkDatabaseName, INSTANCE_LABEL, instanceFacts, instanceRecord, labelValue, MANAGED_BY, MANAGED_BY_LABEL,
-  sameInstanceRequest, stringParam
+  type BrokerDeps, type Kit, checkDatabaseName, instanceFacts, instanceRecord, sameInstanceRequest, stringParam
 } from './kit.js'
-
-/** Instance parameters that map onto cluster settings an update may change. */
-const CHANGEABLE = ['backupEnabled', 'terminationProtectionEnabled', 'mongoDBMajorVersion'] as const
-const IN_PROGRESS_STATES = new Set(['CREATING', 'UPDATING', 'REPAIRING'])
 
 export class ClusterInstances {
   private readonly deps: BrokerDeps
@@ -251,7 +247,7 @@ export class ClusterInstances {
     if (record.state === 'updating' && record.lastOperation.state === 'in progress') throw new ConcurrencyError(`instance ${record.id} is being updated`)
     if (this.kit.leaseIsLive(record)) throw new ConcurrencyError(`instance ${record.id} has an operation in progress`)
     const deadline = this.kit.deadline()
-    const cluster = await this.clusterOf(record, deadline)
+    const cluster = await this.projects.clusterOf(record, deadline)
     if (cluster?.terminationProtectionEnabled === true) {
       throw new UnprocessableError(`Atlas cluster ${record.cluster} has termination protection enabled: update the instance with {"terminationProtectionEnabled": false} first`)
     }
@@ -310,8 +306,8 @@ export class ClusterInstances {
     // A poll answers quickly: its Atlas calls get at most 10 s.
     const deadline = this.kit.now() + Math.min(10_000, this.deps.settings.operationBudgetMs)
     try {
-      if (op.kind === 'provision' && record.ownProject !== undefined) record = await this.resumeOwnProject(record, settings, deadline)
-      cluster = await this.clusterOf(record, deadline)
+      if (op.kind === 'provision' && record.ownProject !== undefined) record = await this.projects.resume(record, settings, deadline)
+      cluster = await this.projects.clusterOf(record, deadline)
     } catch (err) {
       if (op.kind === 'provision' && record.ownProject !== undefined && !isAmbiguous(err)) {
         // The project cannot be made as asked (its name is taken, the organisation refuses): the provision failed.
@@ -397,35 +393,6 @@ export class ClusterInstances {
     return resolved === undefined ? undefined : dedicatedSettings(resolved)
   }
 
-  /**
-   * The instance's cluster, or undefined when Atlas has none. An own project not yet made has no cluster (and
-   * the configured project is never looked in for it).
-   */
-  private async clusterOf (record: InstanceRecord, deadline: number): Promise<AtlasCluster | undefined> {
-    if (record.ownProject !== undefined && record.project === undefined) return undefined
-    return await this.kit.atlasOf(record).getCluster(record.cluster, { deadline }).catch((err: unknown) => {
-      if (err instanceof ClusterNotFoundError) return undefined
-      throw err
-    })
-  }
-
-  /**
-   * A project-per-instance provision left half-way (an ambiguous failure, a restart): makes sure the project,
-   * its access list and the cluster exist, each found again if it was made. Skipped while another replica
-   * holds the claim.
-   */
-  private async resumeOwnProject (record: InstanceRecord, settings: DedicatedClusterPlanSettings, deadline: number): Promise<InstanceRecord> {
-    if (this.kit.leaseIsLive(record)) return record
-    let current = record.ownProject?.stage === 'cluster' ? record : await this.projects.ensure(record, deadline)
-    if (await this.clusterOf(current, deadline) === undefined) {
-      await this.kit.atlasOf(current).createCluster(clusterSpec(settings, current.parameters, current.cluster, current.id), { deadline }).catch((err: unknown) => {
-        if (!(err instanceof DuplicateClusterNameError)) throw err
-      })
-      current = (await this.deps.storage.getInstance(current.id)) ?? current
-    }
-    return current
-  }
-
   /** Undoes a provision that made nothing that stays: the instance's own project (if any) is deleted, the claim removed. */
   private async abandon (record: InstanceRecord, deadline: number): Promise<void> {
     if (record.ownProject !== undefined) {
@@ -448,58 +415,5 @@ export class ClusterInstances {
     await this.deps.storage.updateInstance(record.id, record.version, changes).catch((err: unknown) => {
       if (!(err instanceof VersionConflictError)) this.deps.logger.warn({ err, instanceId: record.id }, 'could not record the operation state')
     })
-  }
-}
-
-/** A failure after which Atlas may have done what was asked (its answer lost), or the record could not be written. */
-function isAmbiguous (err: unknown): boolean {
-  return err instanceof AtlasUnavailableError || err instanceof StorageError
-}
-
-function progress (op: OperationRecord, cluster: AtlasCluster, at: string): Partial<InstanceRecord> | undefined {
-  const description = `Atlas cluster ${cluster.name} is ${cluster.stateName}`
-  if (op.description === description) return undefined
-  if (!IN_PROGRESS_STATES.has(cluster.stateName) && cluster.stateName !== 'DELETING' && cluster.stateName !== 'IDLE') return undefined
-  return { lastOperation: { ...op, description, updatedAt: at } }
-}
-
-function ownedBy (cluster: AtlasCluster, instanceId: string): boolean {
-  return cluster.tags.some(tag => tag.key === INSTANCE_LABEL && tag.value === labelValue(instanceId))
-}
-
-function effective (plan: DedicatedClusterPlanSettings, parameters: JsonObject, key: (typeof CHANGEABLE)[number]): unknown {
-  if (parameters[key] !== undefined) return parameters[key]
-  if (key === 'backupEnabled') return plan.defaultBackupEnabled ?? false
-  if (key === 'terminationProtectionEnabled') return plan.defaultTerminationProtectionEnabled ?? false
-  return plan.defaultMongoDBMajorVersion
-}
-
-/** The Atlas cluster for an instance's parameters, defaults from its plan; choices outside the plan are a 400. */
-function clusterSpec (plan: DedicatedClusterPlanSettings, parameters: JsonObject, name: string, instanceId: string): ClusterSpec {
-  const provider = stringParam(parameters, 'provider') ?? plan.providers[0] ?? 'AWS'
-  if (!(plan.providers as string[]).includes(provider)) throw new BadRequestError(`provider ${provider} is not offered by this plan (${plan.providers.join(', ')})`)
-  const region = stringParam(parameters, 'region') ?? plan.defaultRegion
-  if (plan.regions !== undefined && !plan.regions.includes(region)) throw new BadRequestError(`region ${region} is not offered by this plan (${plan.regions.join(', ')})`)
-  const version = stringParam(parameters, 'mongoDBMajorVersion') ?? plan.defaultMongoDBMajorVersion
-  const backup = typeof parameters.backupEnabled === 'boolean' ? parameters.backupEnabled : plan.defaultBackupEnabled
-  const protection = typeof parameters.terminationProtectionEnabled === 'boolean' ? parameters.terminationProtectionEnabled : plan.defaultTerminationProtectionEnabled
-  return {
-    name,
-    kind: plan.clusterKind,
-    ...(plan.instanceSize === undefined ? {} : { instanceSize: plan.instanceSize }),
-    providerName: provider,
-    regionName: region,
-    ...(version === undefined ? {} : { mongoDBMajorVersion: version }),
-    ...(backup === undefined ? {} : { backupEnabled: backup }),
-    ...(protection === undefined ? {} : { terminationProtectionEnabled: protection }),
-    tags: [{ key: INSTANCE_LABEL, value: labelValue(instanceId) }, { key: MANAGED_BY_LABEL, value: MANAGED_BY }]
-  }
-}
-
-function resolvePlanOrUndefined (catalog: BrokerDeps['catalog'], serviceId: string, planId: string): ResolvedPlan | undefined {
-  try {
-    return resolvePlan(catalog, serviceId, planId)
-  } catch {
-    return undefined
   }
 }

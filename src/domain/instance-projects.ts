@@ -7,12 +7,14 @@
  * poll, finding what Atlas made by name and tag, so a restart or a platform retry never makes a second project.
  */
 import {
-  type AccessListEntry, type AtlasOrgPort, type OrgProject, AccessListEntryNotFoundError, ProjectExistsError, ProjectNotEmptyError, ProjectNotFoundError
+  type AccessListEntry, type AtlasCluster, type AtlasOrgPort, type OrgProject, AccessListEntryNotFoundError, ClusterNotFoundError,
+  DuplicateClusterNameError, ProjectExistsError, ProjectNotEmptyError, ProjectNotFoundError
 } from '../ports/atlas-port.js'
 import { type InstanceData } from '../ports/policy-port.js'
 import { type JsonObject, BadRequestError, BrokerMisconfiguredError, InstanceConflictError } from '../ports/service-broker.js'
 import { type InstanceRecord, type OwnProject } from '../ports/storage-port.js'
 import { type DedicatedClusterPlanSettings } from './catalog.js'
+import { clusterSpec } from './cluster-specs.js'
 import { type BrokerDeps, INSTANCE_LABEL, type Kit, labelValue, MANAGED_BY, MANAGED_BY_LABEL } from './kit.js'
 
 const OPEN = new Set(['0.0.0.0/0', '::/0'])
@@ -141,6 +143,35 @@ export class InstanceProjects {
       throw new InstanceConflictError(`an Atlas project named ${own.name} already exists in the organisation and does not belong to this instance`)
     }
     return found
+  }
+
+  /**
+   * The instance's cluster, or undefined when Atlas has none. An own project not yet made has no cluster (and
+   * the configured project is never looked in for it).
+   */
+  async clusterOf (record: InstanceRecord, deadline: number): Promise<AtlasCluster | undefined> {
+    if (record.ownProject !== undefined && record.project === undefined) return undefined
+    return await this.kit.atlasOf(record).getCluster(record.cluster, { deadline }).catch((err: unknown) => {
+      if (err instanceof ClusterNotFoundError) return undefined
+      throw err
+    })
+  }
+
+  /**
+   * A project-per-instance provision left half-way (an ambiguous failure, a restart): makes sure the project,
+   * its access list and the cluster exist, each found again if it was made. Skipped while another replica
+   * holds the claim.
+   */
+  async resume (record: InstanceRecord, settings: DedicatedClusterPlanSettings, deadline: number): Promise<InstanceRecord> {
+    if (this.kit.leaseIsLive(record)) return record
+    let current = record.ownProject?.stage === 'cluster' ? record : await this.ensure(record, deadline)
+    if (await this.clusterOf(current, deadline) === undefined) {
+      await this.kit.atlasOf(current).createCluster(clusterSpec(settings, current.parameters, current.cluster, current.id), { deadline }).catch((err: unknown) => {
+        if (!(err instanceof DuplicateClusterNameError)) throw err
+      })
+      current = (await this.deps.storage.getInstance(current.id)) ?? current
+    }
+    return current
   }
 
   /** Whether every access list entry Atlas holds for the instance is ACTIVE (in force). */

@@ -3,7 +3,9 @@
  * built from recorded Atlas traffic (test/fixtures/atlas/ names each recording; the answers it had to guess
  * are listed in ./unverified.ts). This module is the server and the control surface; each concern has its own:
  *   auth.ts      Digest (strict single-use nonces optional), service-account tokens, API access list, roles
- *   projects.ts  the API root and the project
+ *   organisation.ts  the organisation's projects: list, find, create, delete, and routing into each
+ *   projects.ts  the API root and one project
+ *   access-list.ts  a project's IP access list
  *   clusters.ts  dedicated and flex clusters, full bodies, write validation
  *   users.ts     database users (SCRAM, AWS IAM, X.509 with certificates, OIDC)
  *   certificates.ts  the X.509 certificates it issues
@@ -19,10 +21,10 @@ import { type DigestAlgorithm } from '../digest.js'
 import { type AuthOptions, OAuthFailure, SimAuth, type SimRole } from './auth.js'
 import { type ClusterRoutes } from './clusters.js'
 import { type FaultRule, Faults, type RateLimit, TokenBucket } from './faults.js'
-import { HttpFailure, type Negotiated, PRETTY_401, type RouteContext, type Routed, type VersionSet, VERSIONS, asObject, envelope, negotiate, notFound, page } from './http.js'
-import { SimProject } from './projects.js'
+import { HttpFailure, type Negotiated, PRETTY_401, type RouteContext, type Routed, type VersionSet, envelope, negotiate, notFound } from './http.js'
+import { Organisation } from './organisation.js'
+import { type SimProject } from './projects.js'
 import { type SimulatorDelays, type SimUser, type SimState, type StateName, hex } from './state.js'
-import { UNVERIFIED } from './unverified.js'
 import { type UserRoutes } from './users.js'
 
 export { type FaultRule } from './faults.js'
@@ -94,10 +96,8 @@ export class AtlasSimulator {
 
   private readonly faults = new Faults()
   private readonly bucket: TokenBucket
-  /** Every project, by id; the first is the configured one, which the control methods address by default. */
-  private readonly tenants = new Map<string, SimProject>()
-  private readonly primary: SimProject
-  private readonly limits: { maxClusters: () => number, maxDatabaseUsers: number, oidcProviders: string[] }
+  /** The organisation and its projects; the first is the configured one, which the control methods address by default. */
+  private readonly organisation: Organisation
   private server: Server | undefined
   private readonly counters = { requests: 0, connections: 0, statusChecks: 0 }
 
@@ -128,26 +128,21 @@ export class AtlasSimulator {
       tokenWindowMs: options.tokenWindowMs ?? 60_000
     }
     this.auth = new SimAuth(authOptions)
-    this.limits = { maxClusters: () => this.maxClusters, maxDatabaseUsers: options.maxDatabaseUsers ?? 100, oidcProviders: options.oidcIdentityProviders ?? [] }
-    this.primary = this.newProject(this.projectId, this.projectName)
+    this.organisation = new Organisation(this.orgId, this.auth, this.delays, {
+      maxClusters: () => this.maxClusters, maxDatabaseUsers: options.maxDatabaseUsers ?? 100, oidcProviders: options.oidcIdentityProviders ?? []
+    }, { projectId: this.projectId, projectName: this.projectName }, LINK_BASE)
     for (const name of options.seedClusters ?? []) this.clusterRoutes.seed(name)
   }
 
-  private newProject (projectId: string, projectName: string, tags: Array<{ key: string, value: string }> = []): SimProject {
-    const project = new SimProject({ projectId, projectName, orgId: this.orgId, apiKeyId: hex(12), linkBase: LINK_BASE }, this.auth, this.delays, this.limits, tags)
-    this.tenants.set(projectId, project)
-    return project
-  }
+  private get primary (): SimProject { return this.organisation.primary }
+  private get tenants (): Map<string, SimProject> { return this.organisation.projects }
 
   private get state (): SimState { return this.primary.state }
   private get clusterRoutes (): ClusterRoutes { return this.primary.clusters }
   private get users (): UserRoutes { return this.primary.users }
 
-  /** The project with that id (default: the configured one); throws for an unknown id. */
   private tenant (projectId?: string): SimProject {
-    const project = projectId === undefined ? this.primary : this.tenants.get(projectId)
-    if (project === undefined) throw new Error(`the simulator has no project ${projectId ?? ''}`)
-    return project
+    return this.organisation.tenant(projectId)
   }
 
   /**
@@ -156,7 +151,7 @@ export class AtlasSimulator {
    */
   addProject (options: { projectId?: string, projectName?: string, roles?: SimRole[], seedClusters?: string[] } = {}): { projectId: string, publicKey: string, privateKey: string } {
     const projectId = options.projectId ?? hex(12)
-    const project = this.newProject(projectId, options.projectName ?? `project-${projectId.slice(-6)}`)
+    const project = this.organisation.newProject(projectId, options.projectName ?? `project-${projectId.slice(-6)}`)
     for (const name of options.seedClusters ?? []) project.clusters.seed(name)
     const key = { publicKey: hex(4), privateKey: randomUUID() }
     this.auth.addApiKey(key.publicKey, key.privateKey, { [projectId]: options.roles ?? ['GROUP_OWNER'] })
@@ -370,33 +365,6 @@ export class AtlasSimulator {
     }
   }
 
-  /** `POST /groups`: a new project in the organisation (organisation keys only), named uniquely, with its tags. */
-  private createProject (ctx: RouteContext, body: unknown): Routed {
-    const v = ctx.accept(VERSIONS.v20230101)
-    this.auth.requirePermission('org')
-    const b = asObject(body)
-    if (typeof b.name !== 'string' || !/^[\w .()-]{1,64}$/.test(b.name)) throw new HttpFailure(400, 'INVALID_ATTRIBUTE', 'Invalid attribute name specified.', ['name'])
-    if (b.orgId !== this.orgId) throw new HttpFailure(UNVERIFIED.orgNotFound.status, UNVERIFIED.orgNotFound.code, `No organization with ID ${String(b.orgId)} exists.`, [String(b.orgId)])
-    if ([...this.tenants.values()].some(p => p.name === b.name)) {
-      throw new HttpFailure(UNVERIFIED.projectExists.status, UNVERIFIED.projectExists.code, `A group with name "${b.name}" already exists.`, [b.name])
-    }
-    const tags = Array.isArray(b.tags) ? (b.tags as Array<{ key: string, value: string }>).map(t => ({ key: String(t.key), value: String(t.value) })) : []
-    const project = this.newProject(hex(12), b.name, tags)
-    return ctx.ok(201, project.routes.view(), v)
-  }
-
-  /** `DELETE /groups/{id}`: refused while the project has clusters (deleting ones included). */
-  private deleteProject (ctx: RouteContext, project: SimProject): Routed {
-    const v = ctx.accept(VERSIONS.v20230101)
-    this.auth.requirePermission('owner')
-    if (project.state.clusters.size > 0) {
-      throw new HttpFailure(UNVERIFIED.projectNotEmpty.status, UNVERIFIED.projectNotEmpty.code, 'There are active clusters in this project.', [])
-    }
-    if (project === this.primary) throw new HttpFailure(400, 'INVALID_ATTRIBUTE', 'The simulator keeps its configured project.', [])
-    this.tenants.delete(project.id)
-    return ctx.ok(204, undefined, v)
-  }
-
   private route (req: IncomingMessage, url: URL, body: unknown): Routed {
     const method = req.method ?? 'GET'
     const segments = url.pathname.replace(/\/+$/, '').split('/').slice(4).map(s => decodeURIComponent(s))
@@ -409,35 +377,6 @@ export class AtlasSimulator {
     this.auth.serve(caller, undefined)
     if (segments.length === 0 && method === 'GET') return this.primary.routes.root(context([]), /^Bearer\s/i.test(req.headers.authorization ?? ''), caller)
     if (segments[0] !== 'groups') throw notFound(url.pathname)
-    if (segments.length === 1 && method === 'GET') {
-      const v = context([]).accept(VERSIONS.v20230101)
-      const visible = [...this.tenants.values()].filter(p => this.auth.canSee(caller, p.id))
-      return { status: 200, body: page(url, visible, LINK_BASE, p => p.routes.view()), ...v }
-    }
-    if (segments.length === 1 && method === 'POST') return this.createProject(context([]), body)
-    if (segments[1] === 'byName' && segments.length === 3 && method === 'GET') {
-      const v = context([]).accept(VERSIONS.v20230101)
-      const found = [...this.tenants.values()].find(p => p.name === segments[2] && this.auth.canSee(caller, p.id))
-      if (found === undefined) throw new HttpFailure(404, 'GROUP_NAME_NOT_FOUND', `No group with name "${segments[2]}" exists.`, [segments[2]])
-      return { status: 200, body: found.routes.view(), ...v }
-    }
-    // 400 INVALID_GROUP_ID for a malformed id, 404 GROUP_NOT_FOUND for a project that is not there (as recorded).
-    const groupId = segments[1] ?? ''
-    if (!/^[a-f0-9]{24}$/.test(groupId)) throw new HttpFailure(400, 'INVALID_GROUP_ID', `An invalid group ID ${groupId} was specified.`, [groupId])
-    const project = this.tenants.get(groupId)
-    if (project === undefined) throw new HttpFailure(404, 'GROUP_NOT_FOUND', `No group with ID ${groupId} exists.`, [groupId])
-    this.auth.serve(caller, project.id)
-    if (segments.length === 2 && method === 'GET') return project.routes.get(context([]))
-    if (segments.length === 2 && method === 'DELETE') return this.deleteProject(context([]), project)
-    const ctx = context(segments.slice(3))
-    const routed = segments[2] === 'clusters'
-      ? project.clusters.clusters(ctx)
-      : segments[2] === 'flexClusters'
-        ? project.clusters.flexClusters(ctx)
-        : segments[2] === 'databaseUsers'
-          ? project.users.route(ctx)
-          : segments[2] === 'accessList' ? project.accessList.route(ctx) : undefined
-    if (routed === undefined) throw notFound(url.pathname)
-    return routed
+    return this.organisation.route(context, segments, caller, url)
   }
 }
