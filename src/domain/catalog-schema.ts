@@ -21,6 +21,8 @@ const BINDING_AUTH = {
   },
   certificateMonths: { type: 'integer', minimum: 1, maximum: 24, description: 'Months an X.509 certificate is valid when a bind names none (Atlas default 3).' },
   oidcIdentityProviderId: { type: 'string', pattern: '^[0-9a-f]{24}$', description: 'The Atlas id of the project\'s OIDC workload identity provider; needed for oidc.' },
+  projectId: { type: 'string', pattern: '^[0-9a-f]{24}$', description: 'Another Atlas project for the plan\'s instances (absent: ATLAS_PROJECT_ID).' },
+  credentials: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$', description: 'Named credentials for that project (ATLAS_CREDENTIALS_<NAME>_... or ATLAS_CREDENTIALS_FILE).' },
   connection: { enum: [...CONNECTION_KINDS], description: 'The network path of bindings\' uri unless a bind says otherwise (bind parameter `connection`): public, private (VPC peering) or privateEndpoint.' }
 }
 const PARAMETERS = { type: 'object', properties: { parameters: { type: 'object', required: ['$schema'], description: 'A JSON Schema (draft-04 to draft-07) of the parameters.' } } }
@@ -47,7 +49,15 @@ export function catalogFileSchema (): Record<string, unknown> {
       defaultBackupEnabled: { type: 'boolean' },
       defaultTerminationProtectionEnabled: { type: 'boolean' },
       bindingLifetimeHours: LIFETIME,
-      ...BINDING_AUTH
+      ...BINDING_AUTH,
+      projectPerInstance: {
+        type: 'object', required: ['organizationId'], additionalProperties: false,
+        description: 'Each instance gets its own Atlas project in this organisation, deleted with it; instances may set ipAccessList.',
+        properties: {
+          organizationId: { type: 'string', pattern: '^[0-9a-f]{24}$' },
+          credentials: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$', description: 'Named credentials of an organisation key (absent: the configured ones).' }
+        }
+      }
     },
     if: { properties: { clusterKind: { const: 'dedicated' } } },
     then: { required: ['instanceSize'] }

@@ -30,6 +30,8 @@ interface Fixture {
     rateLimit?: { capacity: number, refillPerSecond: number }
     tokenRequestsPerMinute?: number
     wrongSecret?: boolean
+    /** The credentials' roles, when the call needs more than Project Owner (creating projects). */
+    roles?: SimulatorOptions['roles']
   }
   response: { status: number, contentType: string, headers?: Record<string, string>, body: unknown }
 }
@@ -76,6 +78,7 @@ async function simulated (t: Test, name: string, f: Fixture): Promise<{ status: 
     ...(f.request.accessList === undefined ? {} : { accessList: f.request.accessList }),
     ...(f.request.rateLimit === undefined ? {} : { rateLimit: f.request.rateLimit }),
     ...(f.request.tokenRequestsPerMinute === undefined ? {} : { tokenRequestsPerMinute: f.request.tokenRequestsPerMinute }),
+    ...(f.request.roles === undefined ? {} : { roles: f.request.roles }),
     delays: { clusterCreateMs: name === 'cluster-get-creating' || name === 'cluster-create' ? 60_000 : 0, clusterUpdateMs: 60_000, clusterDeleteMs: 60_000, flexCreateMs: name === 'flex-create' ? 60_000 : 0, userPropagationMs: 0 }
   }
   const sim = new AtlasSimulator(options)
@@ -93,12 +96,12 @@ async function simulated (t: Test, name: string, f: Fixture): Promise<{ status: 
     }
     if (name !== 'flex-create') await atlas.createCluster({ name: 'flex-1', kind: 'flex', providerName: 'AWS', regionName: 'US_EAST_1', tags: [] })
     await atlas.createCluster({ name: 'protected-1', kind: 'dedicated', instanceSize: 'M10', providerName: 'AWS', regionName: 'US_EAST_1', tags: [], terminationProtectionEnabled: true })
-    if (name !== 'user-create') {
+    if (name !== 'user-create' && name !== 'user-create-x509') {
       await atlas.createDatabaseUser({ username: 'b-4f2a9c1e', password: 'a-long-password', roles: [{ roleName: 'readWrite', databaseName: 'appdb' }], scopes: ['Cluster0'], labels: [{ key: 'osb-binding-id', value: 'b-4f2a9c1e' }] })
     }
   }
   const path = f.request.path.replace(/\{(\w+)\}/g, (_m, key: string) => names[key] ?? key)
-  let body = JSON.parse(JSON.stringify(f.request.body ?? null).replaceAll('{groupId}', sim.projectId)) as Record<string, unknown> | null
+  let body = JSON.parse(JSON.stringify(f.request.body ?? null).replaceAll('{groupId}', sim.projectId).replaceAll('{orgId}', sim.orgId)) as Record<string, unknown> | null
   if (name === 'cluster-patch-resize' && body !== null) {
     // The recording's shard id is another cluster's: the simulated cluster's own id takes its place.
     const own = (sim.clusterBody(cluster) as { replicationSpecs: Array<{ id: string }> }).replicationSpecs[0]!.id
@@ -215,6 +218,11 @@ t.test('adapter parses the recorded answers', async t => {
   t.equal((await (await adapterOver(t, ['user-list'])).listDatabaseUsers()).length, 1)
   await (await adapterOver(t, ['user-delete'])).deleteDatabaseUser('b-4f2a9c1e')
   t.match(await (await adapterOver(t, ['oauth-token', 'project-get'], 'service-account')).getProject(), { name: 'platform-dbs' })
+
+  t.match(await (await adapterOver(t, ['user-create-x509'])).createDatabaseUser({ ...user, username: 'b-7d1e2f3a', auth: 'x509' }), { username: 'b-7d1e2f3a', auth: 'x509' })
+  await (await adapterOver(t, ['access-list-add'])).addAccessListEntries([{ cidrBlock: '203.0.113.7/32', comment: 'orders app' }])
+  const org = await adapterOver(t, ['project-create']) as unknown as HttpAtlasAdapter
+  t.same(await org.createProject({ name: 'osb-5c2e9a0b7d31f4e6a8b9c0d1', orgId: 'a0123456789abcdef012345a', tags: [] }), { id: '6a793f62c0eb9e7a1771502a', name: 'osb-5c2e9a0b7d31f4e6a8b9c0d1', tags: [] })
 })
 
 t.test('adapter turns the recorded errors into port errors', async t => {
