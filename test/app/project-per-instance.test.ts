@@ -65,6 +65,7 @@ t.test('the whole lifecycle in the instance\'s own project', async t => {
   t.equal(created.status, 202, JSON.stringify(created.body))
   const [projectId] = ownProjects(sim)
   t.ok(projectId, 'a project was created in the organisation')
+  t.match(created.body.dashboard_url, new RegExp(`/v2/${projectId!}#/clusters/detail/osb-`), 'dashboard_url points into the instance\'s own project')
   t.equal(sim.clusterNames(projectId).length, 1, 'with the cluster in it')
   const waiting = await call('GET', `${I}/own/last_operation?${q(OWN_PLAN)}`)
   t.equal(waiting.body.state, 'in progress', 'not done while the access list entries are PENDING')

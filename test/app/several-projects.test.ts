@@ -74,6 +74,19 @@ t.test('plans in another project: everything reaches that project, before and af
   t.ok(lines.some(l => /^ok {3}Atlas reachable; credentials team-b accepted for project team-b/.test(l)), lines.join('\n'))
 })
 
+t.test('faults in the other project: a bind that fails there leaves no user there; the retry succeeds', async t => {
+  const env = await startSimBroker(t, catalogWithTeamB, {}, { env: teamBCredentials })
+  const { sim, call } = env
+  t.equal((await call('PUT', `${I}/b`, provisionBody(TEAM_B_SHARED, { cluster: 'TeamB' }))).status, 201)
+  const stop = sim.addFault({ kind: 'status', status: 500, path: `/groups/${teamB.projectId}/clusters/TeamB/status` })
+  const failed = await call('PUT', `${I}/b/service_bindings/x`, { service_id: SEED_SERVICE_ID, plan_id: TEAM_B_SHARED })
+  t.ok(failed.status >= 500, `a 5xx (${failed.status})`)
+  t.same(sim.databaseUsers(teamB.projectId), [], 'the user made in team-b\'s project was removed again')
+  stop()
+  t.equal((await call('PUT', `${I}/b/service_bindings/x`, { service_id: SEED_SERVICE_ID, plan_id: TEAM_B_SHARED })).status, 201, 'the platform\'s retry succeeds')
+  t.equal(sim.databaseUsers(teamB.projectId).length, 1)
+})
+
 t.test('a key reaches only its own project; a plan naming credentials that are not configured stops start-up', async t => {
   const env = await startSimBroker(t, catalogWithTeamB, {}, { env: teamBCredentials })
   const stranger = new HttpAtlasAdapter({
