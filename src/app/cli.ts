@@ -180,7 +180,7 @@ async function checkAtlasTarget (
     } else {
       for (const need of needs) {
         const ok = grants(roles, project.id, need)
-        report(ok, `permission to ${need.what}: ${ok ? 'granted' : `missing: give the credentials ${need.role} (or Project Owner) on project ${project.id}`}`)
+        report(ok, `permission to ${need.what}: ${ok ? 'granted' : `missing: give the credentials ${need.role}${need.role === 'Project Owner' ? '' : ' (or Project Owner)'} on project ${project.id}`}`)
       }
     }
   } catch (e) {

@@ -18,11 +18,14 @@ export interface AtlasNeed {
 const USERS: AtlasNeed = { what: 'create and delete database users (every bind)', role: 'Project Database Access Admin', grantedBy: ['GROUP_DATABASE_ACCESS_ADMIN'] }
 const CLUSTERS: AtlasNeed = { what: 'create and resize clusters (cluster plans)', role: 'Project Cluster Manager', grantedBy: ['GROUP_CLUSTER_MANAGER'] }
 const OWNER: AtlasNeed = { what: 'delete clusters and change termination protection (cluster plans)', role: 'Project Owner', grantedBy: [] }
+const CERTIFICATES: AtlasNeed = { what: 'issue X.509 certificates (bindings with auth x509)', role: 'Project Owner', grantedBy: [] }
 
-/** The needs of a catalog: users always; clusters and cluster deletion when it has cluster plans. */
+/** The needs of a catalog: users always; clusters and cluster deletion with cluster plans; certificates with X.509 bindings. */
 export function atlasNeeds (catalog: BrokerCatalog): AtlasNeed[] {
-  const clusterPlans = catalog.services.some(service => service.plans.some(plan => dedicatedSettings({ service, plan }) !== undefined))
-  return clusterPlans ? [USERS, CLUSTERS, OWNER] : [USERS]
+  const plans = catalog.services.flatMap(service => service.plans.map(plan => ({ service, plan })))
+  const clusterPlans = plans.some(resolved => dedicatedSettings(resolved) !== undefined)
+  const x509 = plans.some(({ plan }) => plan.atlas.bindingAuth?.includes('x509') === true)
+  return [USERS, ...(clusterPlans ? [CLUSTERS, OWNER] : []), ...(x509 ? [CERTIFICATES] : [])]
 }
 
 /** Whether `roles` grant `need` in the project (Project Owner and Organization Owner grant everything). */
