@@ -7,7 +7,16 @@
  * Retries follow Atlas's advice: Retry-After when it says; otherwise exponential backoff with jitter at
  * Atlas's scale (a second, doubling, capped), never so long that the call's deadline passes.
  */
-import { Agent, type Dispatcher, request } from 'undici'
+import type * as UndiciModule from 'undici'
+import { type Dispatcher } from 'undici'
+
+type Undici = typeof UndiciModule
+let undici: Promise<Undici> | undefined
+/** undici, loaded at the first call to Atlas rather than at start-up (memory and start-up time of a broker that has made none). */
+async function loadUndici (): Promise<Undici> {
+  undici ??= import('undici')
+  return await undici
+}
 import { AtlasError, AtlasRateLimitedError, AtlasUnavailableError } from '../../ports/atlas-port.js'
 import { DigestAuth, ServiceAccountAuth, type Token } from './atlas-auth.js'
 import { type AtlasEnvelope, type AtlasRole, PERMISSION_CODES, toAtlasError, tokenError } from './atlas-errors.js'
@@ -83,7 +92,7 @@ function parseJson<T> (text: string): T | undefined {
 
 export class AtlasHttpClient {
   private readonly base: URL
-  private readonly dispatcher: Dispatcher
+  private dispatcher: Dispatcher | undefined
   private readonly ownsDispatcher: boolean
   private readonly digest: DigestAuth | undefined
   private readonly oauth: ServiceAccountAuth | undefined
@@ -93,7 +102,7 @@ export class AtlasHttpClient {
   constructor (options: AtlasHttpOptions) {
     this.base = new URL(options.baseUrl)
     this.ownsDispatcher = options.dispatcher === undefined
-    this.dispatcher = options.dispatcher ?? new Agent({ keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000, connections: 32 })
+    this.dispatcher = options.dispatcher
     this.options = {
       requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
       maxRetries: options.maxRetries ?? 4,
@@ -122,7 +131,14 @@ export class AtlasHttpClient {
   /** Revokes the service-account token (best effort, bounded) and closes the connections. */
   async close (): Promise<void> {
     await this.oauth?.revoke()
-    if (this.ownsDispatcher) await this.dispatcher.close()
+    if (this.ownsDispatcher) await this.dispatcher?.close()
+  }
+
+  /** undici's request and the connection pool (made with the first call). */
+  private async http (): Promise<{ request: Undici['request'], dispatcher: Dispatcher }> {
+    const { Agent, request } = await loadUndici()
+    this.dispatcher ??= new Agent({ keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000, connections: 32 })
+    return { request, dispatcher: this.dispatcher }
   }
 
   /** The wait before retry `attempt` (0-based): Retry-After when given, else equal-jitter exponential backoff. */
@@ -161,11 +177,12 @@ export class AtlasHttpClient {
       let retryable = false
       let waitHint: number | undefined
       try {
+        const { request, dispatcher } = await this.http()
         const response = await request(new URL(pathAndQuery, this.base), {
           method: req.method,
           headers,
           ...(payload === undefined ? {} : { body: payload }),
-          dispatcher: this.dispatcher,
+          dispatcher,
           signal: AbortSignal.timeout(Math.min(this.options.requestTimeoutMs, remaining))
         })
         const status = response.statusCode
@@ -237,11 +254,12 @@ export class AtlasHttpClient {
       let failure: AtlasError
       let waitHint: number | undefined
       try {
+        const { request, dispatcher } = await this.http()
         const response = await request(new URL('/api/oauth/token', this.base), {
           method: 'POST',
           headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', 'user-agent': this.options.userAgent },
           body: 'grant_type=client_credentials',
-          dispatcher: this.dispatcher,
+          dispatcher,
           signal: AbortSignal.timeout(Math.max(1, Math.min(this.options.requestTimeoutMs, deadline - Date.now())))
         })
         const text = await response.body.text()
@@ -266,11 +284,12 @@ export class AtlasHttpClient {
   }
 
   private async revokeToken (basic: string, token: string): Promise<void> {
+    const { request, dispatcher } = await this.http()
     const response = await request(new URL('/api/oauth/revoke', this.base), {
       method: 'POST',
       headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', 'user-agent': this.options.userAgent },
       body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
-      dispatcher: this.dispatcher,
+      dispatcher,
       signal: AbortSignal.timeout(Math.min(this.options.requestTimeoutMs, 2000))
     })
     await response.body.dump()
