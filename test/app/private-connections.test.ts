@@ -59,3 +59,23 @@ t.test('a path the cluster does not have is a 422 that makes nothing; bad choice
   t.equal(sim.databaseUsers().length, 1)
   t.equal((await call('PUT', `${I}/i1/service_bindings/p`, bindBody({ connection: 'public' }))).status, 201, 'a bind may still choose public')
 })
+
+t.test('after a restart and during an Atlas outage the binding keeps its private path (recorded strings)', async t => {
+  const env = await setup(t)
+  env.sim.setPrivateNetworking('Main', { endpointIds: ['vpce-0aaaaaaaaaaaaaaa1'] })
+  const bound = await env.call('PUT', `${I}/i1/service_bindings/pe`, bindBody({ connection: 'privateEndpoint' }))
+  t.equal(bound.status, 201)
+  const uri = (bound.body.credentials as { uri: string }).uri
+  await env.restart()
+  t.equal(((await env.call('GET', `${I}/i1/service_bindings/pe`)).body.credentials as { uri: string }).uri, uri, 'after a restart')
+  const stop = env.sim.addFault({ kind: 'status', status: 503, method: 'GET', path: '/clusters/' })
+  const during = await env.call('GET', `${I}/i1/service_bindings/pe`)
+  t.equal(during.status, 200)
+  t.equal((during.body.credentials as { uri: string }).uri, uri, 'while Atlas cannot be reached: the strings recorded at bind time')
+  stop()
+  const failing = env.sim.addFault({ kind: 'status', status: 500, method: 'POST', path: '/databaseUsers' })
+  const failed = await env.call('PUT', `${I}/i1/service_bindings/pe2`, bindBody({ connection: 'privateEndpoint' }))
+  t.ok(failed.status >= 500, `a bind Atlas fails is a 5xx (${failed.status})`)
+  failing()
+  t.same(env.sim.databaseUsers().map(u => u.username), ['pe'], 'and leaves no user')
+})
