@@ -3,7 +3,7 @@
  * listens). Request ids come from X-Broker-API-Request-Identity when the platform sends one.
  */
 import { randomUUID } from 'node:crypto'
-import { type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import { type ChildLoggerOptions, type Logger } from 'pino'
 import { lazyChildLoggerFactory } from './logger.js'

@@ -135,3 +135,21 @@ t.test('problems of values from SECRETS_FILE name the file and the key', async t
   ])
   t.throws(() => loadConfig({ SECRETS_FILE: '/nope.json' }, () => { throw Object.assign(new Error('ENOENT: open'), { code: 'ENOENT' }) }), /SECRETS_FILE: cannot read \/nope\.json as JSON \(no such file\)/)
 })
+
+t.test('the start-up checker of each setting agrees with TypeBox\'s own validator (which is not loaded at start-up)', async t => {
+  const { Value } = await import('typebox/value')
+  const { ConfigSchema, settingProblem } = await import('../../src/app/config.js')
+  const samples = ['', '0', '-1', '8080', '65536', '1.5', '1e3', 'abc', 'true', 'false', 'https://cloud.mongodb.com', 'not a url', 'x'.repeat(40), '0123456789abcdef01234567', 'info', 'auto']
+  let compared = 0
+  for (const [name, schema] of Object.entries(ConfigSchema.properties)) {
+    for (const text of samples) {
+      const numeric = ((schema as { type?: string }).type === 'integer' || (schema as { type?: string }).type === 'number') && text.trim() !== '' && Number.isFinite(Number(text))
+      const value = numeric ? Number(text) : text
+      const typebox = [...Value.Errors(schema, value)].length > 0
+      const ours = settingProblem(schema as Parameters<typeof settingProblem>[0], value) !== undefined
+      if (typebox !== ours) t.fail(`${name} = ${JSON.stringify(text)}: TypeBox says ${typebox ? 'invalid' : 'valid'}, the checker ${ours ? 'invalid' : 'valid'}`)
+      compared++
+    }
+  }
+  t.ok(compared > 500, `${compared} setting values compared`)
+})

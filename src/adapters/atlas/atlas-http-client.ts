@@ -8,7 +8,7 @@
  * Atlas's scale (a second, doubling, capped), never so long that the call's deadline passes.
  */
 import type * as UndiciModule from 'undici'
-import { type Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
 
 type Undici = typeof UndiciModule
 let undici: Promise<Undici> | undefined

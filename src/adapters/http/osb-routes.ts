@@ -3,7 +3,7 @@
  * ServiceBroker port, and choosing 200/201/202 from what it returns. Everything else (auth, version,
  * errors) lives in the hooks and the error handler.
  */
-import { type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { type FastifyReply, type FastifyRequest } from 'fastify'
 import {
   type JsonObject, type LastOperation, type MaintenanceInfo, type RequestMeta, type ServiceBroker
