@@ -153,3 +153,20 @@ t.test('the start-up checker of each setting agrees with TypeBox\'s own validato
   }
   t.ok(compared > 500, `${compared} setting values compared`)
 })
+
+t.test('named Atlas credentials: from variables and from ATLAS_CREDENTIALS_FILE, API keys or service accounts; half a pair is refused', async t => {
+  const base = { ATLAS_PROJECT_ID: '0123456789abcdef01234567', ATLAS_PUBLIC_KEY: 'k', ATLAS_PRIVATE_KEY: 'p', BROKER_USERNAME: 'u', BROKER_PASSWORD: 'a-long-password', CREDENTIALS_SECRET: 'x'.repeat(32) }
+  const file = JSON.stringify({ 'team-b': { publicKey: 'pub-b', privateKey: 'priv-b' }, Org: { clientId: 'mdb_sa_id_1', clientSecret: 'mdb_sa_sk_1' } })
+  const config = loadConfig({ ...base, ATLAS_CREDENTIALS_FILE: '/etc/creds.json', ATLAS_CREDENTIALS_TEAM_C_CLIENT_ID: 'mdb_sa_id_c', ATLAS_CREDENTIALS_TEAM_C_CLIENT_SECRET: 'sk-c' }, () => file)
+  t.same(config.atlas.named, {
+    'team-b': { kind: 'digest', publicKey: 'pub-b', privateKey: 'priv-b' },
+    org: { kind: 'service-account', clientId: 'mdb_sa_id_1', clientSecret: 'mdb_sa_sk_1' },
+    'team-c': { kind: 'service-account', clientId: 'mdb_sa_id_c', clientSecret: 'sk-c' }
+  }, 'names compare in lower case with _ and - alike')
+  t.throws(() => loadConfig({ ...base, ATLAS_CREDENTIALS_FILE: '/etc/creds.json' }, () => '{not json'), /ATLAS_CREDENTIALS_FILE: cannot read \/etc\/creds.json as JSON/)
+  const mixed = (() => { try { loadConfig({ ...base, ATLAS_CREDENTIALS_X_PUBLIC_KEY: 'a', ATLAS_CREDENTIALS_X_PRIVATE_KEY: 'secret-value', ATLAS_CREDENTIALS_X_CLIENT_ID: 'c' }) } catch (e) { return e as Error } return undefined })()
+  t.match(mixed?.message, /credentials x need a public and private key, or a client id and secret/)
+  t.notMatch(mixed?.message, /secret-value/, 'no secret in the message')
+  t.throws(() => loadConfig({ ...base, ATLAS_DEFAULT_IP_ACCESS_LIST: '198.51.100.0/24, nonsense' }), /ATLAS_DEFAULT_IP_ACCESS_LIST: "nonsense" is not an IP address or CIDR block/)
+  t.same(loadConfig({ ...base, ATLAS_DEFAULT_IP_ACCESS_LIST: '198.51.100.0/24, 203.0.113.7' }).atlas.defaultIpAccessList, ['198.51.100.0/24', '203.0.113.7/32'])
+})
