@@ -1,10 +1,11 @@
 /**
- * Prometheus metrics (prom-client): OSB requests by operation and status with latency, Atlas calls by
- * operation and outcome with latency and retries, async operations in flight (read from storage at scrape
- * time, so it is the same on every replica), storage errors, plus Node's process metrics.
+ * Prometheus metrics in the text format, kept as plain numbers and written out at scrape time (no client
+ * library: it cost about 12 MB of every replica's memory): OSB requests by operation and status with
+ * latency, Atlas calls by operation and outcome with latency and retries, async operations in flight (read
+ * from storage at scrape time, so it is the same on every replica), storage errors, login failures, Atlas
+ * reachability, plus Node's process metrics under the usual names.
  */
 import { type FastifyInstance, type onResponseHookHandler } from 'fastify'
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import { StorageError, type StoragePort } from '../../ports/storage-port.js'
 
 const OSB_OPERATIONS: Record<string, string> = {
@@ -56,9 +57,9 @@ class OperationStats {
 
 /**
  * The OSB request counter and latency histogram, kept as plain numbers and written in Prometheus's text
- * format at scrape time. They sit on every request's path, where prom-client's label validation and
- * hashing per observation cost more than serving the catalog's bytes; the output is the same as
- * prom-client's (names, label order, cumulative buckets).
+ * format at scrape time. They sit on every request's path, where a client library's label validation and
+ * hashing per observation cost more than serving the catalog's bytes; the output is what prom-client
+ * writes (names, label order, cumulative buckets).
  */
 export class OsbRequestMetrics {
   private readonly operations = new Map<string, OperationStats>()
@@ -89,42 +90,144 @@ export class OsbRequestMetrics {
   }
 }
 
-export class BrokerMetrics {
-  readonly registry = new Registry()
-  private readonly osb = new OsbRequestMetrics()
-  private readonly atlasCalls: Counter
-  private readonly atlasLatency: Histogram
-  private readonly atlasRetries: Counter
-  private readonly storageErrors: Counter
-  private readonly authFailures: Counter
-  private readonly atlasUp: Gauge
-  private readonly digestNonceReuse: Gauge
+/** Label values escaped as Prometheus's text format wants them. */
+function escape (value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')
+}
 
-  constructor () {
-    collectDefaultMetrics({ register: this.registry })
-    const registers = [this.registry]
-    this.atlasCalls = new Counter({ name: 'atlas_broker_atlas_requests_total', help: 'Atlas API HTTP exchanges by operation and outcome', labelNames: ['operation', 'outcome'], registers })
-    this.atlasLatency = new Histogram({ name: 'atlas_broker_atlas_request_duration_seconds', help: 'Atlas API exchange latency', labelNames: ['operation'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers })
-    this.atlasRetries = new Counter({ name: 'atlas_broker_atlas_retries_total', help: 'Atlas API exchanges that were retries', labelNames: ['operation'], registers })
-    this.storageErrors = new Counter({ name: 'atlas_broker_storage_errors_total', help: 'Storage calls that failed, by method and error code', labelNames: ['method', 'code'], registers })
-    this.authFailures = new Counter({ name: 'atlas_broker_auth_failures_total', help: 'Failed broker logins: delayed (401 after a pause) or limited (429)', labelNames: ['outcome'], registers })
-    this.atlasUp = new Gauge({ name: 'atlas_broker_atlas_up', help: '1 while Atlas answers the broker (last exchange or probe), 0 while it cannot be reached', registers })
-    this.atlasUp.set(1)
-    this.digestNonceReuse = new Gauge({ name: 'atlas_broker_atlas_digest_nonce_reuse', help: '1 while digest nonces are reused across calls, 0 once Atlas refused one (a fresh challenge per request)', registers })
-    this.digestNonceReuse.set(1)
+function labels (names: readonly string[], values: readonly string[], extra = ''): string {
+  const parts = names.map((name, i) => `${name}="${escape(values[i] ?? '')}"`)
+  if (extra !== '') parts.unshift(extra)
+  return parts.length === 0 ? '' : `{${parts.join(',')}}`
+}
+
+/** A counter by label values, written out at scrape time. */
+class PlainCounter {
+  private readonly values = new Map<string, { labels: string[], n: number }>()
+  private readonly name: string
+  private readonly help: string
+  private readonly labelNames: readonly string[]
+  constructor (name: string, help: string, labelNames: readonly string[]) {
+    this.name = name
+    this.help = help
+    this.labelNames = labelNames
   }
 
+  inc (...labelValues: string[]): void {
+    const key = labelValues.join('\u0000')
+    const entry = this.values.get(key)
+    if (entry === undefined) this.values.set(key, { labels: labelValues, n: 1 })
+    else entry.n++
+  }
+
+  render (): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`]
+    for (const { labels: values, n } of this.values.values()) lines.push(`${this.name}${labels(this.labelNames, values)} ${n}`)
+    return lines.join('\n')
+  }
+}
+
+/** A gauge without labels. */
+class PlainGauge {
+  value: number
+  private readonly name: string
+  private readonly help: string
+  constructor (name: string, help: string, initial = 0) {
+    this.name = name
+    this.help = help
+    this.value = initial
+  }
+
+  render (): string {
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name} ${this.value}`].join('\n')
+  }
+}
+
+/** A histogram by one label, with prom-client's output (cumulative `le` buckets, sum, count). */
+class PlainHistogram {
+  private readonly series = new Map<string, { buckets: Float64Array, sum: number, count: number }>()
+  private readonly name: string
+  private readonly help: string
+  private readonly labelName: string
+  private readonly bounds: readonly number[]
+  constructor (name: string, help: string, labelName: string, bounds: readonly number[]) {
+    this.name = name
+    this.help = help
+    this.labelName = labelName
+    this.bounds = bounds
+  }
+
+  observe (labelValue: string, seconds: number): void {
+    let entry = this.series.get(labelValue)
+    if (entry === undefined) this.series.set(labelValue, entry = { buckets: new Float64Array(this.bounds.length + 1), sum: 0, count: 0 })
+    let i = 0
+    while (i < this.bounds.length && seconds > this.bounds[i]!) i++
+    entry.buckets[i]!++
+    entry.sum += seconds
+    entry.count++
+  }
+
+  render (): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`]
+    for (const [value, entry] of this.series) {
+      let cumulative = 0
+      this.bounds.forEach((bound, i) => {
+        cumulative += entry.buckets[i]!
+        lines.push(`${this.name}_bucket${labels([this.labelName], [value], `le="${bound}"`)} ${cumulative}`)
+      })
+      lines.push(`${this.name}_bucket${labels([this.labelName], [value], 'le="+Inf"')} ${entry.count}`)
+      lines.push(`${this.name}_sum${labels([this.labelName], [value])} ${entry.sum}`)
+      lines.push(`${this.name}_count${labels([this.labelName], [value])} ${entry.count}`)
+    }
+    return lines.join('\n')
+  }
+}
+
+const STARTED_SECONDS = Math.round(Date.now() / 1000 - process.uptime())
+
+/** Node's process metrics under the names Prometheus's Node clients use (CPU, memory, heap, handles, event loop). */
+function processMetrics (): string {
+  const cpu = process.cpuUsage()
+  const memory = process.memoryUsage()
+  const loop = performance.eventLoopUtilization()
+  const metric = (name: string, type: 'counter' | 'gauge', help: string, value: number): string => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${value}`
+  return [
+    metric('process_cpu_user_seconds_total', 'counter', 'Total user CPU time spent in seconds.', cpu.user / 1e6),
+    metric('process_cpu_system_seconds_total', 'counter', 'Total system CPU time spent in seconds.', cpu.system / 1e6),
+    metric('process_cpu_seconds_total', 'counter', 'Total user and system CPU time spent in seconds.', (cpu.user + cpu.system) / 1e6),
+    metric('process_start_time_seconds', 'gauge', 'Start time of the process since unix epoch in seconds.', STARTED_SECONDS),
+    metric('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.', memory.rss),
+    metric('nodejs_heap_size_total_bytes', 'gauge', 'Process heap size from Node.js in bytes.', memory.heapTotal),
+    metric('nodejs_heap_size_used_bytes', 'gauge', 'Process heap size used from Node.js in bytes.', memory.heapUsed),
+    metric('nodejs_external_memory_bytes', 'gauge', 'Node.js external memory size in bytes.', memory.external),
+    metric('nodejs_eventloop_utilization_ratio', 'gauge', 'Share of time the event loop was busy since the process started.', Math.round(loop.utilization * 1e6) / 1e6),
+    metric('nodejs_version_info', 'gauge', `Node.js version ${process.version}.`, 1).replace(/ 1$/, `{version="${process.version}"} 1`)
+  ].join('\n\n')
+}
+
+export class BrokerMetrics {
+  private readonly osb = new OsbRequestMetrics()
+  private readonly atlasCalls = new PlainCounter('atlas_broker_atlas_requests_total', 'Atlas API HTTP exchanges by operation and outcome', ['operation', 'outcome'])
+  private readonly atlasLatency = new PlainHistogram('atlas_broker_atlas_request_duration_seconds', 'Atlas API exchange latency', 'operation', [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10])
+  private readonly atlasRetries = new PlainCounter('atlas_broker_atlas_retries_total', 'Atlas API exchanges that were retries', ['operation'])
+  private readonly storageErrors = new PlainCounter('atlas_broker_storage_errors_total', 'Storage calls that failed, by method and error code', ['method', 'code'])
+  private readonly authFailures = new PlainCounter('atlas_broker_auth_failures_total', 'Failed broker logins: delayed (401 after a pause) or limited (429)', ['outcome'])
+  private readonly atlasUp = new PlainGauge('atlas_broker_atlas_up', '1 while Atlas answers the broker (last exchange or probe), 0 while it cannot be reached', 1)
+  private readonly digestNonceReuse = new PlainGauge('atlas_broker_atlas_digest_nonce_reuse', '1 while digest nonces are reused across calls, 0 once Atlas refused one (a fresh challenge per request)', 1)
+  private readonly inFlight = new PlainGauge('atlas_broker_async_operations_in_flight', 'Instances and bindings with an operation in progress')
+  private inFlightSource: StoragePort | undefined
+
   readonly onDigestReuseRefused = (): void => {
-    this.digestNonceReuse.set(0)
+    this.digestNonceReuse.value = 0
   }
 
   readonly onAuthFailure = (outcome: 'delayed' | 'limited'): void => {
-    this.authFailures.inc({ outcome })
+    this.authFailures.inc(outcome)
   }
 
   /** Atlas reachability, as the AtlasReachability tracker reports it. */
   readonly onAtlasReachability = (up: boolean): void => {
-    this.atlasUp.set(up ? 1 : 0)
+    this.atlasUp.value = up ? 1 : 0
   }
 
   /**
@@ -150,46 +253,44 @@ export class BrokerMetrics {
   readonly onAtlasExchange = (event: { method: string, path: string, status: number | undefined, attempt: number, ms: number }): void => {
     const operation = atlasOperation(event.method, event.path)
     const outcome = event.status === undefined ? 'network_error' : `${Math.floor(event.status / 100)}xx`
-    this.atlasCalls.inc({ operation, outcome })
-    this.atlasLatency.observe({ operation }, event.ms / 1000)
-    if (event.attempt > 0) this.atlasRetries.inc({ operation })
+    this.atlasCalls.inc(operation, outcome)
+    this.atlasLatency.observe(operation, event.ms / 1000)
+    if (event.attempt > 0) this.atlasRetries.inc(operation)
   }
 
-  /** A StoragePort that counts its failures; also feeds the in-flight gauge from it. */
+  /**
+   * A StoragePort that counts its failures; the in-flight gauge is read from it at scrape time. Methods that
+   * answer without a promise (the paged listings) pass through unchanged.
+   */
   instrumentStorage (storage: StoragePort): StoragePort {
     const errors = this.storageErrors
-    new Gauge({
-      name: 'atlas_broker_async_operations_in_flight',
-      help: 'Instances and bindings with an operation in progress',
-      registers: [this.registry],
-      async collect () {
-        try {
-          this.set(await storage.countOperationsInProgress())
-        } catch {
-          // The storage error counter records it; the gauge keeps its last value.
-        }
-      }
-    })
+    this.inFlightSource = storage
+    const count = (property: string | symbol, err: unknown): void => {
+      // Lost races (exists, version conflict) are normal flow, not failures.
+      if (err instanceof StorageError && err.code !== 'STORAGE_RECORD_EXISTS' && err.code !== 'STORAGE_VERSION_CONFLICT') errors.inc(String(property), err.code)
+    }
     return new Proxy(storage, {
       get (target, property, receiver) {
         const value: unknown = Reflect.get(target, property, receiver)
         if (typeof value !== 'function') return value
-        return async (...args: unknown[]) => {
-          try {
-            return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args)
-          } catch (err) {
-            // Lost races (exists, version conflict) are normal flow, not failures.
-            if (err instanceof StorageError && err.code !== 'STORAGE_RECORD_EXISTS' && err.code !== 'STORAGE_VERSION_CONFLICT') {
-              errors.inc({ method: String(property), code: err.code })
-            }
-            throw err
-          }
+        return (...args: unknown[]) => {
+          const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args)
+          if (!(result instanceof Promise)) return result
+          return result.catch((err: unknown) => { count(property, err); throw err })
         }
       }
     })
   }
 
   async render (): Promise<{ contentType: string, body: string }> {
-    return { contentType: this.registry.contentType, body: `${this.osb.render()}\n${await this.registry.metrics()}` }
+    if (this.inFlightSource !== undefined) {
+      // The storage error counter records a failure; the gauge keeps its last value.
+      this.inFlight.value = await this.inFlightSource.countOperationsInProgress().catch(() => this.inFlight.value)
+    }
+    const ours = [this.atlasCalls, this.atlasLatency, this.atlasRetries, this.storageErrors, this.authFailures, this.atlasUp, this.digestNonceReuse, this.inFlight]
+    return {
+      contentType: 'text/plain; version=0.0.4; charset=utf-8',
+      body: `${this.osb.render()}\n${ours.map(m => m.render()).join('\n\n')}\n\n${processMetrics()}\n`
+    }
   }
 }
