@@ -114,7 +114,7 @@ async function portProblem (host: string, port: number): Promise<string | undefi
  */
 async function checkAtlas (config: Config, catalog: BrokerCatalog | undefined, report: (ok: boolean, what: string) => void, out: Out): Promise<void> {
   const ofTarget = (target: AtlasTarget | undefined): BrokerCatalog => ({
-    services: (catalog?.services ?? []).map(s => ({ ...s, plans: s.plans.filter(p => JSON.stringify(planTarget(p.atlas)) === JSON.stringify(target)) }))
+    services: (catalog?.services ?? []).map(s => ({ ...s, plans: s.plans.filter(p => sameTarget(planTarget(p.atlas), target)) }))
   })
   await checkAtlasTarget(config, ofTarget(undefined), {}, report, out)
   // Project-per-instance plans: the organisation key may create projects there.

@@ -9,7 +9,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
-  type AtlasPort, type ConnectionStrings, type DatabaseUserAuth, AtlasError, AtlasRateLimitedError, AtlasUnavailableError, ClusterNotFoundError,
+  type ConnectionStrings, type DatabaseUserAuth, AtlasError, AtlasRateLimitedError, AtlasUnavailableError, ClusterNotFoundError,
   DatabaseUserExistsError, DatabaseUserNotFoundError
 } from '../ports/atlas-port.js'
 import {
@@ -78,7 +78,7 @@ export class Bindings {
     const connection = takeover !== undefined ? takeover.connection : requestedConnection(details.parameters ?? {}, extras.authSettings)
     // A private path the cluster does not have yet is refused before anything is made.
     if (connection !== undefined && takeover === undefined) {
-      const cluster = await this.atlasOf(instance).getCluster(instance.cluster, { deadline })
+      const cluster = await this.kit.atlasOf(instance).getCluster(instance.cluster, { deadline })
       if (chosenStrings(cluster.connectionStrings, connection) === undefined) throw new UnprocessableError(unreachableMessage(instance.cluster, connection))
     }
     // A takeover keeps the key its claim was made with; a new binding takes the current one.
@@ -139,9 +139,9 @@ export class Bindings {
       await this.ensureDatabaseUser(record, password, deadline, attempt)
       // An X.509 user's certificate: issued for each attempt (an earlier attempt's never left this process).
       const certificate = auth.kind === 'x509'
-        ? splitCertificate(await this.atlasOf(record).createUserCertificate(record.username, auth.certificateMonths, { deadline }))
+        ? splitCertificate(await this.kit.atlasOf(record).createUserCertificate(record.username, auth.certificateMonths, { deadline }))
         : undefined
-      await this.kit.waitUntilApplied(this.atlasOf(record), record.cluster, deadline)
+      await this.kit.waitUntilApplied(this.kit.atlasOf(record), record.cluster, deadline)
       // The answer (credentials hook included) is built before the binding is marked ready: a hook that fails
       // leaves no ready binding and no user.
       const connection = await this.connectionStringsOf(record, deadline)
@@ -160,11 +160,6 @@ export class Bindings {
       instanceId: instance.id, bindingId: record.id, username, auth: auth.kind, originatingIdentity: meta.originatingIdentity
     }, 'binding created')
     return spec
-  }
-
-  /** The Atlas project of a binding (its instance's). */
-  private atlasOf (record: { project?: BindingRecord['project'] }): AtlasPort {
-    return this.kit.atlasOf(record)
   }
 
   /** After a binding claim: the instance must still be there and usable (not being deleted). */
@@ -193,7 +188,7 @@ export class Bindings {
       ...(record.expiresAt === undefined ? {} : { deleteAfterDate: record.expiresAt.replace(/\.\d+Z$/, 'Z') })
     }
     try {
-      await this.atlasOf(record).createDatabaseUser({ ...spec, description: 'Open Service Broker binding' }, { deadline })
+      await this.kit.atlasOf(record).createDatabaseUser({ ...spec, description: 'Open Service Broker binding' }, { deadline })
       attempt.userMayExist = true
       return
     } catch (err) {
@@ -202,11 +197,11 @@ export class Bindings {
         throw err
       }
     }
-    const current = await this.atlasOf(record).getDatabaseUser(record.username, { deadline, auth })
+    const current = await this.kit.atlasOf(record).getDatabaseUser(record.username, { deadline, auth })
     const owner = current.labels.find(label => label.key === BINDING_LABEL)?.value
     if (owner !== labelValue(record.id)) throw new BindingConflictError(takenMessage(record.username, auth))
     attempt.userMayExist = true
-    await this.atlasOf(record).updateDatabaseUser(record.username, {
+    await this.kit.atlasOf(record).updateDatabaseUser(record.username, {
       ...(password === undefined ? {} : { password }), roles: spec.roles, scopes: spec.scopes, labels
     }, { deadline, auth })
   }
@@ -228,7 +223,7 @@ export class Bindings {
     let userGone = !userMayExist
     if (userMayExist) {
       try {
-        await this.atlasOf(record).deleteDatabaseUser(record.username, { deadline: this.kit.cleanupDeadline(deadline), auth: authOf(record).kind })
+        await this.kit.atlasOf(record).deleteDatabaseUser(record.username, { deadline: this.kit.cleanupDeadline(deadline), auth: authOf(record).kind })
         userGone = true
       } catch (err) {
         userGone = err instanceof DatabaseUserNotFoundError
@@ -253,7 +248,7 @@ export class Bindings {
   /** Deletes the binding's Atlas user (already gone counts as done) and leaves a tombstone. */
   async revoke (binding: BindingRecord, deadline: number): Promise<void> {
     try {
-      await this.atlasOf(binding).deleteDatabaseUser(binding.username, { deadline, auth: authOf(binding).kind })
+      await this.kit.atlasOf(binding).deleteDatabaseUser(binding.username, { deadline, auth: authOf(binding).kind })
     } catch (err) {
       if (!(err instanceof DatabaseUserNotFoundError)) throw err
     }
@@ -298,7 +293,7 @@ export class Bindings {
    */
   private async connectionStringsOf (record: BindingRecord, deadline: number): Promise<ConnectionStrings> {
     try {
-      return (await this.atlasOf(record).getCluster(record.cluster, { deadline })).connectionStrings
+      return (await this.kit.atlasOf(record).getCluster(record.cluster, { deadline })).connectionStrings
     } catch (err) {
       if (err instanceof ClusterNotFoundError) {
         throw new UnprocessableError(`cluster ${record.cluster} of this instance no longer exists in the Atlas project`)

@@ -25,7 +25,7 @@ import {
 import { authOf } from './binding-credentials.js'
 import { BindInProgressError, Bindings, bindingFacts, ExpiredBindingError } from './bindings.js'
 import {
-  type BrokerCatalog, type ResolvedPlan, dedicatedSettings, isBindable, isPlanUpdateable, planTarget, resolvePlan, servedCatalog
+  type ResolvedPlan, dedicatedSettings, isBindable, isPlanUpdateable, planTarget, resolvePlan, resolvePlanOrUndefined, servedCatalog
 } from './catalog.js'
 import { ClusterInstances } from './cluster-instances.js'
 import { dropDatabaseIfUnused } from './database-drop.js'
@@ -444,12 +444,4 @@ function lastOperationOf (operation: OperationRecord): LastOperation {
     if (operation.kind === 'update' && operation.updateRepeatable !== undefined) result.updateRepeatable = operation.updateRepeatable
   }
   return result
-}
-
-function resolvePlanOrUndefined (catalog: BrokerCatalog, serviceId: string, planId: string): ResolvedPlan | undefined {
-  try {
-    return resolvePlan(catalog, serviceId, planId)
-  } catch {
-    return undefined
-  }
 }

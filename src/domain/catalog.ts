@@ -25,6 +25,15 @@ export function planTarget (settings: ProjectSettings): AtlasTarget | undefined 
   return { ...(settings.projectId === undefined ? {} : { projectId: settings.projectId }), ...(settings.credentials === undefined ? {} : { credentials: settings.credentials }) }
 }
 
+/** The plan, or undefined where the catalog no longer has it (a record made under an older catalog). */
+export function resolvePlanOrUndefined (catalog: BrokerCatalog, serviceId: string, planId: string): ResolvedPlan | undefined {
+  try {
+    return resolvePlan(catalog, serviceId, planId)
+  } catch {
+    return undefined
+  }
+}
+
 /** Whether two targets are the same project and credentials (undefined: the configured ones). */
 export function sameTarget (a: AtlasTarget | undefined, b: AtlasTarget | undefined): boolean {
   return a?.projectId === b?.projectId && a?.credentials === b?.credentials

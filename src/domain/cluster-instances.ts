@@ -21,11 +21,11 @@ import {
 } from '../ports/service-broker.js'
 import { type InstanceRecord, type OperationRecord, RecordExistsError, VersionConflictError } from '../ports/storage-port.js'
 import {
-  type DedicatedClusterPlanSettings, type ResolvedPlan, dedicatedSettings, isPlanUpdateable, planTarget
+  type DedicatedClusterPlanSettings, type ResolvedPlan, dedicatedSettings, isPlanUpdateable, planTarget, resolvePlanOrUndefined
 } from './catalog.js'
-import { CHANGEABLE, clusterSpec, effective, isAmbiguous, ownedBy, progress, resolvePlanOrUndefined } from './cluster-specs.js'
+import { CHANGEABLE, clusterSpec, effective, isAmbiguous, ownedBy, progress } from './cluster-specs.js'
 import { toBrokerError } from './errors.js'
-import { InstanceProjects, refuseSharedAccessList } from './instance-projects.js'
+import { InstanceProjects } from './instance-projects.js'
 import {
   type BrokerDeps, type Kit, checkDatabaseName, instanceFacts, instanceRecord, sameInstanceRequest, stringParam
 } from './kit.js'
@@ -64,7 +64,6 @@ export class ClusterInstances {
     const database = stringParam(parameters, 'database') ?? this.kit.policy.databaseName(facts)
     checkDatabaseName(database)
     const spec = clusterSpec(plan, parameters, name, instanceId)
-    if (plan.projectPerInstance === undefined) refuseSharedAccessList(parameters)
     const own = plan.projectPerInstance === undefined ? undefined : this.projects.plan(plan.projectPerInstance, facts, parameters)
 
     const operation = this.kit.operation('provision', 'in progress', own === undefined ? `creating Atlas cluster ${name}` : `creating Atlas project ${own.name} and cluster ${name}`)
@@ -149,12 +148,11 @@ export class ClusterInstances {
       this.kit.validateParameters(target.plan.schemas?.service_instance?.update?.parameters, requested, 'parameters')
     }
     const merged = { ...record.parameters, ...requested }
-    // An own project's access list changes at once (Atlas applies entries in seconds); elsewhere it is refused.
-    let accessList: AccessListEntry[] | undefined
-    if (requested.ipAccessList !== undefined) {
-      if (record.ownProject === undefined || to.projectPerInstance === undefined) refuseSharedAccessList(requested)
-      else accessList = this.projects.desiredAccessList(requested)
-    }
+    // An own project's access list changes at once (Atlas applies entries in seconds); AtlasBroker has
+    // refused the parameter already where the project is shared.
+    const accessList: AccessListEntry[] | undefined = requested.ipAccessList !== undefined && record.ownProject !== undefined
+      ? this.projects.desiredAccessList(requested)
+      : undefined
     if (accessList !== undefined && record.state === 'ready') {
       record = await this.projects.applyAccessList(record, accessList, this.kit.deadline())
     }

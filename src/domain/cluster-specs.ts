@@ -5,8 +5,8 @@
 import { type AtlasCluster, type ClusterSpec, AtlasUnavailableError } from '../ports/atlas-port.js'
 import { type JsonObject, BadRequestError } from '../ports/service-broker.js'
 import { type InstanceRecord, type OperationRecord, StorageError } from '../ports/storage-port.js'
-import { type DedicatedClusterPlanSettings, type ResolvedPlan, resolvePlan } from './catalog.js'
-import { type BrokerDeps, INSTANCE_LABEL, labelValue, MANAGED_BY, MANAGED_BY_LABEL, stringParam } from './kit.js'
+import { type DedicatedClusterPlanSettings } from './catalog.js'
+import { INSTANCE_LABEL, labelValue, MANAGED_BY, MANAGED_BY_LABEL, stringParam } from './kit.js'
 
 /** Instance parameters that map onto cluster settings an update may change. */
 export const CHANGEABLE = ['backupEnabled', 'terminationProtectionEnabled', 'mongoDBMajorVersion'] as const
@@ -54,13 +54,5 @@ export function clusterSpec (plan: DedicatedClusterPlanSettings, parameters: Jso
     ...(backup === undefined ? {} : { backupEnabled: backup }),
     ...(protection === undefined ? {} : { terminationProtectionEnabled: protection }),
     tags: [{ key: INSTANCE_LABEL, value: labelValue(instanceId) }, { key: MANAGED_BY_LABEL, value: MANAGED_BY }]
-  }
-}
-
-export function resolvePlanOrUndefined (catalog: BrokerDeps['catalog'], serviceId: string, planId: string): ResolvedPlan | undefined {
-  try {
-    return resolvePlan(catalog, serviceId, planId)
-  } catch {
-    return undefined
   }
 }
