@@ -7,31 +7,28 @@
  */
 import t, { type Test } from 'tap'
 import { type AtlasSimulator } from '../../src/adapters/atlas/simulator/atlas-simulator.js'
-import { defaultCatalog, DEDICATED_PLAN_IDS, SEED_PLAN_ID, SEED_SERVICE_ID } from '../../src/app/default-catalog.js'
+import { SEED_PLAN_ID, SEED_SERVICE_ID } from '../../src/app/default-catalog.js'
 import { runCli } from '../../src/app/cli.js'
 import { configuredAtlas } from '../../src/app/compose.js'
 import { loadConfig } from '../../src/app/config.js'
 import { type BrokerCatalog } from '../../src/domain/catalog.js'
 import { deleteOrphanProject, findOrphanProjects } from '../../src/domain/sweep.js'
 import { defaultPolicy } from '../../src/domain/default-policy.js'
+import { OWN_PROJECT_PLAN_ID, withOwnProjectPlan } from '../helpers/catalogs.js'
 import { type SimBroker, startSimBroker } from '../helpers/sim-broker.js'
 
 const I = '/v2/service_instances'
-const OWN_PLAN = '7a1c2e3f-0000-4000-8000-0000000000e1'
+const OWN_PLAN = OWN_PROJECT_PLAN_ID
 const q = (planId: string): string => `service_id=${SEED_SERVICE_ID}&plan_id=${planId}`
 let orgKey: { publicKey: string, privateKey: string }
 
 function catalogWithOwnProjects (sim: AtlasSimulator): BrokerCatalog {
   orgKey = sim.addOrgKey()
-  const catalog = structuredClone(defaultCatalog)
-  const plans = catalog.services[0]!.plans
-  const flex = plans.find(p => p.id === DEDICATED_PLAN_IDS.flex)!
-  const own = { ...structuredClone(flex), id: OWN_PLAN, name: 'flex-own-project', atlas: { ...structuredClone(flex.atlas), projectPerInstance: { organizationId: sim.orgId, credentials: 'org' } } as typeof flex.atlas }
+  const { catalog, plan: own } = withOwnProjectPlan(sim.orgId)
   // The plan's parameter schemas name ipAccessList (the broker checks its contents itself).
   for (const schema of [own.schemas?.service_instance?.create?.parameters, own.schemas?.service_instance?.update?.parameters]) {
     if (schema !== undefined) (schema.properties as Record<string, unknown>).ipAccessList = { type: 'array', items: { type: 'object' } }
   }
-  plans.push(own)
   return catalog
 }
 

@@ -7,22 +7,19 @@
  * that succeeds. Every OSB request must answer well under 60 s, and at the end Atlas and the broker's records
  * must agree: no user or cluster without a live record, no live record left.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import t from 'tap'
 import { HttpAtlasAdapter } from '../../src/adapters/atlas/http-atlas-adapter.js'
 import { AtlasSimulator } from '../../src/adapters/atlas/simulator/atlas-simulator.js'
 import { MemoryStorage } from '../../src/adapters/storage/memory-storage.js'
 import { composeBroker } from '../../src/app/compose.js'
 import { loadConfig } from '../../src/app/config.js'
-import { defaultCatalog, DEDICATED_PLAN_IDS, SEED_PLAN_ID, SEED_SERVICE_ID } from '../../src/app/default-catalog.js'
+import { DEDICATED_PLAN_IDS, SEED_PLAN_ID, SEED_SERVICE_ID } from '../../src/app/default-catalog.js'
 import { findOrphans } from '../../src/domain/sweep.js'
 import { captureLogger } from '../helpers/broker.js'
+import { catalogFile, OWN_PROJECT_PLAN_ID, withOwnProjectPlan } from '../helpers/catalogs.js'
 import { deleteAndPoll, deleteQuery, deleteUntilGone as platformDelete, pollUntilDone, type ReadState } from '../helpers/platform.js'
 
 t.setTimeout(600_000)
-const OWN_PROJECT_PLAN = '7a1c2e3f-0000-4000-8000-0000000000e1'
 const LIFECYCLES = 300
 const CONCURRENCY = 25
 
@@ -32,16 +29,12 @@ t.test(`${LIFECYCLES} lifecycles (shared and cluster plans) under 5xx, 429 burst
   const storage = new MemoryStorage()
   // One plan gives each instance its own project (an organisation key; the platform's egress on every access list).
   const orgKey = sim.addOrgKey()
-  const catalog = structuredClone(defaultCatalog)
-  const flex = catalog.services[0]!.plans.find(p => p.id === DEDICATED_PLAN_IDS.flex)!
-  catalog.services[0]!.plans.push({ ...structuredClone(flex), id: OWN_PROJECT_PLAN, name: 'flex-own-project', atlas: { ...structuredClone(flex.atlas), projectPerInstance: { organizationId: sim.orgId, credentials: 'org' } } as typeof flex.atlas })
-  const catalogFile = path.join(mkdtempSync(path.join(tmpdir(), 'chaos-')), 'catalog.json')
-  writeFileSync(catalogFile, JSON.stringify(catalog))
+  const file = catalogFile(withOwnProjectPlan(sim.orgId).catalog, 'chaos')
   const broker = await composeBroker(loadConfig({
     ATLAS_BASE_URL: url, ATLAS_PROJECT_ID: sim.projectId, ATLAS_PUBLIC_KEY: sim.publicKey, ATLAS_PRIVATE_KEY: sim.privateKey,
     ATLAS_DEFAULT_CLUSTER: 'Main', BROKER_USERNAME: 'platform', BROKER_PASSWORD: 'a-long-password', CREDENTIALS_SECRET: 'c'.repeat(32),
     USER_PROPAGATION_POLL_MS: '20', OPERATION_BUDGET_MS: '20000', ATLAS_REQUEST_TIMEOUT_MS: '3000', LOG_LEVEL: 'silent',
-    CATALOG_FILE: catalogFile, ATLAS_CREDENTIALS_ORG_PUBLIC_KEY: orgKey.publicKey, ATLAS_CREDENTIALS_ORG_PRIVATE_KEY: orgKey.privateKey,
+    CATALOG_FILE: file, ATLAS_CREDENTIALS_ORG_PUBLIC_KEY: orgKey.publicKey, ATLAS_CREDENTIALS_ORG_PRIVATE_KEY: orgKey.privateKey,
     ATLAS_DEFAULT_IP_ACCESS_LIST: '198.51.100.0/24'
   }), captureLogger('silent').logger, { storage })
   t.teardown(async () => { await broker.close(); await sim.close() })
@@ -104,7 +97,7 @@ t.test(`${LIFECYCLES} lifecycles (shared and cluster plans) under 5xx, 429 burst
 
   /** Shared plan: synchronous; cluster plans (every fifth lifecycle, flex and M10 in turn): 202 and polling. */
   const lifecycle = async (n: number): Promise<void> => {
-    const planId = n % 10 === 4 ? DEDICATED_PLAN_IDS.flex : n % 10 === 9 ? DEDICATED_PLAN_IDS.m10 : n % 10 === 7 ? OWN_PROJECT_PLAN : SEED_PLAN_ID
+    const planId = n % 10 === 4 ? DEDICATED_PLAN_IDS.flex : n % 10 === 9 ? DEDICATED_PLAN_IDS.m10 : n % 10 === 7 ? OWN_PROJECT_PLAN_ID : SEED_PLAN_ID
     const async = planId !== SEED_PLAN_ID
     if (async) clusterLifecycles++
     const instance = `/v2/service_instances/chaos-${n}`

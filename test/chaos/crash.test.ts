@@ -12,9 +12,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { MongoClient } from 'mongodb'
@@ -23,15 +20,15 @@ import { HttpAtlasAdapter } from '../../src/adapters/atlas/http-atlas-adapter.js
 import { AtlasSimulator } from '../../src/adapters/atlas/simulator/atlas-simulator.js'
 import { MemoryStorage } from '../../src/adapters/storage/memory-storage.js'
 import { MongoStorage } from '../../src/adapters/storage/mongo-storage.js'
-import { defaultCatalog, DEDICATED_PLAN_IDS, SEED_PLAN_ID, SEED_SERVICE_ID } from '../../src/app/default-catalog.js'
+import { DEDICATED_PLAN_IDS, SEED_PLAN_ID, SEED_SERVICE_ID } from '../../src/app/default-catalog.js'
 import { findOrphans } from '../../src/domain/sweep.js'
 import { type StoragePort } from '../../src/ports/storage-port.js'
 import { serveStorage } from '../fakes/remote-storage.js'
+import { catalogFile, OWN_PROJECT_PLAN_ID, withOwnProjectPlan } from '../helpers/catalogs.js'
 import { NO_MONGO_REASON, startMongo } from '../helpers/mongo.js'
 import { deleteAndPoll, deleteQuery, deleteUntilGone as platformDelete, pollUntilDone, type ReadState } from '../helpers/platform.js'
 
 t.setTimeout(600_000)
-const OWN_PROJECT_PLAN = '7a1c2e3f-0000-4000-8000-0000000000e1'
 const LIFECYCLES = 60
 const CONCURRENCY = 12
 const KILLS = 8
@@ -56,11 +53,7 @@ async function crashRun (t: Test, open: () => Promise<CrashStore>): Promise<void
   const simUrl = await sim.listen()
   // One lifecycle in ten is on a plan that gives each instance its own project (an organisation key).
   const orgKey = sim.addOrgKey()
-  const catalog = structuredClone(defaultCatalog)
-  const flex = catalog.services[0]!.plans.find(p => p.id === DEDICATED_PLAN_IDS.flex)!
-  catalog.services[0]!.plans.push({ ...structuredClone(flex), id: OWN_PROJECT_PLAN, name: 'flex-own-project', atlas: { ...structuredClone(flex.atlas), projectPerInstance: { organizationId: sim.orgId, credentials: 'org' } } as typeof flex.atlas })
-  const catalogFile = path.join(mkdtempSync(path.join(tmpdir(), 'crash-')), 'catalog.json')
-  writeFileSync(catalogFile, JSON.stringify(catalog))
+  const file = catalogFile(withOwnProjectPlan(sim.orgId).catalog, 'crash')
   const store = await open()
   const { storage } = store
   t.teardown(async () => { await store.close(); await sim.close() })
@@ -72,7 +65,7 @@ async function crashRun (t: Test, open: () => Promise<CrashStore>): Promise<void
   const settings = {
     ATLAS_BASE_URL: simUrl, ATLAS_PROJECT_ID: sim.projectId, ATLAS_PUBLIC_KEY: sim.publicKey, ATLAS_PRIVATE_KEY: sim.privateKey,
     ATLAS_DEFAULT_CLUSTER: 'Main', BROKER_USERNAME: 'platform', BROKER_PASSWORD: 'a-long-password', CREDENTIALS_SECRET: 'c'.repeat(32),
-    USER_PROPAGATION_POLL_MS: '20', OPERATION_BUDGET_MS: '2000', LOG_LEVEL: 'warn', CATALOG_FILE: catalogFile,
+    USER_PROPAGATION_POLL_MS: '20', OPERATION_BUDGET_MS: '2000', LOG_LEVEL: 'warn', CATALOG_FILE: file,
     ATLAS_CREDENTIALS_ORG_PUBLIC_KEY: orgKey.publicKey, ATLAS_CREDENTIALS_ORG_PRIVATE_KEY: orgKey.privateKey, ...store.settings
   }
 
@@ -153,7 +146,7 @@ async function crashRun (t: Test, open: () => Promise<CrashStore>): Promise<void
   let clusterLifecycles = 0
   /** Every fifth lifecycle is on a cluster plan (flex): 202 and polling, and kills land mid-create too. */
   const lifecycle = async (n: number): Promise<void> => {
-    const planId = n % 10 === 2 ? DEDICATED_PLAN_IDS.flex : n % 10 === 7 ? OWN_PROJECT_PLAN : SEED_PLAN_ID
+    const planId = n % 10 === 2 ? DEDICATED_PLAN_IDS.flex : n % 10 === 7 ? OWN_PROJECT_PLAN_ID : SEED_PLAN_ID
     const async = planId !== SEED_PLAN_ID
     if (async) clusterLifecycles++
     const instance = `/v2/service_instances/crash-${n}`

@@ -2,9 +2,6 @@
  * The broker as composed for production (config parsed, HTTP app, HTTP Atlas adapter), over an Atlas simulator
  * on loopback, with an operator's catalog file; OSB calls go through `inject` and are checked against the spec.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import { type Test } from 'tap'
 import { AtlasSimulator, type SimulatorOptions } from '../../src/adapters/atlas/simulator/atlas-simulator.js'
 import { MemoryStorage } from '../../src/adapters/storage/memory-storage.js'
@@ -12,6 +9,7 @@ import { composeBroker, type RunningBroker } from '../../src/app/compose.js'
 import { loadConfig } from '../../src/app/config.js'
 import { type BrokerCatalog } from '../../src/domain/catalog.js'
 import { captureLogger } from './broker.js'
+import { catalogFile } from './catalogs.js'
 import { osb, type OsbResponse } from './osb-client.js'
 
 export interface SimBroker {
@@ -34,8 +32,7 @@ export async function startSimBroker (
 ): Promise<SimBroker> {
   const sim = new AtlasSimulator({ seedClusters: ['Main'], delays: { userPropagationMs: 20 }, ...simOptions })
   const url = await sim.listen()
-  const file = path.join(mkdtempSync(path.join(tmpdir(), 'sim-broker-')), 'catalog.json')
-  writeFileSync(file, JSON.stringify(typeof catalog === 'function' ? catalog(sim) : catalog))
+  const file = catalogFile(typeof catalog === 'function' ? catalog(sim) : catalog, 'sim-broker')
   const env = {
     ATLAS_BASE_URL: url, ATLAS_PROJECT_ID: sim.projectId, ATLAS_PUBLIC_KEY: sim.publicKey, ATLAS_PRIVATE_KEY: sim.privateKey,
     ATLAS_DEFAULT_CLUSTER: 'Main', BROKER_USERNAME: 'platform', BROKER_PASSWORD: 'a-long-password', CREDENTIALS_SECRET: 'z'.repeat(32),
