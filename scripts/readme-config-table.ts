@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import { UNVERIFIED } from '../src/adapters/atlas/simulator/unverified.js'
-import { ConfigSchema } from '../src/app/config.js'
+import { ConfigSchema } from '../src/app/config-schema.js'
 import { catalogFileSchema } from '../src/domain/catalog-schema.js'
 import { coverageTable } from './osb-coverage.js'
 

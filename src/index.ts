@@ -7,7 +7,8 @@
 import { type FastifyInstance } from 'fastify'
 import { type Logger, pino } from 'pino'
 import { type ComposeOverrides, composeBroker } from './app/compose.js'
-import { type ConfigSchema, loadConfig } from './app/config.js'
+import { loadConfig } from './app/config.js'
+import { type ConfigSchema } from './app/config-schema.js'
 import { loggerOptions } from './app/logger.js'
 
 /** Settings by environment-variable name, e.g. `{ ATLAS_PROJECT_ID: '…', BROKER_USERNAME: '…' }`. */
@@ -44,7 +45,8 @@ export async function createBroker (settings: BrokerSettingsInput = {}, options:
   }
 }
 
-export { type Config, ConfigError, ConfigSchema, loadConfig } from './app/config.js'
+export { type Config, ConfigError, loadConfig } from './app/config.js'
+export { ConfigSchema } from './app/config-schema.js'
 export { defaultCatalog, DEDICATED_PLAN_IDS, SEED_PLAN_ID, SEED_SERVICE_ID } from './app/default-catalog.js'
 export { type BrokerCatalog, type BrokerPlan, type BrokerService, type PlanSettings } from './domain/catalog.js'
 export { defaultPolicy } from './domain/default-policy.js'

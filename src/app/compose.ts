@@ -21,7 +21,9 @@ import { type Policy, type PolicyPlugin } from '../ports/policy-port.js'
 import { type StoragePort } from '../ports/storage-port.js'
 import { buildApp } from './build-app.js'
 import { USER_AGENT } from './version.js'
-import { type Config, ConfigError, credentialsName, DEFAULT_POLICIES_DIR } from './config.js'
+import { type Config, ConfigError } from './config.js'
+import { DEFAULT_POLICIES_DIR } from './config-schema.js'
+import { credentialsName } from './named-credentials.js'
 import { defaultCatalog } from './default-catalog.js'
 
 /** How often an otherwise idle broker checks that Atlas answers (for the atlas_broker_atlas_up metric). */

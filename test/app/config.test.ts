@@ -138,7 +138,8 @@ t.test('problems of values from SECRETS_FILE name the file and the key', async t
 
 t.test('the start-up checker of each setting agrees with TypeBox\'s own validator (which is not loaded at start-up)', async t => {
   const { Value } = await import('typebox/value')
-  const { ConfigSchema, settingProblem } = await import('../../src/app/config.js')
+  const { settingProblem } = await import('../../src/app/config.js')
+  const { ConfigSchema } = await import('../../src/app/config-schema.js')
   const samples = ['', '0', '-1', '8080', '65536', '1.5', '1e3', 'abc', 'true', 'false', 'https://cloud.mongodb.com', 'not a url', 'x'.repeat(40), '0123456789abcdef01234567', 'info', 'auto']
   let compared = 0
   for (const [name, schema] of Object.entries(ConfigSchema.properties)) {

@@ -78,6 +78,7 @@ t.test('the Dockerfile: multi-stage, slim LTS base, production deps, non-root, c
   const node = readFileSync(new URL('../../.node-version', import.meta.url), 'utf8').trim()
   t.match(dockerfile, new RegExp(`^ARG NODE_VERSION=${node.replaceAll('.', '\\.')}$`, 'm'), 'the image runs the Node version CI tests on (.node-version)')
   t.match(dockerfile, /npm ci --omit=dev/)
+  t.match(dockerfile, /^COPY scripts\/build\.ts scripts\/freeze-schemas\.ts \.\/scripts\/$/m, 'the build stage has the build script and what it imports')
   t.match(dockerfile, /^USER node$/m)
   t.match(dockerfile, /HOST=0\.0\.0\.0/)
   t.match(dockerfile, /^EXPOSE 8080$/m)

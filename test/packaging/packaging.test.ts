@@ -1,16 +1,17 @@
 /**
  * Packaging, reproduced without a Docker engine (none runs on our machines):
- *   1. the image's steps — compiled output, `npm ci --omit=dev`, the image's start command, policies mounted
+ *   1. the image's steps — compiled output (`npm run build`'s script), `npm ci --omit=dev`, the image's start command, policies mounted
  *      from another folder — serve the catalog;
  *   2. `npm pack` yields a package that installs elsewhere, whose `createBroker` API and `atlas-broker` bin work.
  * Both install from the npm registry, so this file is slow (about a minute).
  */
 import { execFile, spawn } from 'node:child_process'
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
+import { FROZEN_MODULES } from '../../scripts/freeze-schemas.js'
 
 t.setTimeout(600_000)
 const run = promisify(execFile)
@@ -20,7 +21,8 @@ const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) =
 
 t.test('the container image\'s steps, outside Docker', async t => {
   const image = mkdtempSync(path.join(tmpdir(), 'image-'))
-  await run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json'), '--outDir', path.join(image, 'dist')], { cwd: root })
+  await run(process.execPath, ['--import', 'tsx', path.join(root, 'scripts/build.ts'), path.join(image, 'dist')], { cwd: root })
+  for (const module of FROZEN_MODULES) t.notMatch(readFileSync(path.join(image, 'dist', module), 'utf8'), /\bimport\b/, `${module} is plain data in the compiled output (no TypeBox at run time)`)
   copyFileSync(path.join(root, 'package.json'), path.join(image, 'package.json'))
   copyFileSync(path.join(root, 'package-lock.json'), path.join(image, 'package-lock.json'))
   await run('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund'], { cwd: image, env: cleanEnv, maxBuffer: 16 * 1024 * 1024 })
