@@ -8,11 +8,12 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import { type ChildLoggerOptions, type Logger } from 'pino'
 import { lazyChildLoggerFactory } from './logger.js'
 import { registerAccessLog } from '../adapters/http/access-log.js'
+import { catalogFastPathApplies, installCatalogFastPath } from '../adapters/http/catalog-fast-path.js'
 import { clientErrorHandler, registerErrorHandling } from '../adapters/http/error-handler.js'
 import { healthRoutes, type ReadinessCheck } from '../adapters/http/health-routes.js'
 import { type BrokerMetrics } from '../adapters/metrics/prometheus-metrics.js'
 import { type BrokerCredentials, REQUEST_IDENTITY_HEADER, registerOsbHooks } from '../adapters/http/osb-hooks.js'
-import { osbRoutes } from '../adapters/http/osb-routes.js'
+import { catalogBytes, osbRoutes } from '../adapters/http/osb-routes.js'
 import { type ServiceBroker } from '../ports/service-broker.js'
 
 /** Request ids: a random per-process prefix and a counter (a UUID per request costs more than it gives). */
@@ -37,6 +38,8 @@ export interface BuildAppOptions {
   authFailuresPerMinute?: number
   /** Longest pause before answering a failed login (default 2 s). */
   maxAuthDelayMs?: number
+  /** Answer the ordinary catalog request before Fastify's pipeline (catalog-fast-path.ts); default true. */
+  catalogFastPath?: boolean
 }
 
 /**
@@ -85,5 +88,12 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     })
   }
   await app.withTypeProvider<TypeBoxTypeProvider>().register(osbRoutes, { broker: options.broker })
+  if (options.catalogFastPath !== false && catalogFastPathApplies(app)) {
+    installCatalogFastPath(app, {
+      credentials: options.credentials,
+      catalogBytes: catalogBytes(options.broker),
+      ...(options.metrics === undefined ? {} : { observe: options.metrics.metrics.operationObserver('catalog') })
+    })
+  }
   return app
 }

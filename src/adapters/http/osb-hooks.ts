@@ -42,34 +42,46 @@ export class HttpError extends Error {
 }
 
 /**
- * Constant-time check of presented credentials against the configured ones. Both sides are written into
- * buffers of one fixed size (the secret's length rounded up to a multiple of 128 bytes), so the work done
- * never depends on the secret's content, nor on its length within that 128-byte step: only on the presented
- * value, which the client already knows. Presented values longer than the buffer can never match. About four
- * times cheaper per request than hashing both sides (brokerapi's way to equalise lengths). Synchronous: the
+ * Constant-time check of a presented string against a secret one. Both sides are written into buffers of
+ * one fixed size (the secret's length rounded up to a multiple of 128 bytes), so the work done never depends
+ * on the secret's content, nor on its length within that 128-byte step: only on the presented value, which
+ * the client already knows. Presented values longer than the buffer can never match. About four times
+ * cheaper per request than hashing both sides (brokerapi's way to equalise lengths). Synchronous: the
  * scratch buffer is never shared across an await.
  */
-export class CredentialsMatcher {
+export class SecretMatcher {
   private readonly expected: Buffer
   private readonly expectedLength: number
   private readonly scratch: Buffer
 
-  constructor (credentials: BrokerCredentials) {
-    const secret = Buffer.from(`${credentials.username}\u0000${credentials.password}`, 'utf8')
-    const size = Math.max(1, Math.ceil(secret.length / 128)) * 128
+  constructor (secret: string) {
+    const bytes = Buffer.from(secret, 'utf8')
+    const size = Math.max(1, Math.ceil(bytes.length / 128)) * 128
     this.expected = Buffer.alloc(size)
-    secret.copy(this.expected)
-    this.expectedLength = secret.length
+    bytes.copy(this.expected)
+    this.expectedLength = bytes.length
     this.scratch = Buffer.alloc(size)
   }
 
-  matches (username: string, password: string): boolean {
-    const presented = `${username}\u0000${password}`
+  matches (presented: string): boolean {
     const written = this.scratch.write(presented, 'utf8')
     this.scratch.fill(0, written)
     const same = timingSafeEqual(this.scratch, this.expected)
     // Compared after the full-width comparison, so a length mismatch costs the same as a content mismatch.
     return same && Buffer.byteLength(presented, 'utf8') === this.expectedLength
+  }
+}
+
+/** The broker's credentials as basic auth decodes them: both fields in one constant-time comparison. */
+export class CredentialsMatcher {
+  private readonly secret: SecretMatcher
+
+  constructor (credentials: BrokerCredentials) {
+    this.secret = new SecretMatcher(`${credentials.username}\u0000${credentials.password}`)
+  }
+
+  matches (username: string, password: string): boolean {
+    return this.secret.matches(`${username}\u0000${password}`)
   }
 }
 
