@@ -1,12 +1,14 @@
 /**
  * `npm run bench` (not part of npm test): builds, then measures on this machine, loopback only, bounded:
- *   1. catalog throughput and latency (autocannon, in its own process) at 32 and 128 connections, against the
- *      broker and against a bare node:http server answering the same bytes, as a ratio (target ≥ 0.8);
+ *   1. catalog throughput and latency (wrk when installed, else autocannon; in its own process) at 32 and 128
+ *      connections, against the broker and against a bare node:http server answering the same bytes, as a
+ *      ratio (target ≥ 0.8), with each server's CPU time per request;
  *   2. shared-plan lifecycles (provision → bind → unbind → deprovision) against the simulator with no added
  *      latency: cycles/s, per-call latency, the broker's own time per call (latency less the Atlas exchange
  *      time the broker records in /metrics, scraped between calls) and Atlas round trips per call;
- *   3. start-up time to ready, resident memory idle and under load, and the slowest answer when 128 connections
- *      open at once (broker and bare server);
+ *   3. start-up time to ready, resident memory idle (beside a Fastify server and a bare node:http server
+ *      answering the same bytes) and under load, and the slowest answer when 128 connections open at once
+ *      (broker and bare server);
  *   4. binds against a simulator whose new users take PROPAGATION_MS (default 5 s) to be APPLIED, at the
  *      default poll setting: Atlas HTTP calls per bind and bind latency, beside what fixed 1 s polling needs
  *      for the same propagation (computed: one check at once, then one a second until APPLIED);
@@ -17,135 +19,31 @@
  *   6. cost as work grows (bench/scale.ts): own time per call with 10,000 instances and 30,000 bindings stored
  *      against an empty store, and `sweep` over 30,000 Atlas users (paged: bounded memory).
  * Results go to bench/results/latest.json and are printed as a table.
- * BENCH_SECONDS sets each autocannon run's length (default 5); BENCH_ROUNDS how many times the broker and the
- * bare server are measured, alternately, per connection count (default 3; medians are reported).
- * With two or more cores and `taskset` available, servers run on core 1 and autocannon on core 0, so neither
- * steals the other's core and runs are comparable (the table says whether this was done).
+ * BENCH_SECONDS sets each load run's length (default 5); BENCH_ROUNDS how many times the broker and the bare
+ * server are measured, alternately, per connection count (default 3; medians are reported); BENCH_LOAD=autocannon
+ * uses autocannon even where wrk is installed; BENCH_NODE names the Node binary the servers run on.
+ * With two or more cores and `taskset` available, servers run on core 1 and the load generator on core 0, so
+ * neither steals the other's core and runs are comparable (the table says whether this was done).
  */
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { execFile } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { AtlasSimulator } from '../src/adapters/atlas/simulator/atlas-simulator.js'
+import {
+  AUTH, burstSlowestMs, GENERATOR, load, type Load, percentile, PINNED, root, rssMb, SECONDS, SERVER_NODE, startBare, startBroker, startFastify
+} from './load.js'
 import { type LeakResult, type ScaleResult, type SweepResult, atlasExchangeSeconds, leakCheck, scaleBench, sweepBench } from './scale.js'
 
 const run = promisify(execFile)
-const root = new URL('..', import.meta.url).pathname
-const SECONDS = Number(process.env.BENCH_SECONDS ?? '5')
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '3')
 const PROPAGATION_MS = Number(process.env.BENCH_PROPAGATION_MS ?? '5000')
-/** Server and load generator on separate cores when the machine allows it. */
-const PINNED = cpus().length >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0
-function pinned (core: number, command: string, args: string[]): [string, string[]] {
-  return PINNED ? ['taskset', ['-c', String(core), command, ...args]] : [command, args]
-}
 const SERVICE = '2a04f349-4aab-4fcb-af6d-8e1749a77c13'
 const PLAN = '8db474d1-3cc0-4f4d-b864-24e3bd49b874'
-const USER = 'bench'
-const PASS = 'bench-password-123'
-const AUTH = `Basic ${Buffer.from(`${USER}:${PASS}`).toString('base64')}`
 
-interface Started { child: ChildProcess, url: string, readyMs: number }
-
-function rssMb (pid: number | undefined): number {
-  if (pid === undefined) return 0
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? '0')
-  return Math.round(kb / 102.4) / 10
-}
-
-/** CPU seconds (user + system) the process has used so far, from /proc (clock ticks at 100 Hz). */
-function cpuSeconds (pid: number | undefined): number {
-  if (pid === undefined) return 0
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / 100
-}
-
-/** A free loopback port, so the bench knows the broker's address without reading its log. */
-async function freePort (): Promise<number> {
-  const { createServer } = await import('node:net')
-  return await new Promise(resolve => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-async function startBroker (env: Record<string, string>): Promise<Started> {
-  const port = await freePort()
-  const url = `http://127.0.0.1:${port}`
-  const started = Date.now()
-  const [command, args] = pinned(1, process.execPath, ['dist/app/main.js'])
-  const child = spawn(command, args, {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', HOST: '127.0.0.1', PORT: String(port), BROKER_USERNAME: USER, BROKER_PASSWORD: PASS, ...env },
-    stdio: ['ignore', 'ignore', 'inherit']
-  })
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`broker exited (${child.exitCode})`)
-    const r = await fetch(`${url}/readyz`).catch(() => undefined)
-    if (r?.status === 200) break
-    await new Promise(resolve => setTimeout(resolve, 10))
-  }
-  return { child, url, readyMs: Date.now() - started }
-}
-
-async function startBare (body: string): Promise<{ child: ChildProcess, url: string }> {
-  const code = `const http = require('node:http'); const body = Buffer.from(${JSON.stringify(body)});
-    http.createServer((req, res) => { res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length }); res.end(body) })
-      .listen(0, '127.0.0.1', function () { console.log('http://127.0.0.1:' + this.address().port) })`
-  const [command, args] = pinned(1, process.execPath, ['-e', code])
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] })
-  const url = await new Promise<string>(resolve => child.stdout?.once('data', (chunk: Buffer) => resolve(chunk.toString().trim())))
-  return { child, url }
-}
-
-interface Load { requestsPerSecond: number, p50: number, p99: number, errors: number, non2xx: number, serverCpuUsPerRequest: number }
-
-/** One autocannon run against `url`; `serverPid`'s CPU time over the run, per request, goes beside req/s. */
-async function autocannon (url: string, connections: number, serverPid: number | undefined, sampleRss?: () => void): Promise<Load> {
-  const timer = sampleRss === undefined ? undefined : setInterval(sampleRss, 250)
-  const cpuBefore = cpuSeconds(serverPid)
-  try {
-    const [command, args] = pinned(0, path.join(root, 'node_modules/.bin/autocannon'), [
-      '-j', '-c', String(connections), '-d', String(SECONDS), '-H', `authorization=${AUTH}`, '-H', 'x-broker-api-version=2.17', url
-    ])
-    const { stdout } = await run(command, args, { maxBuffer: 64 * 1024 * 1024 })
-    const r = JSON.parse(stdout) as { requests: { average: number, total: number }, latency: { p50: number, p99: number }, errors: number, non2xx: number }
-    const cpuUs = (cpuSeconds(serverPid) - cpuBefore) * 1e6
-    return {
-      requestsPerSecond: Math.round(r.requests.average), p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx,
-      serverCpuUsPerRequest: Math.round((cpuUs / Math.max(1, r.requests.total)) * 10) / 10
-    }
-  } finally {
-    if (timer !== undefined) clearInterval(timer)
-  }
-}
-
-/**
- * 128 fresh connections opened at once, one catalog request each: the slowest answer (ms). The median of
- * five bursts is reported, taken between the broker and the bare server alternately.
- */
-async function burstSlowestMs (url: string): Promise<number> {
-  const { request } = await import('node:http')
-  const one = async (): Promise<number> => await new Promise((resolve, reject) => {
-    const started = performance.now()
-    const req = request(url, { agent: false, headers: { authorization: AUTH, 'x-broker-api-version': '2.17' } }, res => {
-      res.resume()
-      res.on('end', () => resolve(performance.now() - started))
-    })
-    req.on('error', reject)
-    req.end()
-  })
-  const times = await Promise.all(Array.from({ length: 128 }, one))
-  return Math.round(Math.max(...times) * 10) / 10
-}
-
-function percentile (values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return Math.round((sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0) * 100) / 100
+async function nodeVersion (node: string): Promise<string> {
+  return (await run(node, ['--version'])).stdout.trim()
 }
 
 const step = (m: string): void => { if (process.env.BENCH_DEBUG !== undefined) console.error(`[bench] ${m}`) }
@@ -155,7 +53,7 @@ async function main (): Promise<void> {
   const results: Record<string, unknown> = {
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
-    method: { secondsPerRun: SECONDS, rounds: ROUNDS, pinnedCores: PINNED }
+    method: { secondsPerRun: SECONDS, rounds: ROUNDS, pinnedCores: PINNED, loadGenerator: GENERATOR, serverNode: await nodeVersion(SERVER_NODE) }
   }
 
   // 1 + 3: catalog, start-up, memory.
@@ -169,13 +67,17 @@ async function main (): Promise<void> {
     ATLAS_DEFAULT_CLUSTER: 'Cluster0', CREDENTIALS_SECRET: 'b'.repeat(32)
   })
   step('broker ready')
-  const idleRss = rssMb(broker.child.pid)
   const catalogBody = await (await fetch(`${broker.url}/v2/catalog`, { headers: { authorization: AUTH, 'x-broker-api-version': '2.17' } })).text()
   const bare = await startBare(catalogBody)
+  const fastify = await startFastify(catalogBody)
+  // Idle memory of the three, each a second after it was ready (the broker has served one catalog request).
+  await new Promise(resolve => setTimeout(resolve, 1000))
+  const idle = { broker: rssMb(broker.child.pid), fastify: rssMb(fastify.child.pid), bare: rssMb(bare.child.pid) }
+  fastify.child.kill('SIGTERM')
   // A burst straight after start-up (one request served so far), where a stall would show first.
   const coldBurst = { broker: await burstSlowestMs(`${broker.url}/v2/catalog`), bare: await burstSlowestMs(bare.url) }
   step('bare ready')
-  let peakRss = idleRss
+  let peakRss = idle.broker
   const catalog: Record<string, unknown> = {}
   const median = (loads: Load[]): Load => [...loads].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond)[Math.floor(loads.length / 2)]!
   for (const connections of [32, 128]) {
@@ -183,8 +85,8 @@ async function main (): Promise<void> {
     const brokerRuns: Load[] = []
     const bareRuns: Load[] = []
     for (let round = 0; round < ROUNDS; round++) {
-      brokerRuns.push(await autocannon(`${broker.url}/v2/catalog`, connections, broker.child.pid, () => { peakRss = Math.max(peakRss, rssMb(broker.child.pid)) }))
-      bareRuns.push(await autocannon(bare.url, connections, bare.child.pid))
+      brokerRuns.push(await load(`${broker.url}/v2/catalog`, connections, broker.child.pid, () => { peakRss = Math.max(peakRss, rssMb(broker.child.pid)) }))
+      bareRuns.push(await load(bare.url, connections, bare.child.pid))
       step(`catalog ${connections} round ${round} done`)
     }
     const b = median(brokerRuns)
@@ -193,7 +95,8 @@ async function main (): Promise<void> {
       broker: b,
       bare: n,
       ratio: Math.round((b.requestsPerSecond / n.requestsPerSecond) * 100) / 100,
-      rounds: { broker: brokerRuns.map(r => r.requestsPerSecond), bare: bareRuns.map(r => r.requestsPerSecond) }
+      cpuRatio: Math.round((n.serverCpuUsPerRequest / b.serverCpuUsPerRequest) * 100) / 100,
+      rounds: { broker: brokerRuns, bare: bareRuns }
     }
   }
   results.catalog = catalog
@@ -204,7 +107,7 @@ async function main (): Promise<void> {
   }
   results.connectionBurst = { coldSlowestMs: coldBurst, slowestMs: { broker: percentile(bursts.broker, 0.5), bare: percentile(bursts.bare, 0.5) }, rounds: bursts }
   results.startup = { readyMs: broker.readyMs }
-  results.memory = { idleRssMb: idleRss, peakRssUnderLoadMb: peakRss }
+  results.memory = { idleRssMb: idle.broker, idleRssFastifyAloneMb: idle.fastify, idleRssBareMb: idle.bare, peakRssUnderLoadMb: peakRss }
   broker.child.kill('SIGTERM')
   bare.child.kill('SIGTERM')
   await catalogSim.close()
@@ -291,17 +194,18 @@ async function main (): Promise<void> {
 
   mkdirSync(path.join(root, 'bench/results'), { recursive: true })
   writeFileSync(path.join(root, 'bench/results/latest.json'), `${JSON.stringify(results, null, 2)}\n`)
-  const c = results.catalog as Record<string, { broker: Load, bare: Load, ratio: number }>
+  const c = results.catalog as Record<string, { broker: Load, bare: Load, ratio: number, cpuRatio: number }>
   const l = results.lifecycle as { cyclesPerSecond: number, perCallMs: Record<string, { median: number, p99: number }>, brokerOwnMsPerCall: Record<string, { median: number, p99: number }>, atlasRoundTripsPerOsbCall: number, digestChallengesWhileWarm: number }
-  console.log(`\nmachine: ${String((results.machine as { cpus: number }).cpus)} cores, ${(results.machine as { model: string }).model}, Node ${process.version}`)
-  console.log(`method: ${ROUNDS} alternating ${SECONDS} s runs per server and connection count, medians; ${PINNED ? 'servers on core 1, autocannon on core 0' : 'processes not pinned to cores'}`)
+  const method = results.method as { serverNode: string }
+  console.log(`\nmachine: ${String((results.machine as { cpus: number }).cpus)} cores, ${(results.machine as { model: string }).model}; servers on Node ${method.serverNode}`)
+  console.log(`method: ${GENERATOR}, ${ROUNDS} alternating ${SECONDS} s runs per server and connection count, medians; ${PINNED ? `servers on core 1, ${GENERATOR} on core 0` : 'processes not pinned to cores'}`)
   console.log('\n| measure | value |\n| --- | --- |')
   for (const k of ['c32', 'c128']) {
     const r = c[k]!
     console.log(`| catalog ${k.slice(1)} conn: broker req/s (p50/p99 ms) | ${r.broker.requestsPerSecond} (${r.broker.p50}/${r.broker.p99}) |`)
     console.log(`| catalog ${k.slice(1)} conn: bare node:http req/s (p50/p99 ms) | ${r.bare.requestsPerSecond} (${r.bare.p50}/${r.bare.p99}) |`)
     console.log(`| catalog ${k.slice(1)} conn: ratio (target ≥ 0.8) | ${r.ratio} |`)
-    console.log(`| catalog ${k.slice(1)} conn: server CPU µs per request, broker / bare | ${r.broker.serverCpuUsPerRequest} / ${r.bare.serverCpuUsPerRequest} |`)
+    console.log(`| catalog ${k.slice(1)} conn: server CPU µs per request, broker / bare (bare's share of the broker's) | ${r.broker.serverCpuUsPerRequest} / ${r.bare.serverCpuUsPerRequest} (${r.cpuRatio}) |`)
   }
   const cb = results.connectionBurst as { coldSlowestMs: { broker: number, bare: number }, slowestMs: { broker: number, bare: number } }
   console.log(`| 128 connections opened at once: slowest catalog answer, broker / bare (ms; target ≤ 2x), just started | ${cb.coldSlowestMs.broker} / ${cb.coldSlowestMs.bare} |`)
@@ -323,7 +227,9 @@ async function main (): Promise<void> {
   const sw = results.sweep as SweepResult
   console.log(`| sweep over ${sw.users} Atlas users (${sw.orphans} orphans): seconds; peak heap growth paged / with a third of the users / listing all first (MB) | ${sw.seconds}; ${sw.peakHeapGrowthMb.paged} / ${sw.peakHeapGrowthMb.pagedWithAThird} / ${sw.peakHeapGrowthMb.listedFirst} |`)
   console.log(`| start-up to ready (ms) | ${(results.startup as { readyMs: number }).readyMs} |`)
-  console.log(`| RSS idle / peak under catalog load (MB) | ${(results.memory as { idleRssMb: number }).idleRssMb} / ${(results.memory as { peakRssUnderLoadMb: number }).peakRssUnderLoadMb} |`)
+  const m = results.memory as { idleRssMb: number, idleRssFastifyAloneMb: number, idleRssBareMb: number, peakRssUnderLoadMb: number }
+  console.log(`| RSS idle: broker / Fastify alone / bare node:http (MB) | ${m.idleRssMb} / ${m.idleRssFastifyAloneMb} / ${m.idleRssBareMb} |`)
+  console.log(`| RSS peak under catalog load (MB) | ${m.peakRssUnderLoadMb} |`)
 }
 
 interface PropagationResult { propagationMs: number, binds: number, atlasCallsPerBind: number, statusChecksPerBind: number, fixedPollingCallsPerBind: number, bindMs: { median: number, max: number, each: number[] }, fixedPollingLatencyMs: number }
