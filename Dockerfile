@@ -16,7 +16,11 @@ COPY scripts/build.ts scripts/freeze-schemas.ts ./scripts/
 RUN npm run build
 
 FROM node:${NODE_VERSION}-slim AS runtime
+# NODE_OPTIONS: V8's young generation capped at 4 MB semi-spaces (Node's default grows them to 16 MB): the
+# broker's requests allocate little, so this keeps about 20 MB off its resident memory under load at no
+# measured cost in throughput (`npm run bench` runs the broker with this value). Override it like any ENV.
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-semi-space-size=4 \
     HOST=0.0.0.0 \
     PORT=8080 \
     POLICIES_DIR=/app/policies

@@ -81,6 +81,7 @@ t.test('the Dockerfile: multi-stage, slim LTS base, production deps, non-root, c
   t.match(dockerfile, /^COPY scripts\/build\.ts scripts\/freeze-schemas\.ts \.\/scripts\/$/m, 'the build stage has the build script and what it imports')
   t.match(dockerfile, /^USER node$/m)
   t.match(dockerfile, /HOST=0\.0\.0\.0/)
+  t.match(dockerfile, /^\s+NODE_OPTIONS=--max-semi-space-size=\d+ \\$/m, 'the young generation is capped (the bench runs the broker with the same NODE_OPTIONS)')
   t.match(dockerfile, /^EXPOSE 8080$/m)
   t.match(dockerfile, /ENTRYPOINT \["node", "dist\/app\/main\.js"\]/)
   const ignore = readFileSync(new URL('../../.dockerignore', import.meta.url), 'utf8')
