@@ -8,7 +8,8 @@ import {
   AtlasAuthError, AtlasIpNotAllowedError, AtlasPermissionError, AtlasRequestError, type AtlasCluster
 } from '../../../src/ports/atlas-port.js'
 import { AtlasHttpClient } from '../../../src/adapters/atlas/atlas-http-client.js'
-import { HttpAtlasAdapter, resizedSpecs, type RawCluster } from '../../../src/adapters/atlas/http-atlas-adapter.js'
+import { resizedSpecs, type RawCluster } from '../../../src/adapters/atlas/atlas-wire.js'
+import { HttpAtlasAdapter } from '../../../src/adapters/atlas/http-atlas-adapter.js'
 import { USER_AGENT } from '../../../src/app/version.js'
 import { startSim } from '../../helpers/atlas-sim.js'
 
