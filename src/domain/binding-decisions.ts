@@ -3,11 +3,12 @@
  * authentication, lifetime and predecessor asked for) and the policy's decisions, checked.
  */
 import { type DatabaseUserAuth } from '../ports/atlas-port.js'
-import { type BindDetails, BadRequestError } from '../ports/service-broker.js'
+import { type BindDetails, type JsonObject, BadRequestError } from '../ports/service-broker.js'
 import { type BindingRecord, type InstanceRecord } from '../ports/storage-port.js'
 import { type BindingAuth, type BindingAuthSettings, atlasUsername, requestedKind, resolveAuth } from './binding-auth.js'
 import { type ConnectionSettings } from './binding-connection.js'
 import { authOf } from './binding-credentials.js'
+import { type ResolvedPlan } from './catalog.js'
 import { type Kit } from './kit.js'
 import { type BindingData } from './policy-calls.js'
 
@@ -89,4 +90,15 @@ export function bindingFacts (
       context: instance.context ?? {}
     }
   }
+}
+
+/** Hours of an expiring binding: the `expiresInHours` parameter, else the plan's setting; Atlas keeps temporary users a week at most. */
+export function bindingLifetime (parameters: JsonObject, resolved: ResolvedPlan): number | undefined {
+  const asked = parameters.expiresInHours
+  const hours = asked ?? resolved.plan.atlas.bindingLifetimeHours
+  if (hours === undefined) return undefined
+  if (typeof hours !== 'number' || !Number.isInteger(hours) || hours < 1 || hours > 168) {
+    throw new BadRequestError('parameter \'expiresInHours\' must be a whole number of hours from 1 to 168 (Atlas keeps temporary users a week at most)')
+  }
+  return hours
 }

@@ -13,26 +13,28 @@
 import { type AtlasCluster, type AtlasTarget, ClusterNotFoundError } from '../ports/atlas-port.js'
 import {
   type BindDetails, type BindingSpec, type Catalog, type DeprovisionDetails, type DeprovisionServiceSpec,
-  type FetchBindingDetails, type FetchedBindingSpec, type FetchInstanceDetails, type InstanceSpec, type JsonObject,
+  type FetchBindingDetails, type FetchedBindingSpec, type FetchInstanceDetails, type InstanceSpec,
   type LastOperation, type MaintenanceInfo, type PollDetails, type ProvisionDetails, type ProvisionedInstanceSpec,
   type RequestMeta, type ServiceBroker, type UnbindDetails, type UnbindSpec, type UpdateDetails, type UpdateServiceSpec,
   BadRequestError, BindingGoneError, BindingNotFoundError, ConcurrencyError, InstanceConflictError,
   InstanceGoneError, InstanceNotFoundError, MaintenanceInfoConflictError, UnprocessableError
 } from '../ports/service-broker.js'
 import {
-  type BindingRecord, type InstanceRecord, type OperationKind, type OperationRecord, RecordExistsError, VersionConflictError
+  type BindingRecord, type InstanceRecord, type OperationRecord, RecordExistsError, VersionConflictError
 } from '../ports/storage-port.js'
 import { authOf } from './binding-credentials.js'
+import { bindingLifetime } from './binding-decisions.js'
 import { BindInProgressError, Bindings, bindingFacts, ExpiredBindingError } from './bindings.js'
 import {
   type ResolvedPlan, dedicatedSettings, isBindable, isPlanUpdateable, planTarget, resolvePlan, resolvePlanOrUndefined, servedCatalog
 } from './catalog.js'
 import { ClusterInstances } from './cluster-instances.js'
 import { dropDatabaseIfUnused } from './database-drop.js'
+import { claimInstance, releaseInstance, restoreInstance } from './instance-claims.js'
 import { refuseSharedAccessList } from './instance-projects.js'
 import { toBrokerError } from './errors.js'
 import {
-  type BrokerDeps, checkDatabaseName, describe, instanceFacts, instanceRecord, Kit, sameInstanceRequest, stringParam
+  type BrokerDeps, checkDatabaseName, instanceFacts, instanceRecord, Kit, sameInstanceRequest, stringParam
 } from './kit.js'
 
 export { type BrokerDeps, type BrokerSettings, BINDING_LABEL, INSTANCE_LABEL } from './kit.js'
@@ -208,7 +210,7 @@ export class AtlasBroker implements ServiceBroker {
         this.deps.logger.info({ instanceId, async: spec.isAsync, originatingIdentity: meta.originatingIdentity }, 'instance deletion accepted')
         return spec
       }
-      const claimed = await this.claimInstance(record, 'deprovision')
+      const claimed = await claimInstance(this.deps, this.kit, record, 'deprovision')
       const deadline = this.kit.deadline()
       try {
         await this.bindings.revokeAll(instanceId, deadline)
@@ -218,8 +220,8 @@ export class AtlasBroker implements ServiceBroker {
         })
       } catch (err) {
         // A bind in progress: nothing was revoked, so the instance goes back to how it was; the platform retries.
-        if (err instanceof BindInProgressError) await this.restoreInstance(claimed, record)
-        else await this.releaseInstance(instanceId, 'deprovision', err)
+        if (err instanceof BindInProgressError) await restoreInstance(this.deps, claimed, record)
+        else await releaseInstance(this.deps, this.kit, instanceId, 'deprovision', err)
         throw err
       }
       this.deps.logger.info({ instanceId, originatingIdentity: meta.originatingIdentity }, 'instance deprovisioned')
@@ -362,43 +364,6 @@ export class AtlasBroker implements ServiceBroker {
     return await this.clusters.refresh(record)
   }
 
-  /** Marks an instance as being deleted, unless another request holds it (ConcurrencyError). */
-  private async claimInstance (record: InstanceRecord, kind: OperationKind): Promise<InstanceRecord> {
-    if (record.state !== 'ready' && this.kit.leaseIsLive(record)) {
-      throw new ConcurrencyError(`instance ${record.id} has an operation in progress`)
-    }
-    try {
-      return await this.deps.storage.updateInstance(record.id, record.version, {
-        state: 'deleting',
-        leaseUntil: new Date(this.kit.now() + this.deps.settings.leaseMs).toISOString(),
-        lastOperation: this.kit.operation(kind, 'in progress')
-      })
-    } catch (err) {
-      if (err instanceof VersionConflictError) throw new ConcurrencyError(`instance ${record.id} was changed by another request; retry`)
-      throw err
-    }
-  }
-
-  /** Undoes a deletion claim that did nothing (`before` is the record as it was claimed). */
-  private async restoreInstance (claimed: InstanceRecord, before: InstanceRecord): Promise<void> {
-    await this.deps.storage.updateInstance(claimed.id, claimed.version, {
-      state: before.state, leaseUntil: before.leaseUntil, lastOperation: before.lastOperation
-    }).catch((err: unknown) => { this.deps.logger.warn({ err, instanceId: claimed.id }, 'could not restore an instance after a refused delete') })
-  }
-
-  /** After a failed deprovision: the instance stays `deleting`, unlocked, so the platform's retry goes on. */
-  private async releaseInstance (instanceId: string, kind: OperationKind, cause: unknown): Promise<void> {
-    try {
-      const now = await this.deps.storage.getInstance(instanceId)
-      if (now === undefined) return
-      await this.deps.storage.updateInstance(instanceId, now.version, {
-        leaseUntil: undefined, lastOperation: this.kit.operation(kind, 'failed', describe(cause))
-      })
-    } catch (err) {
-      this.deps.logger.warn({ err, instanceId }, 'could not release the instance after a failed operation; its lease will expire')
-    }
-  }
-
   private async requireCluster (name: string, target: AtlasTarget | undefined, deadline: number): Promise<AtlasCluster> {
     try {
       return await this.kit.atlasOf({ project: target }).getCluster(name, { deadline })
@@ -423,17 +388,6 @@ function checkMaintenanceInfo (resolved: ResolvedPlan, requested: MaintenanceInf
       ? `plan ${resolved.plan.name} has no maintenance_info; omit it`
       : `maintenance_info.version ${requested.version} does not match the plan's ${current}`)
   }
-}
-
-/** Hours of an expiring binding: the `expiresInHours` parameter, else the plan's setting; Atlas keeps temporary users a week at most. */
-function bindingLifetime (parameters: JsonObject, resolved: ResolvedPlan): number | undefined {
-  const asked = parameters.expiresInHours
-  const hours = asked ?? resolved.plan.atlas.bindingLifetimeHours
-  if (hours === undefined) return undefined
-  if (typeof hours !== 'number' || !Number.isInteger(hours) || hours < 1 || hours > 168) {
-    throw new BadRequestError('parameter \'expiresInHours\' must be a whole number of hours from 1 to 168 (Atlas keeps temporary users a week at most)')
-  }
-  return hours
 }
 
 function lastOperationOf (operation: OperationRecord): LastOperation {
