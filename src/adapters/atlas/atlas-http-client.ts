@@ -73,6 +73,17 @@ function sleep (ms: number): Promise<void> {
   return new Promise(resolve => setTimeout(resolve, ms))
 }
 
+/**
+ * A signal that aborts as `AbortSignal.timeout` does (with a TimeoutError), whose timer the caller clears once
+ * the exchange is over: `AbortSignal.timeout`'s own timer, and the weak references it holds, stay alive until
+ * it fires, one per Atlas call for the whole request timeout.
+ */
+function timeoutSignal (ms: number): { signal: AbortSignal, clear: () => void } {
+  const controller = new AbortController()
+  const timer = setTimeout(() => { controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')) }, ms)
+  return { signal: controller.signal, clear: () => { clearTimeout(timer) } }
+}
+
 function retryAfterMs (value: string | string[] | undefined): number | undefined {
   const raw = Array.isArray(value) ? value[0] : value
   if (raw === undefined) return undefined
@@ -176,6 +187,7 @@ export class AtlasHttpClient {
       const started = Date.now()
       let retryable = false
       let waitHint: number | undefined
+      const timeout = timeoutSignal(Math.min(this.options.requestTimeoutMs, remaining))
       try {
         const { request, dispatcher } = await this.http()
         const response = await request(new URL(pathAndQuery, this.base), {
@@ -183,7 +195,7 @@ export class AtlasHttpClient {
           headers,
           ...(payload === undefined ? {} : { body: payload }),
           dispatcher,
-          signal: AbortSignal.timeout(Math.min(this.options.requestTimeoutMs, remaining))
+          signal: timeout.signal
         })
         const status = response.statusCode
         const text = await response.body.text()
@@ -236,6 +248,8 @@ export class AtlasHttpClient {
           lastError = new AtlasUnavailableError(`${req.method} ${req.path}: ${reason}`, { cause: err })
           if (!req.idempotent) throw lastError
         }
+      } finally {
+        timeout.clear()
       }
       if (attempt >= this.options.maxRetries) throw lastError ?? new AtlasUnavailableError(`${req.method} ${req.path} failed`)
       const wait = this.backoffMs(attempt, waitHint)
@@ -253,6 +267,7 @@ export class AtlasHttpClient {
     for (let attempt = 0; ; attempt++) {
       let failure: AtlasError
       let waitHint: number | undefined
+      const timeout = timeoutSignal(Math.max(1, Math.min(this.options.requestTimeoutMs, deadline - Date.now())))
       try {
         const { request, dispatcher } = await this.http()
         const response = await request(new URL('/api/oauth/token', this.base), {
@@ -260,7 +275,7 @@ export class AtlasHttpClient {
           headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', 'user-agent': this.options.userAgent },
           body: 'grant_type=client_credentials',
           dispatcher,
-          signal: AbortSignal.timeout(Math.max(1, Math.min(this.options.requestTimeoutMs, deadline - Date.now())))
+          signal: timeout.signal
         })
         const text = await response.body.text()
         const body = parseJson<{ access_token?: unknown, expires_in?: unknown, error?: unknown } & AtlasEnvelope>(text)
@@ -276,6 +291,8 @@ export class AtlasHttpClient {
         failure = err instanceof AtlasError
           ? err
           : new AtlasUnavailableError(`service account token request failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+      } finally {
+        timeout.clear()
       }
       const wait = this.backoffMs(attempt, waitHint)
       if (attempt >= this.options.maxRetries || Date.now() + wait >= deadline) throw failure
@@ -285,14 +302,19 @@ export class AtlasHttpClient {
 
   private async revokeToken (basic: string, token: string): Promise<void> {
     const { request, dispatcher } = await this.http()
-    const response = await request(new URL('/api/oauth/revoke', this.base), {
-      method: 'POST',
-      headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', 'user-agent': this.options.userAgent },
-      body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
-      dispatcher,
-      signal: AbortSignal.timeout(Math.min(this.options.requestTimeoutMs, 2000))
-    })
-    await response.body.dump()
+    const timeout = timeoutSignal(Math.min(this.options.requestTimeoutMs, 2000))
+    try {
+      const response = await request(new URL('/api/oauth/revoke', this.base), {
+        method: 'POST',
+        headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', 'user-agent': this.options.userAgent },
+        body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
+        dispatcher,
+        signal: timeout.signal
+      })
+      await response.body.dump()
+    } finally {
+      timeout.clear()
+    }
   }
 }
 

@@ -237,7 +237,7 @@ t.test('a slow answer beyond the timeout: the call took effect in Atlas, the ada
   const { sim, atlas } = await startSim(t, {}, { requestTimeoutMs: 150, maxRetries: 0 })
   await atlas.getProject()
   sim.addFault({ kind: 'slow-answer', ms: 400, method: 'POST', path: '/databaseUsers', times: 1 })
-  await t.rejects(atlas.createDatabaseUser(user('lost-answer')), AtlasUnavailableError)
+  await t.rejects(atlas.createDatabaseUser(user('lost-answer')), { name: 'AtlasUnavailableError', message: /timed out/ })
   t.ok(sim.databaseUsers().some(u => u.username === 'lost-answer'), 'the user exists although the caller never heard so')
   await sleep(300)
 })
