@@ -87,11 +87,12 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
       return await reply.type(contentType).send(body)
     })
   }
-  await app.withTypeProvider<TypeBoxTypeProvider>().register(osbRoutes, { broker: options.broker })
+  const catalog = catalogBytes(options.broker)
+  await app.withTypeProvider<TypeBoxTypeProvider>().register(osbRoutes, { broker: options.broker, catalog })
   if (options.catalogFastPath !== false && catalogFastPathApplies(app)) {
     installCatalogFastPath(app, {
       credentials: options.credentials,
-      catalogBytes: catalogBytes(options.broker),
+      catalogBytes: catalog,
       ...(options.metrics === undefined ? {} : { observe: options.metrics.metrics.operationObserver('catalog') })
     })
   }

@@ -30,12 +30,20 @@ function line (request: FastifyRequest, reply: FastifyReply, route: string): Rec
   }
 }
 
+function accessLevel (url: string): 'debug' | 'info' {
+  return QUIET_ROUTES.has(url) ? 'debug' : 'info'
+}
+
+/** Whether requests to the route `url` get an access-log line at the app's log level. */
+export function accessLineWritten (app: FastifyInstance, url: string): boolean {
+  return (app.log as unknown as { isLevelEnabled: (level: string) => boolean }).isLevelEnabled(accessLevel(url))
+}
+
 /** Call before the routes are registered: each route gets its own hook, with its level fixed (404s are logged by the not-found handler). */
 export function registerAccessLog (app: FastifyInstance): void {
-  const enabled = (level: string): boolean => (app.log as unknown as { isLevelEnabled: (level: string) => boolean }).isLevelEnabled(level)
   app.addHook('onRoute', route => {
-    const level = QUIET_ROUTES.has(route.url) ? 'debug' : 'info'
-    if (!enabled(level)) return
+    if (!accessLineWritten(app, route.url)) return
+    const level = accessLevel(route.url)
     const hook: onResponseHookHandler = (request, reply, done) => {
       request.log[level](line(request, reply, route.url), 'request')
       done()

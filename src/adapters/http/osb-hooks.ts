@@ -85,6 +85,11 @@ export class CredentialsMatcher {
   }
 }
 
+/** Any 2.x X-Broker-API-Version is accepted (the broker implements 2.17; minor versions are compatible). */
+export function acceptsApiVersion (version: string): boolean {
+  return /^2\.\d+$/.test(version.trim())
+}
+
 export function parseOriginatingIdentity (header: string | undefined): OriginatingIdentity | undefined {
   if (header === undefined) return undefined
   const [platform, encoded, ...rest] = header.trim().split(/\s+/)
@@ -211,7 +216,7 @@ export async function registerOsbHooks (app: FastifyInstance, credentials: Broke
       }
       if (config.versionless === true) { done(); return }
       const version = request.headers[API_VERSION_HEADER]
-      if (typeof version !== 'string' || !/^2\.\d+$/.test(version.trim())) {
+      if (typeof version !== 'string' || !acceptsApiVersion(version)) {
         const got = typeof version === 'string' && version !== '' ? `'${version}'` : 'missing'
         done(new HttpError(412, `X-Broker-API-Version ${got}: this broker implements OSB API ${SUPPORTED_API_VERSION} and accepts any 2.x`))
         return

@@ -230,16 +230,16 @@ export class BrokerMetrics {
     this.atlasUp.value = up ? 1 : 0
   }
 
-  /**
-   * Records every OSB request's operation, status and latency. Call before the OSB routes are registered:
-   * each route gets its own onResponse hook with its operation name fixed, so nothing is looked up per request.
-   */
   /** Records one OSB operation's answers given outside Fastify's routes (the catalog's fast lane). */
   operationObserver (operation: string): (status: number, seconds: number) => void {
     const stats = this.osb.forOperation(operation)
     return (status, seconds) => { stats.observe(status, seconds) }
   }
 
+  /**
+   * Records every OSB request's operation, status and latency. Call before the OSB routes are registered:
+   * each route gets its own onResponse hook with its operation name fixed, so nothing is looked up per request.
+   */
   observeHttp (app: FastifyInstance): void {
     app.addHook('onRoute', route => {
       const methods = Array.isArray(route.method) ? route.method : [route.method]
