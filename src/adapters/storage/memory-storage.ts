@@ -30,6 +30,11 @@ class Collection<T extends StoredFields> {
     return typeof found === 'string' ? JSON.parse(found) as T : found
   }
 
+  /** A copy of a stored record, for callers (a tombstone's parse is one already). */
+  private copy (found: T | string): T {
+    return typeof found === 'string' ? JSON.parse(found) as T : structuredClone(found)
+  }
+
   private live (id: string): T | undefined {
     const found = this.records.get(id)
     return typeof found === 'string' ? undefined : found
@@ -66,7 +71,7 @@ class Collection<T extends StoredFields> {
 
   get (id: string): T | undefined {
     const found = this.records.get(id)
-    return typeof found === 'string' ? JSON.parse(found) as T : found === undefined ? undefined : structuredClone(found)
+    return found === undefined ? undefined : this.copy(found)
   }
 
   update (id: string, expectedVersion: number, changes: RecordChanges<T>): T {
@@ -90,7 +95,7 @@ class Collection<T extends StoredFields> {
     const current = this.read(id)
     if (current === undefined) return
     if (current.version !== expectedVersion) throw new VersionConflictError(`${this.kind} ${id} changed since it was read`)
-    if (this.live(id) !== undefined) this.unindex(current)
+    if (current.state !== 'deleted') this.unindex(current)
     this.records.delete(id)
   }
 
@@ -119,7 +124,7 @@ class Collection<T extends StoredFields> {
 
   /** Every record, tombstones included, in the order they were created. */
   all (): T[] {
-    return [...this.records.values()].map(record => typeof record === 'string' ? JSON.parse(record) as T : structuredClone(record))
+    return [...this.records.values()].map(record => this.copy(record))
   }
 
   /** How many live records satisfy `predicate`. */
