@@ -4,7 +4,10 @@
  * image's `node dist/app/main.js`, `atlas-broker serve`) refuses to start without credentials unless
  * LOCAL_MODE=true is set explicitly.
  */
-import { localModeUnlessConfigured } from './config.js'
-import { serve } from './server.js'
+import { keepTickShape } from './tick-shape.js'
 
+// Before the broker's modules load, as in main.ts (tick-shape.ts says why).
+await keepTickShape()
+const { localModeUnlessConfigured } = await import('./config.js')
+const { serve } = await import('./server.js')
 await serve(localModeUnlessConfigured(process.env))
