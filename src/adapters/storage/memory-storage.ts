@@ -8,6 +8,16 @@ import {
 } from '../../ports/storage-port.js'
 
 /**
+ * `text` as one flat string. V8 returns JSON.stringify's result as a tree of the pieces it was built from;
+ * reading the text as a number (NaN here) joins them into one, and the next collection frees the pieces:
+ * a tombstone then takes about a fifth less memory.
+ */
+function flat (text: string): string {
+  void Number(text)
+  return text
+}
+
+/**
  * Records by id, plus one secondary index (ids by `indexKey`), so the lookups the broker makes on every bind,
  * unbind and deprovision cost the same with 30,000 records as with none. Deleted tombstones are kept as JSON
  * text, outside the index: the store keeps every one of them (a repeated DELETE or a late poll must find it),
@@ -44,7 +54,7 @@ class Collection<T extends StoredFields> {
     const previous = this.live(stored.id)
     if (previous !== undefined) this.unindex(previous)
     if (stored.state === 'deleted') {
-      this.records.set(stored.id, JSON.stringify(stored))
+      this.records.set(stored.id, flat(JSON.stringify(stored)))
       return
     }
     this.records.set(stored.id, stored)
