@@ -34,4 +34,6 @@ EXPOSE 8080
 STOPSIGNAL SIGTERM
 # Node is PID 1 and handles SIGTERM itself (stop accepting, finish in-flight requests, close storage);
 # the broker starts no child processes, so no init is needed to reap them.
+# Node flags placed here (V8's --optimize-for-size, say, which NODE_OPTIONS does not take) are the ones
+# `npm run bench` runs the broker with too.
 ENTRYPOINT ["node", "dist/app/main.js"]

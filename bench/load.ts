@@ -20,6 +20,9 @@ export const SERVER_NODE = process.env.BENCH_NODE ?? process.execPath
 export const PINNED = cpus().length >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0
 /** The container image's NODE_OPTIONS (its Dockerfile's ENV), which the compiled broker runs with here too. */
 export const IMAGE_NODE_OPTIONS = /^\s+NODE_OPTIONS=(\S+)/m.exec(readFileSync(path.join(root, 'Dockerfile'), 'utf8'))?.[1] ?? ''
+/** The Node flags of the image's ENTRYPOINT (between "node" and the entry file), which the broker runs with here too. */
+export const IMAGE_NODE_FLAGS = (JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(path.join(root, 'Dockerfile'), 'utf8'))?.[1] ?? '[]') as string[])
+  .filter(arg => arg.startsWith('--'))
 /** wrk when installed (BENCH_LOAD=autocannon forces autocannon). */
 export const GENERATOR: 'wrk' | 'autocannon' = process.env.BENCH_LOAD !== 'autocannon' && spawnSync('wrk', ['--version']).error === undefined ? 'wrk' : 'autocannon'
 
@@ -63,12 +66,12 @@ async function freePort (): Promise<number> {
   })
 }
 
-/** The compiled broker (dist/) as the image runs it (its NODE_OPTIONS), on its own core, ready (`/readyz` answers 200). */
+/** The compiled broker (dist/) as the image runs it (its NODE_OPTIONS and node flags), on its own core, ready (`/readyz` answers 200). */
 export async function startBroker (env: Record<string, string>): Promise<Started> {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const started = Date.now()
-  const [command, args] = pinned(1, SERVER_NODE, ['dist/app/main.js'])
+  const [command, args] = pinned(1, SERVER_NODE, [...IMAGE_NODE_FLAGS, 'dist/app/main.js'])
   const child = spawn(command, args, {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_OPTIONS: IMAGE_NODE_OPTIONS, HOST: '127.0.0.1', PORT: String(port), BROKER_USERNAME: USER, BROKER_PASSWORD: PASS, ...env },

@@ -32,7 +32,7 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { AtlasSimulator } from '../src/adapters/atlas/simulator/atlas-simulator.js'
 import {
-  AUTH, burstSlowestMs, GENERATOR, IMAGE_NODE_OPTIONS, load, type Load, percentile, PINNED, root, rssMb, SECONDS, SERVER_NODE, startBare, startBroker, startFastify
+  AUTH, burstSlowestMs, GENERATOR, IMAGE_NODE_FLAGS, IMAGE_NODE_OPTIONS, load, type Load, percentile, PINNED, root, rssMb, SECONDS, SERVER_NODE, startBare, startBroker, startFastify
 } from './load.js'
 import { type LeakResult, type ScaleResult, type SweepResult, atlasExchangeSeconds, leakCheck, scaleBench, sweepBench } from './scale.js'
 
@@ -53,7 +53,7 @@ async function main (): Promise<void> {
   const results: Record<string, unknown> = {
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
-    method: { secondsPerRun: SECONDS, rounds: ROUNDS, pinnedCores: PINNED, loadGenerator: GENERATOR, serverNode: await nodeVersion(SERVER_NODE), brokerNodeOptions: IMAGE_NODE_OPTIONS }
+    method: { secondsPerRun: SECONDS, rounds: ROUNDS, pinnedCores: PINNED, loadGenerator: GENERATOR, serverNode: await nodeVersion(SERVER_NODE), brokerNodeOptions: IMAGE_NODE_OPTIONS, brokerNodeFlags: IMAGE_NODE_FLAGS }
   }
 
   // 1 + 3: catalog, start-up, memory.
@@ -216,7 +216,7 @@ async function main (): Promise<void> {
   const c = results.catalog as Record<string, { broker: Load, bare: Load, ratio: number, cpuRatio: number }>
   const l = results.lifecycle as { cyclesPerSecond: number, perCallMs: Record<string, { median: number, p99: number }>, brokerOwnMsPerCall: Record<string, { median: number, p99: number }>, atlasRoundTripsPerOsbCall: number, digestChallengesWhileWarm: number }
   const method = results.method as { serverNode: string }
-  console.log(`\nmachine: ${String((results.machine as { cpus: number }).cpus)} cores, ${(results.machine as { model: string }).model}; servers on Node ${method.serverNode}; the broker with the image's NODE_OPTIONS=${IMAGE_NODE_OPTIONS}`)
+  console.log(`\nmachine: ${String((results.machine as { cpus: number }).cpus)} cores, ${(results.machine as { model: string }).model}; servers on Node ${method.serverNode}; the broker with the image's NODE_OPTIONS=${IMAGE_NODE_OPTIONS} and node flags ${IMAGE_NODE_FLAGS.length === 0 ? '(none)' : IMAGE_NODE_FLAGS.join(' ')}`)
   console.log(`method: ${GENERATOR}, ${ROUNDS} alternating ${SECONDS} s runs per server and connection count, medians; ${PINNED ? `servers on core 1, ${GENERATOR} on core 0` : 'processes not pinned to cores'}`)
   console.log('\n| measure | value |\n| --- | --- |')
   for (const k of ['c32', 'c128']) {

@@ -83,7 +83,7 @@ t.test('the Dockerfile: multi-stage, slim LTS base, production deps, non-root, c
   t.match(dockerfile, /HOST=0\.0\.0\.0/)
   t.match(dockerfile, /^\s+NODE_OPTIONS=--max-semi-space-size=\d+ \\$/m, 'the young generation is capped (the bench runs the broker with the same NODE_OPTIONS)')
   t.match(dockerfile, /^EXPOSE 8080$/m)
-  t.match(dockerfile, /ENTRYPOINT \["node", "dist\/app\/main\.js"\]/)
+  t.match(dockerfile, /^ENTRYPOINT \["node", "dist\/app\/main\.js"\]$/m)
   const ignore = readFileSync(new URL('../../.dockerignore', import.meta.url), 'utf8')
   for (const entry of ['node_modules', '.git', 'dist']) t.match(ignore, new RegExp(`^${entry.replace('.', '\\.')}$`, 'm'))
 })
