@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
+import { memoryCgroup } from './memory-limit.js'
 
 const run = promisify(execFile)
 export const root = new URL('..', import.meta.url).pathname
@@ -53,7 +54,13 @@ export function percentile (values: number[], p: number): number {
   return Math.round((sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0) * 100) / 100
 }
 
-export interface Started { child: ChildProcess, url: string, readyMs: number }
+export interface Started {
+  child: ChildProcess
+  url: string
+  readyMs: number
+  /** The memory limit the server runs under (MiB), when one was asked for and this machine could apply it. */
+  memoryLimitMib?: number
+}
 
 /** A free loopback port, so the bench knows the broker's address without reading its log. */
 async function freePort (): Promise<number> {
@@ -66,24 +73,31 @@ async function freePort (): Promise<number> {
   })
 }
 
-/** The compiled broker (dist/) as the image runs it (its NODE_OPTIONS and node flags), on its own core, ready (`/readyz` answers 200). */
-export async function startBroker (env: Record<string, string>): Promise<Started> {
+/**
+ * The compiled broker (dist/) as the image runs it (its NODE_OPTIONS and node flags), on its own core, ready
+ * (`/readyz` answers 200); with `memoryLimitMib`, under that memory limit where the machine allows it.
+ */
+export async function startBroker (env: Record<string, string>, options: { memoryLimitMib?: number } = {}): Promise<Started> {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const started = Date.now()
-  const [command, args] = pinned(1, SERVER_NODE, [...IMAGE_NODE_FLAGS, 'dist/app/main.js'])
+  const cgroup = options.memoryLimitMib === undefined ? undefined : memoryCgroup(options.memoryLimitMib)
+  const [node, nodeArgs] = pinned(1, SERVER_NODE, [...IMAGE_NODE_FLAGS, 'dist/app/main.js'])
+  // In a cgroup: a shell moves itself into it, then becomes the broker.
+  const [command, args] = cgroup === undefined ? [node, nodeArgs] : ['sh', ['-c', 'echo $$ > "$0" && exec "$@"', cgroup.procs, node, ...nodeArgs]]
   const child = spawn(command, args, {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_OPTIONS: IMAGE_NODE_OPTIONS, HOST: '127.0.0.1', PORT: String(port), BROKER_USERNAME: USER, BROKER_PASSWORD: PASS, ...env },
     stdio: ['ignore', 'ignore', 'inherit']
   })
+  if (cgroup !== undefined) child.once('exit', cgroup.remove)
   for (;;) {
     if (child.exitCode !== null) throw new Error(`broker exited (${child.exitCode})`)
     const r = await fetch(`${url}/readyz`).catch(() => undefined)
     if (r?.status === 200) break
     await new Promise(resolve => setTimeout(resolve, 10))
   }
-  return { child, url, readyMs: Date.now() - started }
+  return { child, url, readyMs: Date.now() - started, ...(cgroup === undefined ? {} : { memoryLimitMib: options.memoryLimitMib }) }
 }
 
 /** A server in its own process that prints its URL once listening: the bare baseline or Fastify's. */

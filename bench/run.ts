@@ -34,6 +34,7 @@ import { AtlasSimulator } from '../src/adapters/atlas/simulator/atlas-simulator.
 import {
   AUTH, burstSlowestMs, GENERATOR, IMAGE_NODE_FLAGS, IMAGE_NODE_OPTIONS, load, type Load, percentile, PINNED, root, rssMb, SECONDS, SERVER_NODE, startBare, startBroker, startFastify
 } from './load.js'
+import { deploymentMemoryLimitMib } from './memory-limit.js'
 import { type LeakResult, type ScaleResult, type SweepResult, atlasExchangeSeconds, leakCheck, scaleBench, sweepBench } from './scale.js'
 
 const run = promisify(execFile)
@@ -132,10 +133,11 @@ async function main (): Promise<void> {
   step('catalog done')
   const sim = new AtlasSimulator({ seedClusters: ['Cluster0'] })
   const simUrl = await sim.listen()
+  // Under the Kubernetes deployment's memory limit where this machine allows it: Node sizes V8's heap from it.
   const lifecycleBroker = await startBroker({
     ATLAS_BASE_URL: simUrl, ATLAS_PROJECT_ID: sim.projectId, ATLAS_PUBLIC_KEY: sim.publicKey, ATLAS_PRIVATE_KEY: sim.privateKey,
     ATLAS_DEFAULT_CLUSTER: 'Cluster0', CREDENTIALS_SECRET: 'b'.repeat(32), USER_PROPAGATION_POLL_MS: '10'
-  })
+  }, { memoryLimitMib: deploymentMemoryLimitMib(root) })
   const headers = { authorization: AUTH, 'x-broker-api-version': '2.17', 'content-type': 'application/json' }
   const latencies: Record<string, number[]> = { provision: [], bind: [], unbind: [], deprovision: [] }
   const ownTimes: Record<string, number[]> = { provision: [], bind: [], unbind: [], deprovision: [] }
@@ -197,7 +199,7 @@ async function main (): Promise<void> {
   const rssAtEnd = rssMb(lifecycleBroker.child.pid)
   // And once the load has stopped and V8 has given back what it no longer needs (as for the idle figure).
   await new Promise(resolve => setTimeout(resolve, 12_000))
-  results.leak = { cycles: leakCycles, seconds: Math.round((performance.now() - leakStarted) / 100) / 10, rssAtHalfMb: rssHalf, rssAtEndMb: rssAtEnd, rssSettledMb: rssMb(lifecycleBroker.child.pid) }
+  results.leak = { cycles: leakCycles, seconds: Math.round((performance.now() - leakStarted) / 100) / 10, rssAtHalfMb: rssHalf, rssAtEndMb: rssAtEnd, rssSettledMb: rssMb(lifecycleBroker.child.pid), memoryLimitMib: lifecycleBroker.memoryLimitMib ?? null }
   lifecycleBroker.child.kill('SIGTERM')
   await sim.close()
 
@@ -237,8 +239,9 @@ async function main (): Promise<void> {
   const pr = results.propagation as PropagationResult
   console.log(`| bind with ${pr.propagationMs} ms user propagation: Atlas HTTP calls per bind, adaptive (fixed 1 s polling, computed) | ${pr.atlasCallsPerBind} (${pr.fixedPollingCallsPerBind}) |`)
   console.log(`| bind with ${pr.propagationMs} ms user propagation: latency median / max (ms) (fixed 1 s polling: ${pr.fixedPollingLatencyMs}) | ${pr.bindMs.median} / ${pr.bindMs.max} |`)
-  const lk = results.leak as { cycles: number, rssAtHalfMb: number, rssAtEndMb: number, rssSettledMb: number }
-  console.log(`| compiled broker RSS after ${lk.cycles / 2} / ${lk.cycles} lifecycles, and settled 12 s later, in-memory store holding their tombstones (MB) | ${lk.rssAtHalfMb} / ${lk.rssAtEndMb}, ${lk.rssSettledMb} |`)
+  const lk = results.leak as { cycles: number, rssAtHalfMb: number, rssAtEndMb: number, rssSettledMb: number, memoryLimitMib: number | null }
+  const limit = lk.memoryLimitMib === null ? 'no memory limit (this machine let the bench make no memory cgroup)' : `under the deployment's ${lk.memoryLimitMib} MiB memory limit`
+  console.log(`| compiled broker RSS after ${lk.cycles / 2} / ${lk.cycles} lifecycles, and settled 12 s later, in-memory store holding their tombstones, ${limit} (MB) | ${lk.rssAtHalfMb} / ${lk.rssAtEndMb}, ${lk.rssSettledMb} |`)
   const hl = results.heapLeak as LeakResult
   console.log(`| heap after full GC, warm / ${hl.cycles / 2} / ${hl.cycles} lifecycles, tombstones outside the heap (MB; growth half→end) | ${hl.heapAfterWarmMb} / ${hl.heapAtHalfMb} / ${hl.heapAtEndMb} (${hl.growthHalfToEndMb}) |`)
   const sc = results.scale as ScaleResult
