@@ -12,7 +12,9 @@ const root = new URL('../..', import.meta.url).pathname
 t.test('the kept object is a nextTick queue entry, and the same one on every call', async t => {
   const kept = await keepTickShape()
   t.same(Object.keys(kept), ['callback', 'args'])
-  t.same(Object.getOwnPropertySymbols(kept).map(s => s.description), ['async_id_symbol', 'trigger_async_id_symbol'])
+  // Node 24 adds its async context frame beside the two ids.
+  const symbols = Object.getOwnPropertySymbols(kept).map(s => s.description)
+  for (const id of ['async_id_symbol', 'trigger_async_id_symbol']) t.ok(symbols.includes(id), id)
   t.equal(await keepTickShape(), kept)
 })
 
