@@ -19,10 +19,11 @@ export const SECONDS = Number(process.env.BENCH_SECONDS ?? '5')
 export const SERVER_NODE = process.env.BENCH_NODE ?? process.execPath
 /** Server and load generator on separate cores when the machine allows it. */
 export const PINNED = cpus().length >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0
+const DOCKERFILE = readFileSync(path.join(root, 'Dockerfile'), 'utf8')
 /** The container image's NODE_OPTIONS (its Dockerfile's ENV), which the compiled broker runs with here too. */
-export const IMAGE_NODE_OPTIONS = /^\s+NODE_OPTIONS=(\S+)/m.exec(readFileSync(path.join(root, 'Dockerfile'), 'utf8'))?.[1] ?? ''
+export const IMAGE_NODE_OPTIONS = /^\s+NODE_OPTIONS=(\S+)/m.exec(DOCKERFILE)?.[1] ?? ''
 /** The Node flags of the image's ENTRYPOINT (between "node" and the entry file), which the broker runs with here too. */
-export const IMAGE_NODE_FLAGS = (JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(path.join(root, 'Dockerfile'), 'utf8'))?.[1] ?? '[]') as string[])
+export const IMAGE_NODE_FLAGS = (JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(DOCKERFILE)?.[1] ?? '[]') as string[])
   .filter(arg => arg.startsWith('--'))
 /** wrk when installed (BENCH_LOAD=autocannon forces autocannon). */
 export const GENERATOR: 'wrk' | 'autocannon' = process.env.BENCH_LOAD !== 'autocannon' && spawnSync('wrk', ['--version']).error === undefined ? 'wrk' : 'autocannon'
