@@ -7,8 +7,9 @@
  *      latency: cycles/s, per-call latency, the broker's own time per call (latency less the Atlas exchange
  *      time the broker records in /metrics, scraped between calls) and Atlas round trips per call;
  *   3. start-up time to ready, resident memory idle (beside a Fastify server and a bare node:http server
- *      answering the same bytes) and under load, and the slowest answer when 128 connections open at once
- *      (broker and bare server);
+ *      answering the same bytes), under load, and idle again once the load is over and the broker has probed
+ *      Atlas (as a deployed broker idles), and the slowest answer when 128 connections open at once (broker
+ *      and bare server);
  *   4. binds against a simulator whose new users take PROPAGATION_MS (default 5 s) to be APPLIED, at the
  *      default poll setting: Atlas HTTP calls per bind and bind latency, beside what fixed 1 s polling needs
  *      for the same propagation (computed: one check at once, then one a second until APPLIED);
@@ -121,9 +122,13 @@ async function main (): Promise<void> {
     await new Promise(resolve => again.child.once('exit', resolve))
   }
   results.startup = { readyMs: percentile(starts, 0.5), runs: starts }
+  // Idle again, after the load and once the broker has probed Atlas (every 30 s while no other exchange
+  // happens, so during the load above): what an idle deployed broker holds, the Atlas client loaded.
+  await new Promise(resolve => setTimeout(resolve, 12_000))
   results.memory = {
     idleRssMb: idle.broker, idleRssFastifyAloneMb: idle.fastify, idleRssBareMb: idle.bare,
-    oneSecondAfterStartRssMb: afterStart, peakRssUnderLoadMb: peakRss
+    oneSecondAfterStartRssMb: afterStart, peakRssUnderLoadMb: peakRss,
+    idleAfterLoadRssMb: rssMb(broker.child.pid), atlasExchangesByThen: catalogSim.stats.requests
   }
   broker.child.kill('SIGTERM')
   bare.child.kill('SIGTERM')
@@ -249,11 +254,12 @@ async function main (): Promise<void> {
   const sw = results.sweep as SweepResult
   console.log(`| sweep over ${sw.users} Atlas users (${sw.orphans} orphans): seconds; peak heap growth paged / with a third of the users / listing all first (MB) | ${sw.seconds}; ${sw.peakHeapGrowthMb.paged} / ${sw.peakHeapGrowthMb.pagedWithAThird} / ${sw.peakHeapGrowthMb.listedFirst} |`)
   console.log(`| start-up to ready, median of 5 starts (ms; target ≤ 500) | ${(results.startup as { readyMs: number }).readyMs} |`)
-  const m = results.memory as { idleRssMb: number, idleRssFastifyAloneMb: number, idleRssBareMb: number, oneSecondAfterStartRssMb: { broker: number, fastify: number, bare: number }, peakRssUnderLoadMb: number }
+  const m = results.memory as { idleRssMb: number, idleRssFastifyAloneMb: number, idleRssBareMb: number, oneSecondAfterStartRssMb: { broker: number, fastify: number, bare: number }, peakRssUnderLoadMb: number, idleAfterLoadRssMb: number, atlasExchangesByThen: number }
   const s1 = m.oneSecondAfterStartRssMb
   console.log(`| RSS idle, settled (12 s after start): broker / Fastify alone / bare node:http (MB; target ≤ 70) | ${m.idleRssMb} / ${m.idleRssFastifyAloneMb} / ${m.idleRssBareMb} |`)
   console.log(`| RSS one second after start: broker / Fastify alone / bare node:http (MB) | ${s1.broker} / ${s1.fastify} / ${s1.bare} |`)
   console.log(`| RSS peak under catalog load (MB; target ≤ 100) | ${m.peakRssUnderLoadMb} |`)
+  console.log(`| RSS idle again after the load, settled, ${m.atlasExchangesByThen} Atlas exchange(s) made by then (the reachability probe) (MB; target ≤ 70) | ${m.idleAfterLoadRssMb} |`)
 }
 
 interface PropagationResult { propagationMs: number, binds: number, atlasCallsPerBind: number, statusChecksPerBind: number, fixedPollingCallsPerBind: number, bindMs: { median: number, max: number, each: number[] }, fixedPollingLatencyMs: number }
