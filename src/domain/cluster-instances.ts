@@ -23,7 +23,7 @@ import { type InstanceRecord, type OperationRecord, RecordExistsError, VersionCo
 import {
   type DedicatedClusterPlanSettings, type ResolvedPlan, dedicatedSettings, isPlanUpdateable, planTarget, resolvePlanOrUndefined
 } from './catalog.js'
-import { CHANGEABLE, clusterSpec, effective, isAmbiguous, ownedBy, progress } from './cluster-specs.js'
+import { CHANGEABLE, clusterSpec, effective, isAmbiguous, ownedBy, progress, updateProgress } from './cluster-specs.js'
 import { toBrokerError } from './errors.js'
 import { InstanceProjects } from './instance-projects.js'
 import {
@@ -327,19 +327,7 @@ export class ClusterInstances {
       else changes = progress(op, cluster, at)
     } else if (op.kind === 'update') {
       const target = op.targetPlanId === undefined ? undefined : resolvePlanOrUndefined(this.deps.catalog, record.serviceId, op.targetPlanId)
-      const wantedSize = target === undefined ? undefined : dedicatedSettings(target)?.instanceSize
-      if (cluster === undefined) {
-        changes = { state: 'ready', lastOperation: { ...op, state: 'failed', description: `Atlas cluster ${record.cluster} no longer exists`, instanceUsable: false, updateRepeatable: false, updatedAt: at } }
-      } else if (cluster.stateName === 'IDLE' && (wantedSize === undefined || cluster.instanceSize === wantedSize || op.targetPlanId === record.planId)) {
-        changes = {
-          state: 'ready',
-          ...(op.targetPlanId === undefined ? {} : { planId: op.targetPlanId }),
-          ...(op.targetParameters === undefined ? {} : { parameters: op.targetParameters }),
-          lastOperation: { ...op, state: 'succeeded', description: `Atlas cluster ${record.cluster} is updated`, updatedAt: at }
-        }
-      } else if (cluster.stateName === 'IDLE') {
-        changes = { state: 'ready', lastOperation: { ...op, state: 'failed', description: `Atlas finished the update but cluster ${record.cluster} is ${cluster.instanceSize ?? 'of another tier'}`, instanceUsable: true, updateRepeatable: true, updatedAt: at } }
-      } else changes = progress(op, cluster, at)
+      changes = updateProgress(record, op, cluster, target === undefined ? undefined : dedicatedSettings(target)?.instanceSize, at)
     } else if (op.kind === 'deprovision') {
       if (cluster === undefined) {
         // The instance's own project goes once Atlas no longer counts the cluster in it.

@@ -1,6 +1,7 @@
 /**
  * The cluster side of cluster plans, as plain functions: the Atlas cluster an instance's parameters ask for,
- * how an operation's progress is described, which failures are ambiguous, and what an update may change.
+ * how an operation's progress is described (an update's included), which failures are ambiguous, and what an
+ * update may change.
  */
 import { type AtlasCluster, type ClusterSpec, AtlasUnavailableError } from '../ports/atlas-port.js'
 import { type JsonObject, BadRequestError } from '../ports/service-broker.js'
@@ -22,6 +23,29 @@ export function progress (op: OperationRecord, cluster: AtlasCluster, at: string
   if (op.description === description) return undefined
   if (!IN_PROGRESS_STATES.has(cluster.stateName) && cluster.stateName !== 'DELETING' && cluster.stateName !== 'IDLE') return undefined
   return { lastOperation: { ...op, description, updatedAt: at } }
+}
+
+/**
+ * How an update in progress stands, given its cluster now (undefined: gone) and the tier its target plan asks
+ * for (undefined: no tier change): done once the cluster is IDLE at that tier, failed if it is gone or settled
+ * at another tier, otherwise `progress`. Undefined: nothing to record.
+ */
+export function updateProgress (
+  record: InstanceRecord, op: OperationRecord, cluster: AtlasCluster | undefined, wantedSize: string | undefined, at: string
+): Partial<InstanceRecord> | undefined {
+  if (cluster === undefined) {
+    return { state: 'ready', lastOperation: { ...op, state: 'failed', description: `Atlas cluster ${record.cluster} no longer exists`, instanceUsable: false, updateRepeatable: false, updatedAt: at } }
+  }
+  if (cluster.stateName !== 'IDLE') return progress(op, cluster, at)
+  if (wantedSize === undefined || cluster.instanceSize === wantedSize || op.targetPlanId === record.planId) {
+    return {
+      state: 'ready',
+      ...(op.targetPlanId === undefined ? {} : { planId: op.targetPlanId }),
+      ...(op.targetParameters === undefined ? {} : { parameters: op.targetParameters }),
+      lastOperation: { ...op, state: 'succeeded', description: `Atlas cluster ${record.cluster} is updated`, updatedAt: at }
+    }
+  }
+  return { state: 'ready', lastOperation: { ...op, state: 'failed', description: `Atlas finished the update but cluster ${record.cluster} is ${cluster.instanceSize ?? 'of another tier'}`, instanceUsable: true, updateRepeatable: true, updatedAt: at } }
 }
 
 export function ownedBy (cluster: AtlasCluster, instanceId: string): boolean {
