@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
+import { IMAGE_ENTRY, IMAGE_NODE_FLAGS, IMAGE_NODE_OPTIONS } from '../scripts/image-command.js'
 import { memoryCgroup } from './memory-limit.js'
 
 const run = promisify(execFile)
@@ -19,12 +20,6 @@ export const SECONDS = Number(process.env.BENCH_SECONDS ?? '5')
 export const SERVER_NODE = process.env.BENCH_NODE ?? process.execPath
 /** Server and load generator on separate cores when the machine allows it. */
 export const PINNED = cpus().length >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0
-const DOCKERFILE = readFileSync(path.join(root, 'Dockerfile'), 'utf8')
-/** The container image's NODE_OPTIONS (its Dockerfile's ENV), which the compiled broker runs with here too. */
-export const IMAGE_NODE_OPTIONS = /^\s+NODE_OPTIONS=(\S+)/m.exec(DOCKERFILE)?.[1] ?? ''
-/** The Node flags of the image's ENTRYPOINT (between "node" and the entry file), which the broker runs with here too. */
-export const IMAGE_NODE_FLAGS = (JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(DOCKERFILE)?.[1] ?? '[]') as string[])
-  .filter(arg => arg.startsWith('--'))
 /** wrk when installed (BENCH_LOAD=autocannon forces autocannon). */
 export const GENERATOR: 'wrk' | 'autocannon' = process.env.BENCH_LOAD !== 'autocannon' && spawnSync('wrk', ['--version']).error === undefined ? 'wrk' : 'autocannon'
 
@@ -83,7 +78,7 @@ export async function startBroker (env: Record<string, string>, options: { memor
   const url = `http://127.0.0.1:${port}`
   const started = Date.now()
   const cgroup = options.memoryLimitMib === undefined ? undefined : memoryCgroup(options.memoryLimitMib)
-  const [node, nodeArgs] = pinned(1, SERVER_NODE, [...IMAGE_NODE_FLAGS, 'dist/app/main.js'])
+  const [node, nodeArgs] = pinned(1, SERVER_NODE, [...IMAGE_NODE_FLAGS, IMAGE_ENTRY])
   // In a cgroup: a shell moves itself into it, then becomes the broker.
   const [command, args] = cgroup === undefined ? [node, nodeArgs] : ['sh', ['-c', 'echo $$ > "$0" && exec "$@"', cgroup.procs, node, ...nodeArgs]]
   const child = spawn(command, args, {

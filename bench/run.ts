@@ -32,8 +32,9 @@ import { cpus, totalmem } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { AtlasSimulator } from '../src/adapters/atlas/simulator/atlas-simulator.js'
+import { IMAGE_NODE_FLAGS, IMAGE_NODE_OPTIONS } from '../scripts/image-command.js'
 import {
-  AUTH, burstSlowestMs, GENERATOR, IMAGE_NODE_FLAGS, IMAGE_NODE_OPTIONS, load, type Load, percentile, PINNED, root, rssMb, SECONDS, SERVER_NODE, startBare, startBroker, startFastify
+  AUTH, burstSlowestMs, GENERATOR, load, type Load, percentile, PINNED, root, rssMb, SECONDS, SERVER_NODE, startBare, startBroker, startFastify
 } from './load.js'
 import { deploymentMemoryLimitMib } from './memory-limit.js'
 import { type LeakResult, type ScaleResult, type SweepResult, atlasExchangeSeconds, leakCheck, scaleBench, sweepBench } from './scale.js'

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { parseAllDocuments } from 'yaml'
+import { IMAGE_ENTRY, IMAGE_NODE_FLAGS } from '../../scripts/image-command.js'
 import { loadPolicies } from '../../src/adapters/policy/ts-policy-loader.js'
 import { defaultPolicy } from '../../src/domain/default-policy.js'
 
@@ -83,7 +84,9 @@ t.test('the Dockerfile: multi-stage, slim LTS base, production deps, non-root, c
   t.match(dockerfile, /HOST=0\.0\.0\.0/)
   t.match(dockerfile, /^\s+NODE_OPTIONS=--max-semi-space-size=\d+ \\$/m, 'the young generation is capped (the bench runs the broker with the same NODE_OPTIONS)')
   t.match(dockerfile, /^EXPOSE 8080$/m)
-  t.match(dockerfile, /^ENTRYPOINT \["node", "dist\/app\/main\.js"\]$/m)
+  t.match(dockerfile, /^ENTRYPOINT \["node", ("--[a-z-]+(=[^"]*)?", )*"dist\/app\/main\.js"\]$/m, 'node (with its flags) runs the compiled entry')
+  t.same(IMAGE_NODE_FLAGS, ['--liftoff-only'], 'the bench and the packaging test read the same flags')
+  t.equal(IMAGE_ENTRY, 'dist/app/main.js')
   const ignore = readFileSync(new URL('../../.dockerignore', import.meta.url), 'utf8')
   for (const entry of ['node_modules', '.git', 'dist']) t.match(ignore, new RegExp(`^${entry.replace('.', '\\.')}$`, 'm'))
 })

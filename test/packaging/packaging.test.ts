@@ -12,6 +12,7 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { FROZEN_MODULES } from '../../scripts/freeze-schemas.js'
+import { IMAGE_ENTRY, IMAGE_NODE_FLAGS, IMAGE_NODE_OPTIONS } from '../../scripts/image-command.js'
 
 t.setTimeout(600_000)
 const run = promisify(execFile)
@@ -37,9 +38,10 @@ t.test('the container image\'s steps, outside Docker', async t => {
     'export default policy', ''
   ].join('\n'))
 
-  const child = spawn(process.execPath, ['dist/app/main.js'], {
+  // The image's start command: its ENTRYPOINT's node flags and entry file, its NODE_OPTIONS.
+  const child = spawn(process.execPath, [...IMAGE_NODE_FLAGS, IMAGE_ENTRY], {
     cwd: image,
-    env: { PATH: process.env.PATH ?? '', HOME: image, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', POLICIES_DIR: mounted, LOG_LEVEL: 'info', LOCAL_MODE: 'true' },
+    env: { PATH: process.env.PATH ?? '', HOME: image, NODE_ENV: 'production', NODE_OPTIONS: IMAGE_NODE_OPTIONS, HOST: '127.0.0.1', PORT: '0', POLICIES_DIR: mounted, LOG_LEVEL: 'info', LOCAL_MODE: 'true' },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
