@@ -12,8 +12,8 @@ import { TombstoneText } from './tombstone-text.js'
  * Records by id, plus one secondary index (ids by `indexKey`), so the lookups the broker makes on every bind,
  * unbind and deprovision cost the same with 30,000 records as with none. Deleted tombstones are kept as short
  * text (`TombstoneText`), outside the index: the store keeps every one of them (a repeated DELETE or a late
- * poll must find it), and as text one takes a tenth of the memory it takes as objects. The queries (`withKey`, `pages`,
- * `count`) therefore see live records only, which is all the broker ever asks them for.
+ * poll must find it), and as text one takes about a tenth of the memory it takes as objects. The queries
+ * (`withKey`, `pages`, `count`) therefore see live records only, which is all the broker ever asks them for.
  */
 class Collection<T extends StoredFields> {
   private readonly records = new Map<string, T | string>()
@@ -26,13 +26,13 @@ class Collection<T extends StoredFields> {
     this.indexKey = indexKey
   }
 
-  /** The stored record: the live object itself, or a tombstone parsed afresh from its text. */
+  /** The stored record: the live object itself, or a tombstone unpacked afresh from its text. */
   private read (id: string): T | undefined {
     const found = this.records.get(id)
     return typeof found === 'string' ? this.tombstones.unpack<T>(found) : found
   }
 
-  /** A copy of a stored record, for callers (a tombstone's parse is one already). */
+  /** A copy of a stored record, for callers (an unpacked tombstone is one already). */
   private copy (found: T | string): T {
     return typeof found === 'string' ? this.tombstones.unpack<T>(found) : structuredClone(found)
   }
