@@ -7,6 +7,7 @@ import { type Logger, pino } from 'pino'
 import { composeBroker } from './compose.js'
 import { loadConfig } from './config.js'
 import { EXIT, expectedFailure } from './failures.js'
+import { startIdleCollection } from './idle-collection.js'
 import { loggerOptions } from './logger.js'
 
 const SHUTDOWN_BOUND_MS = 25_000
@@ -67,10 +68,16 @@ export async function serve (env: Record<string, string | undefined>): Promise<v
       ''
     ].join('\n'))
   }
+  // Memory back to the system whenever the broker goes quiet (where node runs with --expose-gc, as in the image).
+  const mb = (bytes: number): number => Math.round(bytes / 2 ** 20 * 10) / 10
+  const stopIdleCollection = startIdleCollection(({ rssBeforeBytes, rssAfterBytes, ms }) => {
+    logger.debug({ rssBeforeMb: mb(rssBeforeBytes), rssAfterMb: mb(rssAfterBytes), ms: Math.round(ms) }, 'idle: memory given back')
+  })
   let stopping = false
   const stop = (signal: string): void => {
     if (stopping) return
     stopping = true
+    stopIdleCollection?.()
     logger.info({ signal }, 'shutting down')
     // In-flight requests get up to SHUTDOWN_BOUND_MS to finish; then the process exits regardless.
     const force = setTimeout(() => { log.flush(); process.exit(1) }, SHUTDOWN_BOUND_MS)

@@ -85,7 +85,7 @@ t.test('the Dockerfile: multi-stage, slim LTS base, production deps, non-root, c
   t.match(dockerfile, /^\s+NODE_OPTIONS=--max-semi-space-size=\d+ \\$/m, 'the young generation is capped (the bench runs the broker with the same NODE_OPTIONS)')
   t.match(dockerfile, /^EXPOSE 8080$/m)
   t.match(dockerfile, /^ENTRYPOINT \["node", ("--[a-z-]+(=[^"]*)?", )*"dist\/app\/main\.js"\]$/m, 'node (with its flags) runs the compiled entry')
-  t.same(IMAGE_NODE_FLAGS, ['--liftoff-only'], 'the bench and the packaging test read the same flags')
+  t.same(IMAGE_NODE_FLAGS, ['--liftoff-only', '--expose-gc'], 'the bench and the packaging test read the same flags')
   t.equal(IMAGE_ENTRY, 'dist/app/main.js')
   const ignore = readFileSync(new URL('../../.dockerignore', import.meta.url), 'utf8')
   for (const entry of ['node_modules', '.git', 'dist']) t.match(ignore, new RegExp(`^${entry.replace('.', '\\.')}$`, 'm'))

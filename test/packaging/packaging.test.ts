@@ -41,7 +41,7 @@ t.test('the container image\'s steps, outside Docker', async t => {
   // The image's start command: its ENTRYPOINT's node flags and entry file, its NODE_OPTIONS.
   const child = spawn(process.execPath, [...IMAGE_NODE_FLAGS, IMAGE_ENTRY], {
     cwd: image,
-    env: { PATH: process.env.PATH ?? '', HOME: image, NODE_ENV: 'production', NODE_OPTIONS: IMAGE_NODE_OPTIONS, HOST: '127.0.0.1', PORT: '0', POLICIES_DIR: mounted, LOG_LEVEL: 'info', LOCAL_MODE: 'true' },
+    env: { PATH: process.env.PATH ?? '', HOME: image, NODE_ENV: 'production', NODE_OPTIONS: IMAGE_NODE_OPTIONS, HOST: '127.0.0.1', PORT: '0', POLICIES_DIR: mounted, LOG_LEVEL: 'debug', LOCAL_MODE: 'true' },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
@@ -57,6 +57,12 @@ t.test('the container image\'s steps, outside Docker', async t => {
   const response = await fetch(`${url![1]}/v2/catalog`, { headers: { authorization: `Basic ${Buffer.from(`${login![1]}:${login![2]}`).toString('base64')}`, 'X-Broker-API-Version': '2.17' } })
   t.equal(response.status, 200)
   t.equal(((await response.json()) as { services: Array<{ id: string }> }).services[0]?.id, '2a04f349-4aab-4fcb-af6d-8e1749a77c13')
+  // The image's --expose-gc: memory is given back once the broker has been idle for a check interval.
+  const quiet = Date.now() + 30_000
+  while (!/idle: memory given back/.test(output) && Date.now() < quiet && child.exitCode === null) await new Promise(resolve => setTimeout(resolve, 100))
+  const given = /^.*idle: memory given back.*$/m.exec(output)?.[0]
+  t.ok(given !== undefined, 'one idle collection ran (debug log line)')
+  t.match(JSON.parse(given ?? '{}'), { rssBeforeMb: Number, rssAfterMb: Number, ms: Number })
   const exited = new Promise(resolve => child.on('exit', resolve))
   child.kill('SIGTERM')
   t.equal(await exited, 0, 'stops cleanly on SIGTERM')
