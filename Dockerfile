@@ -40,6 +40,6 @@ STOPSIGNAL SIGTERM
 # (about 24 MB of compiler memory on Node 24, of which malloc keeps 10 MB), so an idle broker holds 10 MB less,
 # and an Atlas call costs the same CPU (measured: no difference within noise). The broker runs no other WebAssembly.
 # --expose-gc: the broker gives memory back when it goes quiet, with one collection V8's own memory reducer does
-# not make on an idle process (src/app/idle-collection.ts; idle 90 -> 80 MB on Node 24). Without the flag it
+# not make on an idle process (src/app/idle-collection.ts; idle 90 -> 79 MB on Node 24). Without the flag it
 # does not, and nothing else changes.
 ENTRYPOINT ["node", "--liftoff-only", "--expose-gc", "dist/app/main.js"]

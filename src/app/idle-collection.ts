@@ -1,7 +1,7 @@
 /**
  * Gives memory back once the broker goes quiet: one memory-reducing full collection (V8's "last resort"
  * flavour, which also returns the pages V8 keeps pooled) when the event loop was idle over a whole check
- * interval and resident memory has grown by `growthBytes` since the last such collection.
+ * interval (under 1 % busy) and resident memory has grown by 4 MB since the last such collection.
  *
  * Why: V8's own memory reducer judges idleness by the allocation rate it measured at the last collection, and
  * an idle process makes none: on Node 24 it never runs, so the young generation that start-up or a load grew,
@@ -26,15 +26,13 @@ export interface IdleCollectionOptions {
   residentBytes: () => number
   /** The share of time the event loop was busy since the previous call (0 to 1). */
   busySinceLastCall: () => number
-  /** Growth of resident memory since the last collection that makes another worth it. */
-  growthBytes?: number
-  /** Busy share below which an interval counts as idle. */
-  idleBelow?: number
   onCollected?: (collected: Collected) => void
 }
 
 export const IDLE_CHECK_MS = 10_000
+/** Growth of resident memory since the last collection that makes another worth it. */
 const GROWTH_BYTES = 4 * 2 ** 20
+/** Busy share below which an interval counts as idle. */
 const IDLE_BELOW = 0.01
 
 /** The decision, one call per check interval; the interval itself is startIdleCollection's. */
@@ -50,10 +48,10 @@ export class IdleCollector {
 
   /** Collects if the interval just ended was idle and memory has grown since the last collection. */
   check (): Collected | undefined {
-    const { busySinceLastCall, residentBytes, collect, growthBytes = GROWTH_BYTES, idleBelow = IDLE_BELOW } = this.options
-    if (busySinceLastCall() >= idleBelow) return undefined
+    const { busySinceLastCall, residentBytes, collect } = this.options
+    if (busySinceLastCall() >= IDLE_BELOW) return undefined
     const rssBeforeBytes = residentBytes()
-    if (rssBeforeBytes < this.mark + growthBytes) return undefined
+    if (rssBeforeBytes < this.mark + GROWTH_BYTES) return undefined
     const started = performance.now()
     collect()
     const collected = { rssBeforeBytes, rssAfterBytes: this.mark = residentBytes(), ms: performance.now() - started }
