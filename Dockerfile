@@ -1,5 +1,6 @@
 # Atlas Broker container image.
-#   build:   compile the TypeScript (all dependencies; `npm run build` also turns the schemas into plain data)
+#   build:   compile the TypeScript (all dependencies; `npm run build` also turns the schemas into plain data
+#            and writes the route schemas' compiled code beside them)
 #   runtime: production dependencies and the compiled JavaScript only, as the unprivileged `node` user
 # Policies: the image ships policies/ (README and examples, nothing enabled); mount your own folder over
 # /app/policies (or point POLICIES_DIR elsewhere). .ts policy files load at start-up, no build step.
@@ -12,7 +13,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-COPY scripts/build.ts scripts/freeze-schemas.ts ./scripts/
+COPY scripts/build.ts scripts/freeze-schemas.ts scripts/precompile-schemas.ts ./scripts/
 RUN npm run build
 
 FROM node:${NODE_VERSION}-slim AS runtime

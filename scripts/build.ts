@@ -1,13 +1,16 @@
 /**
  * `npm run build`: compiles src/ into dist/ (or the folder given as the first argument) with
- * tsconfig.build.json, turns the schema modules into plain data (freeze-schemas.ts), checks that no compiled
- * module imports TypeBox at run time, and makes the CLI executable.
+ * tsconfig.build.json, turns the schema modules into plain data (freeze-schemas.ts), writes the route schemas'
+ * compiled code beside them (precompile-schemas.ts), checks that no compiled module imports TypeBox at run
+ * time, and makes the CLI executable.
  */
 import { execFileSync } from 'node:child_process'
 import { chmodSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { PRECOMPILED_MODULE } from '../src/adapters/http/precompiled-schemas.js'
 import { FROZEN_MODULES, frozenModuleSource } from './freeze-schemas.js'
+import { precompiledSchemasSource } from './precompile-schemas.js'
 
 const root = path.resolve(import.meta.dirname, '..')
 const outDir = path.resolve(process.argv[2] ?? path.join(root, 'dist'))
@@ -23,6 +26,8 @@ for (const module of FROZEN_MODULES) {
   writeFileSync(file, frozenModuleSource({ ...exports }, from))
   rmSync(`${file}.map`, { force: true })
 }
+
+writeFileSync(path.join(outDir, 'adapters/http', PRECOMPILED_MODULE), await precompiledSchemasSource())
 
 const loadsTypebox = readdirSync(outDir, { recursive: true, encoding: 'utf8' })
   .filter(file => file.endsWith('.js') && /\bfrom ['"]typebox(\/[^'"]*)?['"]|import\(['"]typebox/.test(readFileSync(path.join(outDir, file), 'utf8')))

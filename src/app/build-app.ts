@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify'
 import { type ChildLoggerOptions, type Logger } from 'pino'
 import { lazyChildLoggerFactory } from './logger.js'
 import { registerAccessLog } from '../adapters/http/access-log.js'
@@ -14,6 +14,7 @@ import { healthRoutes, type ReadinessCheck } from '../adapters/http/health-route
 import { type BrokerMetrics } from '../adapters/metrics/prometheus-metrics.js'
 import { type BrokerCredentials, REQUEST_IDENTITY_HEADER, registerOsbHooks } from '../adapters/http/osb-hooks.js'
 import { catalogBytes, osbRoutes } from '../adapters/http/osb-routes.js'
+import { type CompiledCounts, ROUTE_AJV_OPTIONS } from '../adapters/http/precompiled-schemas.js'
 import { type ServiceBroker } from '../ports/service-broker.js'
 
 /** Request ids: a random per-process prefix and a counter (a UUID per request costs more than it gives). */
@@ -40,6 +41,11 @@ export interface BuildAppOptions {
   maxAuthDelayMs?: number
   /** Answer the ordinary catalog request before Fastify's pipeline (catalog-fast-path.ts); default true. */
   catalogFastPath?: boolean
+  /**
+   * Compilers of the route schemas (precompiled-schemas.ts: the build's precompiled ones); Fastify's own by
+   * default. With `counts`, how many came from where is logged at debug once the app is ready.
+   */
+  routeSchemas?: { schemaController: NonNullable<FastifyServerOptions['schemaController']>, counts?: CompiledCounts }
 }
 
 /**
@@ -66,10 +72,15 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     logController: new LogController({ disableRequestLogging: true }),
     requestTimeout: 58_000,
     clientErrorHandler,
-    // Coercion off: a wrong JSON type is a 400, not silently converted. Never removeAdditional: 'all' (it
-    // would empty OSB's free-form `parameters`); `true` only strips where a schema forbids extra fields.
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: true, allErrors: false } }
+    ajv: { customOptions: { ...ROUTE_AJV_OPTIONS } },
+    ...(options.routeSchemas === undefined ? {} : { schemaController: options.routeSchemas.schemaController })
   })
+  const counts = options.routeSchemas?.counts
+  if (counts !== undefined) {
+    app.addHook('onReady', async () => {
+      app.log.debug({ ...counts }, 'route schemas: precompiled by the build, and compiled at start-up')
+    })
+  }
 
   registerErrorHandling(app)
   registerAccessLog(app)

@@ -8,6 +8,7 @@ import { type FastifyInstance } from 'fastify'
 import { type Logger } from 'pino'
 import { HttpAtlasAdapter, type HttpAtlasAdapterOptions } from '../adapters/atlas/http-atlas-adapter.js'
 import { AtlasReachability } from '../adapters/atlas/reachability.js'
+import { loadPrecompiledSchemas, routeSchemaCompilers } from '../adapters/http/precompiled-schemas.js'
 import { BrokerMetrics } from '../adapters/metrics/prometheus-metrics.js'
 import { checkPlugin, composePolicy, loadPolicies } from '../adapters/policy/ts-policy-loader.js'
 import { MemoryStorage } from '../adapters/storage/memory-storage.js'
@@ -305,10 +306,13 @@ async function wire (
       leaseMs: config.operationBudgetMs + 15_000
     }
   })
+  // The compiled broker's route schemas come precompiled by the build (none when running from the sources).
+  const precompiled = loadPrecompiledSchemas()
   const app = await buildApp({
     broker,
     credentials,
     logger,
+    ...(precompiled === undefined ? {} : { routeSchemas: routeSchemaCompilers(precompiled) }),
     metrics: { metrics, public: config.metricsPublic },
     ...(tls === undefined ? {} : { tls }),
     trustProxy: config.trustProxy,

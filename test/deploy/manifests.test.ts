@@ -79,7 +79,17 @@ t.test('the Dockerfile: multi-stage, slim LTS base, production deps, non-root, c
   const node = readFileSync(new URL('../../.node-version', import.meta.url), 'utf8').trim()
   t.match(dockerfile, new RegExp(`^ARG NODE_VERSION=${node.replaceAll('.', '\\.')}$`, 'm'), 'the image runs the Node version CI tests on (.node-version)')
   t.match(dockerfile, /npm ci --omit=dev/)
-  t.match(dockerfile, /^COPY scripts\/build\.ts scripts\/freeze-schemas\.ts \.\/scripts\/$/m, 'the build stage has the build script and what it imports')
+  // The build stage copies the build script and every script it imports (src/ is copied whole).
+  const scripts = new Set<string>()
+  const visit = (name: string): void => {
+    if (scripts.has(name)) return
+    scripts.add(name)
+    const text = readFileSync(new URL(`../../scripts/${name}`, import.meta.url), 'utf8')
+    for (const [, imported] of text.matchAll(/from '\.\/([\w-]+)\.js'/g)) visit(`${imported!}.ts`)
+  }
+  visit('build.ts')
+  const copied = /^COPY ((?:scripts\/\S+ )+)\.\/scripts\/$/m.exec(dockerfile)?.[1]?.trim().split(' ').map(f => f.replace('scripts/', '')) ?? []
+  t.strictSame([...copied].sort(), [...scripts].sort(), 'the build stage has the build script and what it imports')
   t.match(dockerfile, /^USER node$/m)
   t.match(dockerfile, /HOST=0\.0\.0\.0/)
   t.match(dockerfile, /^\s+NODE_OPTIONS=--max-semi-space-size=\d+ \\$/m, 'the young generation is capped (the bench runs the broker with the same NODE_OPTIONS)')
