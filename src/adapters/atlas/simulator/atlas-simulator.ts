@@ -7,6 +7,7 @@
  *   projects.ts  the API root and one project
  *   access-list.ts  a project's IP access list
  *   clusters.ts  dedicated and flex clusters, full bodies, write validation
+ *   replication-specs.ts  dedicated clusters' replicationSpecs: their checks, disks and effective specs
  *   users.ts     database users (SCRAM, AWS IAM, X.509 with certificates, OIDC)
  *   certificates.ts  the X.509 certificates it issues
  *   faults.ts    fault injection and token-bucket rate limiting
