@@ -1,7 +1,7 @@
 /** The command-line tool: check, catalog, sweep's refusal, usage. */
 import t from 'tap'
 import { AtlasSimulator } from '../../src/adapters/atlas/simulator/atlas-simulator.js'
-import { runCli } from '../../src/app/cli.js'
+import { runCli } from '../../src/app/cli-commands.js'
 
 async function cli (argv: string[], env: Record<string, string>): Promise<{ code: number, out: string, err: string }> {
   const out: string[] = []

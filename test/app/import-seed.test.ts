@@ -9,7 +9,7 @@ import path from 'node:path'
 import t, { type Test } from 'tap'
 import { AtlasSimulator } from '../../src/adapters/atlas/simulator/atlas-simulator.js'
 import { MemoryStorage } from '../../src/adapters/storage/memory-storage.js'
-import { runCli } from '../../src/app/cli.js'
+import { runCli } from '../../src/app/cli-commands.js'
 import { HttpAtlasAdapter } from '../../src/adapters/atlas/http-atlas-adapter.js'
 import { NO_MONGO_REASON, startMongo } from '../helpers/mongo.js'
 

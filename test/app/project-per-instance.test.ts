@@ -8,7 +8,7 @@
 import t, { type Test } from 'tap'
 import { type AtlasSimulator } from '../../src/adapters/atlas/simulator/atlas-simulator.js'
 import { SEED_PLAN_ID, SEED_SERVICE_ID } from '../../src/app/default-catalog.js'
-import { runCli } from '../../src/app/cli.js'
+import { runCli } from '../../src/app/cli-commands.js'
 import { configuredAtlas } from '../../src/app/compose.js'
 import { loadConfig } from '../../src/app/config.js'
 import { type BrokerCatalog } from '../../src/domain/catalog.js'

@@ -6,7 +6,7 @@
 import t from 'tap'
 import { HttpAtlasAdapter } from '../../src/adapters/atlas/http-atlas-adapter.js'
 import { type AtlasSimulator } from '../../src/adapters/atlas/simulator/atlas-simulator.js'
-import { runCli } from '../../src/app/cli.js'
+import { runCli } from '../../src/app/cli-commands.js'
 import { composeBroker } from '../../src/app/compose.js'
 import { ConfigError, loadConfig } from '../../src/app/config.js'
 import { defaultCatalog, DEDICATED_PLAN_IDS, SEED_PLAN_ID, SEED_SERVICE_ID } from '../../src/app/default-catalog.js'
