@@ -1,8 +1,8 @@
 /**
  * Instances of cluster plans (one Atlas cluster per instance, dedicated or flex): asynchronous provision,
  * update (resize and settings) and deprovision. Progress is pulled from Atlas when the platform polls
- * last_operation (or touches the instance), so it survives broker restarts and any replica can answer:
- * the operation lives in storage, Atlas holds the truth about the cluster.
+ * last_operation (or touches the instance; cluster-progress.ts), so it survives broker restarts and any
+ * replica can answer: the operation lives in storage, Atlas holds the truth about the cluster.
  *
  * Consistency: the instance record is claimed before Atlas is called; a definite refusal by Atlas undoes the
  * claim; an ambiguous create failure (timeout, 5xx) keeps the record with a failed operation, so the
@@ -11,7 +11,7 @@
  * the claim is undone.
  */
 import {
-  type AccessListEntry, type AtlasCluster, type ClusterChanges, AtlasError, AtlasRateLimitedError, AtlasRequestError,
+  type AccessListEntry, type ClusterChanges, AtlasError, AtlasRateLimitedError, AtlasRequestError,
   AtlasUnavailableError, ClusterNotFoundError, DuplicateClusterNameError, TerminationProtectedError
 } from '../ports/atlas-port.js'
 import {
@@ -21,9 +21,10 @@ import {
 } from '../ports/service-broker.js'
 import { type InstanceRecord, type OperationRecord, RecordExistsError, VersionConflictError } from '../ports/storage-port.js'
 import {
-  type DedicatedClusterPlanSettings, type ResolvedPlan, dedicatedSettings, isPlanUpdateable, planTarget, resolvePlanOrUndefined
+  type DedicatedClusterPlanSettings, type ResolvedPlan, dedicatedSettings, isPlanUpdateable, planTarget
 } from './catalog.js'
-import { CHANGEABLE, clusterSpec, effective, isAmbiguous, ownedBy, progress, updateProgress } from './cluster-specs.js'
+import { clusterPlanSettings, ClusterProgress } from './cluster-progress.js'
+import { CHANGEABLE, clusterSpec, effective, isAmbiguous, ownedBy } from './cluster-specs.js'
 import { toBrokerError } from './errors.js'
 import { InstanceProjects } from './instance-projects.js'
 import {
@@ -34,11 +35,13 @@ export class ClusterInstances {
   private readonly deps: BrokerDeps
   private readonly kit: Kit
   private readonly projects: InstanceProjects
+  private readonly progress: ClusterProgress
 
   constructor (deps: BrokerDeps, kit: Kit) {
     this.deps = deps
     this.kit = kit
     this.projects = new InstanceProjects(deps, kit)
+    this.progress = new ClusterProgress(deps, kit, this.projects)
   }
 
   /** True when the instance belongs to a cluster plan. */
@@ -294,66 +297,10 @@ export class ClusterInstances {
 
   /**
    * Brings an instance with an operation in progress up to date with its Atlas cluster and returns the
-   * current record. Transient Atlas errors leave the operation in progress.
+   * current record (cluster-progress.ts).
    */
   async refresh (record: InstanceRecord): Promise<InstanceRecord> {
-    const settings = this.settingsOf(record)
-    const op = record.lastOperation
-    if (settings === undefined || op.state !== 'in progress' || record.state === 'deleted' || this.kit.leaseIsLive(record)) return record
-    let cluster: AtlasCluster | undefined
-    // A poll answers quickly: its Atlas calls get at most 10 s.
-    const deadline = this.kit.now() + Math.min(10_000, this.deps.settings.operationBudgetMs)
-    try {
-      if (op.kind === 'provision' && record.ownProject !== undefined) record = await this.projects.resume(record, settings, deadline)
-      cluster = await this.projects.clusterOf(record, deadline)
-    } catch (err) {
-      if (op.kind === 'provision' && record.ownProject !== undefined && !isAmbiguous(err)) {
-        // The project cannot be made as asked (its name is taken, the organisation refuses): the provision failed.
-        return await this.deps.storage.updateInstance(record.id, record.version, {
-          lastOperation: { ...op, state: 'failed', description: toBrokerError(err).message, updatedAt: new Date(this.kit.now()).toISOString() }
-        }).catch(() => record)
-      }
-      this.deps.logger.warn({ err, instanceId: record.id }, 'could not read the cluster state; the operation stays in progress')
-      return record
-    }
-    const at = new Date(this.kit.now()).toISOString()
-    let changes: Partial<InstanceRecord> | undefined
-    if (op.kind === 'provision') {
-      if (cluster === undefined) changes = { lastOperation: { ...op, state: 'failed', description: `Atlas cluster ${record.cluster} disappeared while it was being created`, updatedAt: at } }
-      else if (cluster.stateName === 'IDLE' && record.ownProject !== undefined && !await this.projects.networkReady(record, deadline).catch(() => false)) {
-        const description = `Atlas cluster ${record.cluster} is ready; waiting for its project's IP access list to be ACTIVE`
-        changes = op.description === description ? undefined : { lastOperation: { ...op, description, updatedAt: at } }
-      } else if (cluster.stateName === 'IDLE') changes = { state: 'ready', lastOperation: { ...op, state: 'succeeded', description: `Atlas cluster ${record.cluster} is ready`, updatedAt: at } }
-      else changes = progress(op, cluster, at)
-    } else if (op.kind === 'update') {
-      const target = op.targetPlanId === undefined ? undefined : resolvePlanOrUndefined(this.deps.catalog, record.serviceId, op.targetPlanId)
-      changes = updateProgress(record, op, cluster, target === undefined ? undefined : dedicatedSettings(target)?.instanceSize, at)
-    } else if (op.kind === 'deprovision') {
-      if (cluster === undefined) {
-        // The instance's own project goes once Atlas no longer counts the cluster in it.
-        const gone = await this.projects.remove(record, deadline).catch((err: unknown) => {
-          this.deps.logger.warn({ err, instanceId: record.id }, 'could not delete the instance\'s Atlas project yet; the next poll retries')
-          return false
-        })
-        changes = gone
-          ? { state: 'deleted', lastOperation: { ...op, state: 'succeeded', description: `Atlas cluster ${record.cluster} is deleted`, updatedAt: at } }
-          : { lastOperation: { ...op, description: `Atlas cluster ${record.cluster} is deleted; deleting its project`, updatedAt: at } }
-      } else {
-        if (cluster.stateName !== 'DELETING') {
-          await this.kit.atlasOf(record).deleteCluster(record.cluster, settings.clusterKind, { deadline }).catch((err: unknown) => {
-            this.deps.logger.warn({ err, instanceId: record.id }, 'could not repeat the cluster deletion')
-          })
-        }
-        changes = progress(op, cluster, at)
-      }
-    }
-    if (changes === undefined) return record
-    try {
-      return await this.deps.storage.updateInstance(record.id, record.version, changes)
-    } catch (err) {
-      if (!(err instanceof VersionConflictError)) throw err
-      return (await this.deps.storage.getInstance(record.id)) ?? record
-    }
+    return await this.progress.refresh(record)
   }
 
   /** last_operation for a cluster-plan instance: refreshed state plus a polling hint. */
@@ -375,8 +322,7 @@ export class ClusterInstances {
   }
 
   private settingsOf (record: { serviceId: string, planId: string }): DedicatedClusterPlanSettings | undefined {
-    const resolved = resolvePlanOrUndefined(this.deps.catalog, record.serviceId, record.planId)
-    return resolved === undefined ? undefined : dedicatedSettings(resolved)
+    return clusterPlanSettings(this.deps.catalog, record)
   }
 
   /** Undoes a provision that made nothing that stays: the instance's own project (if any) is deleted, the claim removed. */
