@@ -7,11 +7,12 @@
  * Consistency: the instance record is claimed before Atlas is called; a definite refusal by Atlas undoes the
  * claim; an ambiguous create failure (timeout, 5xx) keeps the record with a failed operation, so the
  * platform's orphan-mitigation DELETE finds the cluster (if Atlas made it) and deletes it. A failed update
- * looks at the cluster first: if Atlas took the change anyway it goes on as an accepted operation, otherwise
- * the claim is undone.
+ * looks at the cluster first: if Atlas took the change anyway it goes on as an accepted operation; if the
+ * cluster cannot be read either after an ambiguous failure of a resize, it is accepted too and the polls
+ * settle it from the tier Atlas reports; otherwise the claim is undone.
  */
 import {
-  type AccessListEntry, type ClusterChanges, AtlasError, AtlasRateLimitedError, AtlasRequestError,
+  type AccessListEntry, type AtlasCluster, type ClusterChanges, AtlasError, AtlasRateLimitedError, AtlasRequestError,
   AtlasUnavailableError, ClusterNotFoundError, DuplicateClusterNameError, TerminationProtectedError
 } from '../ports/atlas-port.js'
 import {
@@ -208,9 +209,18 @@ export class ClusterInstances {
     } catch (err) {
       // Whatever the final error, an earlier attempt (PATCH is retried) may have been applied before its answer
       // was lost, so look, within the cleanup deadline (a timeout may have used up the call's own).
-      if (!(err instanceof ClusterNotFoundError) && await this.updateWasApplied(record, changes, this.kit.cleanupDeadline(deadline))) {
+      const applied = err instanceof ClusterNotFoundError ? false : await this.updateWasApplied(record, changes, this.kit.cleanupDeadline(deadline))
+      if (applied === true) {
         // The answer was lost (timeout, 5xx) but Atlas took the change: the operation goes on as accepted.
         this.deps.logger.warn({ instanceId: record.id, cluster: record.cluster }, 'the cluster update\'s answer was lost, but Atlas is applying it')
+        await this.settle(claimed, { leaseUntil: undefined })
+        return { isAsync: true, operation: operation.id }
+      }
+      if (applied === undefined && changes.instanceSize !== undefined && isAmbiguous(err)) {
+        // Neither the answer nor the cluster could be read. Undoing the claim could leave the record on the old
+        // tier while Atlas resizes; accepted instead, the polls settle it from the tier Atlas reports (one
+        // PATCH: the tier shows whether the rest of the change was taken too).
+        this.deps.logger.warn({ instanceId: record.id, cluster: record.cluster }, 'the cluster update\'s outcome is unknown; the polls will tell from the cluster\'s tier')
         await this.settle(claimed, { leaseUntil: undefined })
         return { isAsync: true, operation: operation.id }
       }
@@ -224,13 +234,16 @@ export class ClusterInstances {
   }
 
   /**
-   * After an ambiguous update failure: did Atlas take the change anyway? Yes if the cluster is UPDATING or
-   * already shows every requested value it reports; no if it cannot be read (the caller then undoes the
-   * claim and the platform retries, which is harmless if Atlas did apply it).
+   * After an update failure: did Atlas take the change anyway? Yes if the cluster is UPDATING or already
+   * shows every requested value it reports; no if it shows otherwise or is gone; undefined if it cannot be read.
    */
-  private async updateWasApplied (record: InstanceRecord, changes: ClusterChanges, deadline: number): Promise<boolean> {
-    const cluster = await this.kit.atlasOf(record).getCluster(record.cluster, { deadline }).catch(() => undefined)
-    if (cluster === undefined) return false
+  private async updateWasApplied (record: InstanceRecord, changes: ClusterChanges, deadline: number): Promise<boolean | undefined> {
+    let cluster: AtlasCluster
+    try {
+      cluster = await this.kit.atlasOf(record).getCluster(record.cluster, { deadline })
+    } catch (err) {
+      return err instanceof ClusterNotFoundError ? false : undefined
+    }
     if (cluster.stateName === 'UPDATING') return true
     const visible = (['instanceSize', 'backupEnabled', 'terminationProtectionEnabled'] as const).filter(key => changes[key] !== undefined)
     return visible.length > 0 && visible.length === Object.keys(changes).length && visible.every(key => cluster[key] === changes[key])

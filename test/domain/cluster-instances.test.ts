@@ -73,6 +73,34 @@ t.test('a resize that failed without reaching Atlas is a 503 and changes nothing
   t.equal(atlas.clusters.get(name)?.stateName, 'IDLE', 'Atlas was not touched')
 })
 
+t.test('a resize whose outcome cannot be read (its answer and the cluster both unavailable) is accepted, and the polls follow the tier Atlas reports', async t => {
+  t.test('Atlas took it: the update succeeds and the record moves to the new plan', async t => {
+    const { broker, atlas, storage, name } = await readyM10()
+    atlas.loseAnswerNext('updateCluster', new AtlasUnavailableError('timed out'))
+    atlas.failNext('getCluster', new AtlasUnavailableError('down'))
+    const spec = await broker.update('i', { serviceId: SERVICE_ID, planId: DEDICATED_PLAN_IDS.m20 }, true, {})
+    t.equal(spec.isAsync, true, 'accepted, not a 503 that would leave the record on M10 while Atlas resizes')
+    atlas.clusters.get(name)!.stateName = 'IDLE'
+    t.equal((await broker.lastOperation('i', {})).state, 'succeeded')
+    t.equal((await storage.getInstance('i'))?.planId, DEDICATED_PLAN_IDS.m20)
+  })
+  t.test('Atlas did not: the update fails, repeatable, and the record stays on the old plan, as the cluster does', async t => {
+    const { broker, atlas, storage, name } = await readyM10()
+    atlas.failNext('updateCluster', new AtlasUnavailableError('down'))
+    atlas.failNext('getCluster', new AtlasUnavailableError('down'))
+    const spec = await broker.update('i', { serviceId: SERVICE_ID, planId: DEDICATED_PLAN_IDS.m20 }, true, {})
+    t.equal(spec.isAsync, true)
+    const lo = await broker.lastOperation('i', {})
+    t.equal(lo.state, 'failed')
+    t.equal(lo.updateRepeatable, true)
+    t.equal(lo.instanceUsable, true)
+    const record = await storage.getInstance('i')
+    t.equal(record?.planId, DEDICATED_PLAN_IDS.m10)
+    t.equal(record?.state, 'ready')
+    t.equal(atlas.clusters.get(name)?.stateName, 'IDLE', 'Atlas was not touched')
+  })
+})
+
 t.test('a cluster name already taken: adopted when tagged with this instance, refused otherwise', async t => {
   const { broker, atlas, storage } = makeBroker()
   const name = defaultPolicy.clusterName({ refuse: (m: string): never => { throw new Error(m) }, instanceId: 'mine', serviceId: SERVICE_ID, planId: m10.planId, organizationGuid: 'o', spaceGuid: 's', parameters: {}, context: {} })
