@@ -220,6 +220,12 @@ export function dedicatedSettings (resolved: ResolvedPlan): DedicatedClusterPlan
   return resolved.plan.atlas.kind === 'dedicated-cluster' ? resolved.plan.atlas : undefined
 }
 
+/** The cluster settings of a record's plan, or undefined when it is not a cluster plan (or not in the catalog). */
+export function clusterPlanSettings (catalog: BrokerCatalog, record: { serviceId: string, planId: string }): DedicatedClusterPlanSettings | undefined {
+  const resolved = resolvePlanOrUndefined(catalog, record.serviceId, record.planId)
+  return resolved === undefined ? undefined : dedicatedSettings(resolved)
+}
+
 export function isPlanUpdateable (resolved: ResolvedPlan): boolean {
   return resolved.plan.plan_updateable ?? resolved.service.plan_updateable ?? false
 }

@@ -22,9 +22,9 @@ import {
 } from '../ports/service-broker.js'
 import { type InstanceRecord, type OperationRecord, RecordExistsError, VersionConflictError } from '../ports/storage-port.js'
 import {
-  type DedicatedClusterPlanSettings, type ResolvedPlan, dedicatedSettings, isPlanUpdateable, planTarget
+  type DedicatedClusterPlanSettings, type ResolvedPlan, clusterPlanSettings, dedicatedSettings, isPlanUpdateable, planTarget
 } from './catalog.js'
-import { clusterPlanSettings, ClusterProgress } from './cluster-progress.js'
+import { ClusterProgress } from './cluster-progress.js'
 import { CHANGEABLE, clusterSpec, effective, isAmbiguous, ownedBy } from './cluster-specs.js'
 import { toBrokerError } from './errors.js'
 import { InstanceProjects } from './instance-projects.js'
@@ -210,17 +210,15 @@ export class ClusterInstances {
       // Whatever the final error, an earlier attempt (PATCH is retried) may have been applied before its answer
       // was lost, so look, within the cleanup deadline (a timeout may have used up the call's own).
       const applied = err instanceof ClusterNotFoundError ? false : await this.updateWasApplied(record, changes, this.kit.cleanupDeadline(deadline))
-      if (applied === true) {
-        // The answer was lost (timeout, 5xx) but Atlas took the change: the operation goes on as accepted.
-        this.deps.logger.warn({ instanceId: record.id, cluster: record.cluster }, 'the cluster update\'s answer was lost, but Atlas is applying it')
-        await this.settle(claimed, { leaseUntil: undefined })
-        return { isAsync: true, operation: operation.id }
-      }
-      if (applied === undefined && changes.instanceSize !== undefined && isAmbiguous(err)) {
-        // Neither the answer nor the cluster could be read. Undoing the claim could leave the record on the old
-        // tier while Atlas resizes; accepted instead, the polls settle it from the tier Atlas reports (one
-        // PATCH: the tier shows whether the rest of the change was taken too).
-        this.deps.logger.warn({ instanceId: record.id, cluster: record.cluster }, 'the cluster update\'s outcome is unknown; the polls will tell from the cluster\'s tier')
+      // Accepted when Atlas took the change though its answer was lost (timeout, 5xx), and when neither the
+      // answer nor the cluster could be read for a resize: undoing the claim then could leave the record on the
+      // old tier while Atlas resizes, so the polls settle it from the tier Atlas reports (one PATCH: the tier
+      // shows whether the rest of the change was taken too).
+      const unknown = applied === undefined && changes.instanceSize !== undefined && isAmbiguous(err)
+      if (applied === true || unknown) {
+        this.deps.logger.warn({ instanceId: record.id, cluster: record.cluster }, unknown
+          ? 'the cluster update\'s outcome is unknown; the polls will tell from the cluster\'s tier'
+          : 'the cluster update\'s answer was lost, but Atlas is applying it')
         await this.settle(claimed, { leaseUntil: undefined })
         return { isAsync: true, operation: operation.id }
       }

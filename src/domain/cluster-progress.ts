@@ -7,17 +7,11 @@
  */
 import { type AtlasCluster } from '../ports/atlas-port.js'
 import { type InstanceRecord, VersionConflictError } from '../ports/storage-port.js'
-import { type BrokerCatalog, type DedicatedClusterPlanSettings, dedicatedSettings, resolvePlanOrUndefined } from './catalog.js'
+import { clusterPlanSettings, dedicatedSettings, resolvePlanOrUndefined } from './catalog.js'
 import { isAmbiguous, progress, updateProgress } from './cluster-specs.js'
 import { toBrokerError } from './errors.js'
 import { type InstanceProjects } from './instance-projects.js'
 import { type BrokerDeps, type Kit } from './kit.js'
-
-/** The cluster settings of the record's plan, or undefined when it is not a cluster plan. */
-export function clusterPlanSettings (catalog: BrokerCatalog, record: { serviceId: string, planId: string }): DedicatedClusterPlanSettings | undefined {
-  const resolved = resolvePlanOrUndefined(catalog, record.serviceId, record.planId)
-  return resolved === undefined ? undefined : dedicatedSettings(resolved)
-}
 
 export class ClusterProgress {
   private readonly deps: BrokerDeps
