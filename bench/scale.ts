@@ -17,7 +17,7 @@ import { composeBroker, type RunningBroker } from '../src/app/compose.js'
 import { loadConfig } from '../src/app/config.js'
 import { loggerOptions } from '../src/app/logger.js'
 import { BINDING_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../src/domain/kit.js'
-import { type BindingRecord, type InstanceRecord, type RecordChanges } from '../src/ports/storage-port.js'
+import type { BindingRecord, InstanceRecord, RecordChanges } from '../src/ports/storage-port.js'
 
 const SERVICE = '2a04f349-4aab-4fcb-af6d-8e1749a77c13'
 const PLAN = '8db474d1-3cc0-4f4d-b864-24e3bd49b874'

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module'
 import { pino } from 'pino'
 import { compiledSchemaKey, type CompiledKind } from '../src/adapters/http/precompiled-schemas.js'
 import { buildApp } from '../src/app/build-app.js'
-import { type ServiceBroker } from '../src/ports/service-broker.js'
+import type { ServiceBroker } from '../src/ports/service-broker.js'
 
 const require = createRequire(import.meta.url)
 

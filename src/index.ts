@@ -4,11 +4,11 @@
  * Settings use the environment variables' names (see the README's configuration table); nothing here reads
  * `process.env`.
  */
-import { type FastifyInstance } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import { type Logger, pino } from 'pino'
 import { type ComposeOverrides, composeBroker } from './app/compose.js'
 import { loadConfig } from './app/config.js'
-import { type ConfigSchema } from './app/config-schema.js'
+import type { ConfigSchema } from './app/config-schema.js'
 import { loggerOptions } from './app/logger.js'
 
 /** Settings by environment-variable name, e.g. `{ ATLAS_PROJECT_ID: '…', BROKER_USERNAME: '…' }`. */

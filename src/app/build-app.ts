@@ -5,17 +5,17 @@
 import { randomUUID } from 'node:crypto'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify'
-import { type ChildLoggerOptions, type Logger } from 'pino'
+import type { ChildLoggerOptions, Logger } from 'pino'
 import { lazyChildLoggerFactory } from './logger.js'
 import { registerAccessLog } from '../adapters/http/access-log.js'
 import { catalogFastPathApplies, installCatalogFastPath } from '../adapters/http/catalog-fast-path.js'
 import { clientErrorHandler, registerErrorHandling } from '../adapters/http/error-handler.js'
 import { healthRoutes, type ReadinessCheck } from '../adapters/http/health-routes.js'
-import { type BrokerMetrics } from '../adapters/metrics/prometheus-metrics.js'
+import type { BrokerMetrics } from '../adapters/metrics/prometheus-metrics.js'
 import { type BrokerCredentials, REQUEST_IDENTITY_HEADER, registerOsbHooks } from '../adapters/http/osb-hooks.js'
 import { catalogBytes, osbRoutes } from '../adapters/http/osb-routes.js'
 import { type CompiledCounts, ROUTE_AJV_OPTIONS } from '../adapters/http/precompiled-schemas.js'
-import { type ServiceBroker } from '../ports/service-broker.js'
+import type { ServiceBroker } from '../ports/service-broker.js'
 
 /** Request ids: a random per-process prefix and a counter (a UUID per request costs more than it gives). */
 const ID_PREFIX = randomUUID().slice(0, 8)

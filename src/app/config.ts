@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
-import { type AtlasCredentials } from '../adapters/atlas/atlas-http-client.js'
+import type { AtlasCredentials } from '../adapters/atlas/atlas-http-client.js'
 import { cidrBlockOf } from '../domain/instance-projects.js'
 import { ConfigSchema, type Env } from './config-schema.js'
 import { NAMED_KEY, namedCredentials } from './named-credentials.js'

@@ -2,7 +2,7 @@
  * The built-in catalog. Its service and plan ids are python-atlasbroker's, so platforms that registered the
  * seed keep working after the upgrade (ids are the only immutable key, OSB B2).
  */
-import { type BrokerCatalog, type BrokerPlan, type DedicatedClusterPlanSettings } from '../domain/catalog.js'
+import type { BrokerCatalog, BrokerPlan, DedicatedClusterPlanSettings } from '../domain/catalog.js'
 
 export const SEED_SERVICE_ID = '2a04f349-4aab-4fcb-af6d-8e1749a77c13'
 export const SEED_PLAN_ID = '8db474d1-3cc0-4f4d-b864-24e3bd49b874'

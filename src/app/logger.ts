@@ -2,7 +2,7 @@
  * pino options for the broker. Secrets never reach a log line: Authorization headers, passwords,
  * credentials objects and keys are redacted wherever they appear at the depths we log.
  */
-import { type Bindings, type ChildLoggerOptions, type Logger, type LoggerOptions } from 'pino'
+import type { Bindings, ChildLoggerOptions, Logger, LoggerOptions } from 'pino'
 
 export const REDACT_PATHS = [
   'req.headers.authorization',

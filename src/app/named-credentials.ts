@@ -2,7 +2,7 @@
  * Named Atlas credentials (plans' `atlas.credentials`): from ATLAS_CREDENTIALS_FILE and the variables
  * ATLAS_CREDENTIALS_<NAME>_*, each an API key or a service account.
  */
-import { type AtlasCredentials } from '../adapters/atlas/atlas-http-client.js'
+import type { AtlasCredentials } from '../adapters/atlas/atlas-http-client.js'
 
 /** `ATLAS_CREDENTIALS_<NAME>_<PART>`: one part of a named set of credentials. */
 export const NAMED_KEY = /^ATLAS_CREDENTIALS_([A-Z0-9][A-Z0-9_]*?)_(PUBLIC_KEY|PRIVATE_KEY|CLIENT_ID|CLIENT_SECRET)$/

@@ -3,7 +3,7 @@
  * it: `atlas-broker check` reports each need on its own line, so an operator sees which role is missing
  * before a platform request fails on it.
  */
-import { type CredentialRole } from '../ports/atlas-port.js'
+import type { CredentialRole } from '../ports/atlas-port.js'
 import { type BrokerCatalog, dedicatedSettings } from './catalog.js'
 
 export interface AtlasNeed {

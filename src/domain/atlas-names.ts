@@ -4,7 +4,7 @@
  * fails on it. A test keeps these lists in step with the Atlas API specification's enums where a copy of it is
  * at hand.
  */
-import { type CloudProvider } from './catalog.js'
+import type { CloudProvider } from './catalog.js'
 
 export const INSTANCE_SIZES: Record<CloudProvider, readonly string[]> = {
   AWS: [

@@ -11,7 +11,7 @@
 import { X509Certificate } from 'node:crypto'
 import { type DatabaseUserAuth, DATABASE_USER_AUTHS } from '../ports/atlas-port.js'
 import { type JsonObject, BadRequestError } from '../ports/service-broker.js'
-import { type PasswordlessAuth } from '../ports/storage-port.js'
+import type { PasswordlessAuth } from '../ports/storage-port.js'
 
 export type AuthKind = DatabaseUserAuth
 export const AUTH_KINDS = DATABASE_USER_AUTHS

@@ -4,9 +4,9 @@
  * `atlas.connection` or the bind's `connection` parameter says. Credentials carry every string Atlas reports
  * under `connectionStrings`, whichever `uri` is built from, as the Atlas Operator's connection secrets do.
  */
-import { type ConnectionStrings } from '../ports/atlas-port.js'
+import type { ConnectionStrings } from '../ports/atlas-port.js'
 import { type JsonObject, BadRequestError } from '../ports/service-broker.js'
-import { type PrivateConnection } from '../ports/storage-port.js'
+import type { PrivateConnection } from '../ports/storage-port.js'
 
 export const CONNECTION_KINDS = ['public', 'private', 'privateEndpoint'] as const
 export type ConnectionKind = (typeof CONNECTION_KINDS)[number]

@@ -3,9 +3,9 @@
  * expiring credentials, and when a binding's credentials stop working (its user's deletion, or its X.509
  * certificate's expiry, whichever comes first).
  */
-import { type ConnectionStrings } from '../ports/atlas-port.js'
+import type { ConnectionStrings } from '../ports/atlas-port.js'
 import { type JsonObject, UnprocessableError } from '../ports/service-broker.js'
-import { type BindingRecord } from '../ports/storage-port.js'
+import type { BindingRecord } from '../ports/storage-port.js'
 import { type BindingAuth, type IssuedCertificate, signInOptions } from './binding-auth.js'
 import { chosenStrings, unreachableMessage } from './binding-connection.js'
 import { signInUri } from './credentials.js'

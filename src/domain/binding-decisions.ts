@@ -2,15 +2,15 @@
  * What a new binding is made of, decided before anything is written: the facts the policy sees (with the
  * authentication, lifetime and predecessor asked for) and the policy's decisions, checked.
  */
-import { type DatabaseUserAuth } from '../ports/atlas-port.js'
+import type { DatabaseUserAuth } from '../ports/atlas-port.js'
 import { type BindDetails, type JsonObject, BadRequestError } from '../ports/service-broker.js'
-import { type BindingRecord, type InstanceRecord } from '../ports/storage-port.js'
+import type { BindingRecord, InstanceRecord } from '../ports/storage-port.js'
 import { type BindingAuth, type BindingAuthSettings, atlasUsername, requestedKind, resolveAuth } from './binding-auth.js'
-import { type ConnectionSettings } from './binding-connection.js'
+import type { ConnectionSettings } from './binding-connection.js'
 import { authOf } from './binding-credentials.js'
-import { type ResolvedPlan } from './catalog.js'
-import { type Kit } from './kit.js'
-import { type BindingData } from './policy-calls.js'
+import type { ResolvedPlan } from './catalog.js'
+import type { Kit } from './kit.js'
+import type { BindingData } from './policy-calls.js'
 
 /** What a bind carries besides the request: the plan's credential settings, a rotation's predecessor, a lifetime asked for. */
 export interface BindExtras {

@@ -23,7 +23,7 @@ import { type Login, authOf, baseCredentials, credentialsExpireAt, expiryMetadat
 import { derivePassword, endpointsOf, seal, unseal } from './credentials.js'
 import { jsonEqual } from './equality.js'
 import { type BrokerDeps, BINDING_LABEL, describe, INSTANCE_LABEL, type Kit, labelValue, MANAGED_BY, MANAGED_BY_LABEL } from './kit.js'
-import { type BindingData } from './policy-calls.js'
+import type { BindingData } from './policy-calls.js'
 
 /** A deprovision met a bind that is still creating its user (422: retry). */
 export class BindInProgressError extends ConcurrencyError {}

@@ -6,7 +6,7 @@ import {
   type Catalog, type JsonObject, type ServiceOffering, type ServicePlan, BadRequestError
 } from '../ports/service-broker.js'
 import { INSTANCE_SIZES, REGIONS } from './atlas-names.js'
-import { type AtlasTarget } from '../ports/atlas-port.js'
+import type { AtlasTarget } from '../ports/atlas-port.js'
 import { type BindingAuthSettings, checkAuthSettings } from './binding-auth.js'
 import { type ConnectionSettings, checkConnectionSettings } from './binding-connection.js'
 

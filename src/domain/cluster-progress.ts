@@ -5,13 +5,13 @@
  * project, the access list is ACTIVE); update once Atlas reports the change applied; deprovision once the
  * cluster (and its own project) is gone, repeating the delete if Atlas lost it.
  */
-import { type AtlasCluster } from '../ports/atlas-port.js'
+import type { AtlasCluster } from '../ports/atlas-port.js'
 import { type InstanceRecord, VersionConflictError } from '../ports/storage-port.js'
 import { clusterPlanSettings, dedicatedSettings, resolvePlanOrUndefined } from './catalog.js'
 import { isAmbiguous, progress, updateProgress } from './cluster-specs.js'
 import { toBrokerError } from './errors.js'
-import { type InstanceProjects } from './instance-projects.js'
-import { type BrokerDeps, type Kit } from './kit.js'
+import type { InstanceProjects } from './instance-projects.js'
+import type { BrokerDeps, Kit } from './kit.js'
 
 export class ClusterProgress {
   private readonly deps: BrokerDeps

@@ -6,7 +6,7 @@
 import { type AtlasCluster, type ClusterSpec, AtlasUnavailableError } from '../ports/atlas-port.js'
 import { type JsonObject, BadRequestError } from '../ports/service-broker.js'
 import { type InstanceRecord, type OperationRecord, StorageError } from '../ports/storage-port.js'
-import { type DedicatedClusterPlanSettings } from './catalog.js'
+import type { DedicatedClusterPlanSettings } from './catalog.js'
 import { INSTANCE_LABEL, labelValue, MANAGED_BY, MANAGED_BY_LABEL, stringParam } from './kit.js'
 
 /** Instance parameters that map onto cluster settings an update may change. */

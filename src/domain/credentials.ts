@@ -3,7 +3,7 @@
  * (AES-256-GCM with a key derived from the broker's secret), and connection strings with credentials.
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto'
-import { type Endpoint } from '../ports/service-broker.js'
+import type { Endpoint } from '../ports/service-broker.js'
 
 /** A password derived from the secret, the binding id and a purpose: 43 URL-safe characters. */
 export function derivePassword (secret: string, bindingId: string, purpose = 'password'): string {

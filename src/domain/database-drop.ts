@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto'
 import { DatabaseUserExistsError, DatabaseUserNotFoundError } from '../ports/atlas-port.js'
 import { InternalError, ServiceUnavailableError } from '../ports/service-broker.js'
-import { type InstanceRecord } from '../ports/storage-port.js'
+import type { InstanceRecord } from '../ports/storage-port.js'
 import { connectionUri, derivePassword } from './credentials.js'
 import { type BrokerDeps, INSTANCE_LABEL, type Kit, labelValue, MANAGED_BY, MANAGED_BY_LABEL } from './kit.js'
 

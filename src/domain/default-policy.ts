@@ -5,7 +5,7 @@
  * derived, so never stored. Authentication and lifetime are what the bind asked for.
  */
 import { createHash } from 'node:crypto'
-import { type Policy } from '../ports/policy-port.js'
+import type { Policy } from '../ports/policy-port.js'
 
 const SAFE_ID = /^[A-Za-z0-9_-]{1,54}$/
 

@@ -10,10 +10,10 @@ import {
   type AccessListEntry, type AtlasCluster, type AtlasOrgPort, type OrgProject, AccessListEntryNotFoundError, ClusterNotFoundError,
   DuplicateClusterNameError, ProjectExistsError, ProjectNotEmptyError, ProjectNotFoundError
 } from '../ports/atlas-port.js'
-import { type InstanceData } from '../ports/policy-port.js'
+import type { InstanceData } from '../ports/policy-port.js'
 import { type JsonObject, BadRequestError, BrokerMisconfiguredError, InstanceConflictError } from '../ports/service-broker.js'
-import { type InstanceRecord, type OwnProject } from '../ports/storage-port.js'
-import { type DedicatedClusterPlanSettings } from './catalog.js'
+import type { InstanceRecord, OwnProject } from '../ports/storage-port.js'
+import type { DedicatedClusterPlanSettings } from './catalog.js'
 import { clusterSpec } from './cluster-specs.js'
 import { type BrokerDeps, INSTANCE_LABEL, type Kit, labelValue, MANAGED_BY, MANAGED_BY_LABEL } from './kit.js'
 

@@ -10,9 +10,9 @@ import {
   isPolicyRefusal, PolicyError, PolicyRefusal
 } from '../ports/policy-port.js'
 import { type DatabaseUserAuth, DATABASE_USER_AUTHS } from '../ports/atlas-port.js'
-import { type LoggerPort } from '../ports/logger-port.js'
+import type { LoggerPort } from '../ports/logger-port.js'
 import { type JsonObject, BadRequestError } from '../ports/service-broker.js'
-import { type DatabaseRole } from '../ports/storage-port.js'
+import type { DatabaseRole } from '../ports/storage-port.js'
 import { redact } from './redact.js'
 
 /** Facts about a binding, as the domain builds them (the hook's tools are added per call). */

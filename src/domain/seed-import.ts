@@ -13,7 +13,7 @@
  *   them, a repeated bind says so); unbinding and binding again gives new ones.
  */
 import { DatabaseUserNotFoundError, type Tag } from '../ports/atlas-port.js'
-import { type JsonObject } from '../ports/service-broker.js'
+import type { JsonObject } from '../ports/service-broker.js'
 import { type BindingRecord, type InstanceRecord, type NewRecord, RecordExistsError } from '../ports/storage-port.js'
 import { bindingFacts } from './bindings.js'
 import { type BrokerDeps, BINDING_LABEL, DATABASE_NAME, describe, INSTANCE_LABEL, Kit, labelValue, MANAGED_BY, MANAGED_BY_LABEL } from './kit.js'

@@ -9,7 +9,7 @@ import {
   type AtlasOrgPort, type AtlasPort, type DatabaseUser, type DatabaseUserAuth, ClusterNotFoundError, DatabaseUserNotFoundError, ProjectNotEmptyError,
   ProjectNotFoundError
 } from '../ports/atlas-port.js'
-import { type BindingRecord, type StoragePort } from '../ports/storage-port.js'
+import type { BindingRecord, StoragePort } from '../ports/storage-port.js'
 import { BINDING_LABEL, INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from './kit.js'
 
 export interface Orphan {

@@ -3,7 +3,7 @@
  * Named for the broker's needs, not Atlas's endpoints. Implementations translate every HTTP or network
  * failure into the AtlasError subclasses below, keyed on Atlas's `errorCode`, never on its text.
  */
-import { type DatabaseRole } from './storage-port.js'
+import type { DatabaseRole } from './storage-port.js'
 
 export type ClusterStateName = 'IDLE' | 'CREATING' | 'UPDATING' | 'DELETING' | 'REPAIRING'
 export type ClusterKind = 'dedicated' | 'flex'

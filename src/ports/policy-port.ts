@@ -3,9 +3,9 @@
  * passwords, roles and the credentials object — as hooks. The seed did this by subclassing `Config`;
  * here each `policies/*.ts` file default-exports a PolicyPlugin that overrides the hooks it defines.
  */
-import { type DatabaseUserAuth } from './atlas-port.js'
-import { type JsonObject } from './service-broker.js'
-import { type DatabaseRole } from './storage-port.js'
+import type { DatabaseUserAuth } from './atlas-port.js'
+import type { JsonObject } from './service-broker.js'
+import type { DatabaseRole } from './storage-port.js'
 
 /**
  * Given to every hook. `refuse(message)` ends the request with 400 and `message` as its description (shown to

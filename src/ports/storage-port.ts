@@ -3,8 +3,8 @@
  * Shaped for a document store: records keyed by their OSB id, atomic create-if-absent, and conditional
  * updates on a `version` that the store increments, so two replicas racing on one record cannot both win.
  */
-import { type AccessListEntry, type AtlasTarget, type ConnectionStrings } from './atlas-port.js'
-import { type JsonObject, type LastOperationState } from './service-broker.js'
+import type { AccessListEntry, AtlasTarget, ConnectionStrings } from './atlas-port.js'
+import type { JsonObject, LastOperationState } from './service-broker.js'
 
 export type ResourceState = 'creating' | 'ready' | 'updating' | 'deleting' | 'deleted'
 

@@ -8,7 +8,7 @@ import { MemoryStorage } from '../../src/adapters/storage/memory-storage.js'
 import { composeBroker, type RunningBroker } from '../../src/app/compose.js'
 import { loadConfig } from '../../src/app/config.js'
 import { DEDICATED_PLAN_IDS, SEED_PLAN_ID, SEED_SERVICE_ID } from '../../src/app/default-catalog.js'
-import { type StoragePort } from '../../src/ports/storage-port.js'
+import type { StoragePort } from '../../src/ports/storage-port.js'
 import { captureLogger } from '../helpers/broker.js'
 import { osb, type OsbResponse } from '../helpers/osb-client.js'
 

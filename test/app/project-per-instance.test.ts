@@ -6,12 +6,12 @@
  * every run ends with no project, cluster, user or entry left.
  */
 import t, { type Test } from 'tap'
-import { type AtlasSimulator } from '../../src/adapters/atlas/simulator/atlas-simulator.js'
+import type { AtlasSimulator } from '../../src/adapters/atlas/simulator/atlas-simulator.js'
 import { SEED_PLAN_ID, SEED_SERVICE_ID } from '../../src/app/default-catalog.js'
 import { runCli } from '../../src/app/cli-commands.js'
 import { configuredAtlas } from '../../src/app/compose.js'
 import { loadConfig } from '../../src/app/config.js'
-import { type BrokerCatalog } from '../../src/domain/catalog.js'
+import type { BrokerCatalog } from '../../src/domain/catalog.js'
 import { deleteOrphanProject, findOrphanProjects } from '../../src/domain/sweep.js'
 import { defaultPolicy } from '../../src/domain/default-policy.js'
 import { OWN_PROJECT_PLAN_ID, withOwnProjectPlan } from '../helpers/catalogs.js'

@@ -1,7 +1,10 @@
 /**
  * What start-up loads: the broker as deployed (not local mode, in-memory store) must not load what its
  * configuration does not need (the MongoDB driver) nor what it needs only later (undici, at the first Atlas
- * call). CommonJS packages show in the require cache of the process, read once the broker is listening.
+ * call). CommonJS packages show in the require cache of the process, read once the broker is listening. Nor
+ * Node's own fetch implementation (its built-in undici bundle, which an ES import of node:http loads on Node 22
+ * and later through that module's WebSocket getters: about 3 MB of the idle broker on Node 24); built-in
+ * modules show in process.moduleLoadList.
  */
 import { spawn } from 'node:child_process'
 import t from 'tap'
@@ -12,6 +15,7 @@ const { serve } = await import('./src/app/server.ts')
 await serve(process.env)
 const loaded = Object.keys(createRequire(import.meta.url).cache).filter(p => p.includes('/node_modules/')).map(p => p.split('/node_modules/').pop().split('/').slice(0, p.split('/node_modules/').pop().startsWith('@') ? 2 : 1).join('/'))
 process.stdout.write('LOADED ' + JSON.stringify([...new Set(loaded)]) + '\\n')
+process.stdout.write('BUILTINS ' + JSON.stringify(process.moduleLoadList.filter(m => m.startsWith('NativeModule ')).map(m => m.slice(13))) + '\\n')
 process.kill(process.pid, 'SIGTERM')
 `
 
@@ -35,4 +39,7 @@ t.test('start-up loads neither the MongoDB driver nor undici', async t => {
   const loaded = JSON.parse(line ?? '[]') as string[]
   t.ok(loaded.includes('fastify'), 'the list is real (fastify is loaded)')
   for (const unwanted of ['mongodb', 'undici', 'mongodb-memory-server']) t.notOk(loaded.includes(unwanted), `${unwanted} is not loaded at start-up`)
+  const builtins = JSON.parse(/BUILTINS (.*)/.exec(out)?.[1] ?? '[]') as string[]
+  t.ok(builtins.includes('http'), 'the list of built-in modules is real (http is loaded)')
+  t.notOk(builtins.includes('internal/deps/undici/undici'), "Node's own fetch implementation is not loaded at start-up")
 })

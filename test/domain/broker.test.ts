@@ -5,7 +5,7 @@
 import t, { type Test } from 'tap'
 import { defaultPolicy } from '../../src/domain/default-policy.js'
 import { AtlasUnavailableError, AtlasAuthError, AtlasRateLimitedError, DatabaseUserExistsError } from '../../src/ports/atlas-port.js'
-import { type Policy } from '../../src/ports/policy-port.js'
+import type { Policy } from '../../src/ports/policy-port.js'
 import {
   BindingConflictError, BrokerMisconfiguredError, ConcurrencyError, InstanceConflictError, InternalError, ServiceUnavailableError, type BindDetails, type ProvisionDetails
 } from '../../src/ports/service-broker.js'

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { type AtlasCluster } from '../../src/ports/atlas-port.js'
-import { type InstanceRecord, type OperationRecord } from '../../src/ports/storage-port.js'
+import type { AtlasCluster } from '../../src/ports/atlas-port.js'
+import type { InstanceRecord, OperationRecord } from '../../src/ports/storage-port.js'
 import { updateProgress } from '../../src/domain/cluster-specs.js'
 
 const at = '2026-12-02T00:00:00.000Z'

@@ -5,7 +5,7 @@
 import t from 'tap'
 import { defaultPolicy } from '../../src/domain/default-policy.js'
 import { PolicyCalls } from '../../src/domain/policy-calls.js'
-import { type LoggerPort } from '../../src/ports/logger-port.js'
+import type { LoggerPort } from '../../src/ports/logger-port.js'
 import { type Policy, PolicyError, PolicyRefusal } from '../../src/ports/policy-port.js'
 import { type BindDetails, type ProvisionDetails, BadRequestError, InternalError } from '../../src/ports/service-broker.js'
 import { makeBroker, PLAN_ID, SECRET, SERVICE_ID } from '../helpers/broker.js'

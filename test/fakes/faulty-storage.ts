@@ -1,6 +1,6 @@
 /** MemoryStorage with failure injection: the next call of a method throws the given port error. */
 import { MemoryStorage } from '../../src/adapters/storage/memory-storage.js'
-import { type StoragePort } from '../../src/ports/storage-port.js'
+import type { StoragePort } from '../../src/ports/storage-port.js'
 
 type Method = keyof StoragePort
 

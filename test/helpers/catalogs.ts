@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { defaultCatalog, DEDICATED_PLAN_IDS } from '../../src/app/default-catalog.js'
-import { type BrokerCatalog, type BrokerPlan } from '../../src/domain/catalog.js'
+import type { BrokerCatalog, BrokerPlan } from '../../src/domain/catalog.js'
 
 export const OWN_PROJECT_PLAN_ID = '7a1c2e3f-0000-4000-8000-0000000000e1'
 

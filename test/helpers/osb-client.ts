@@ -1,5 +1,5 @@
 /** Sends OSB requests through `inject` and checks every answer against the OSB spec and checklist Z7. */
-import { type FastifyInstance } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import { headers } from './broker.js'
 import { type OsbRoute, osbProblems } from './osb-spec.js'
 

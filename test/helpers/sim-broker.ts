@@ -2,12 +2,12 @@
  * The broker as composed for production (config parsed, HTTP app, HTTP Atlas adapter), over an Atlas simulator
  * on loopback, with an operator's catalog file; OSB calls go through `inject` and are checked against the spec.
  */
-import { type Test } from 'tap'
+import type { Test } from 'tap'
 import { AtlasSimulator, type SimulatorOptions } from '../../src/adapters/atlas/simulator/atlas-simulator.js'
 import { MemoryStorage } from '../../src/adapters/storage/memory-storage.js'
 import { composeBroker, type RunningBroker } from '../../src/app/compose.js'
 import { loadConfig } from '../../src/app/config.js'
-import { type BrokerCatalog } from '../../src/domain/catalog.js'
+import type { BrokerCatalog } from '../../src/domain/catalog.js'
 import { captureLogger } from './broker.js'
 import { catalogFile } from './catalogs.js'
 import { osb, type OsbResponse } from './osb-client.js'

@@ -3,10 +3,10 @@
  * reads), how they map onto the port's types, and the request bodies built from them (a resize's
  * `replicationSpecs`, a user's authentication fields). Pure functions; the adapter does the calls.
  */
-import {
-  type AccessListEntry, type AtlasCluster, type ClusterStateName, type DatabaseUser, type DatabaseUserAuth, type OrgProject, type Tag
+import type {
+  AccessListEntry, AtlasCluster, ClusterStateName, DatabaseUser, DatabaseUserAuth, OrgProject, Tag
 } from '../../ports/atlas-port.js'
-import { type DatabaseRole } from '../../ports/storage-port.js'
+import type { DatabaseRole } from '../../ports/storage-port.js'
 
 /** Where Atlas keeps a user: SCRAM users on `admin`, the passwordless ones on `$external` (sent unescaped, as MongoDB's clients do). */
 export function authDatabase (auth: DatabaseUserAuth = 'scram'): 'admin' | '$external' {

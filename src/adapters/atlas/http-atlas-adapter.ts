@@ -10,7 +10,7 @@ import {
   type DatabaseUserAuth, type DatabaseUserSpec, type Tag, type UserCallOptions, type AccessListEntry, type AccessListStatus, type AtlasOrgPort,
   type OrgProject, AtlasError
 } from '../../ports/atlas-port.js'
-import { type AtlasRole } from './atlas-errors.js'
+import type { AtlasRole } from './atlas-errors.js'
 import {
   accessEntryView, authDatabase, authFields, dedicatedView, flexView, type Paginated, projectView, type RawAccessEntry, type RawCluster,
   type RawProject, type RawUser, resizedSpecs, userView

@@ -3,7 +3,7 @@
  * broker has been idle, from a cheap probe. Reported on every change (a metric, a warn line); readiness does
  * not depend on it: a replica that cannot reach Atlas still serves the catalog and storage-backed answers.
  */
-import { type AtlasHttpOptions } from './atlas-http-client.js'
+import type { AtlasHttpOptions } from './atlas-http-client.js'
 
 type Exchange = Parameters<NonNullable<AtlasHttpOptions['onExchange']>>[0]
 

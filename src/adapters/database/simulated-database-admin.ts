@@ -1,5 +1,5 @@
 /** DatabaseAdminPort for local mode: the simulated clusters have no mongod, so drops are only recorded. */
-import { type DatabaseAdminPort } from '../../ports/database-admin-port.js'
+import type { DatabaseAdminPort } from '../../ports/database-admin-port.js'
 
 export class SimulatedDatabaseAdmin implements DatabaseAdminPort {
   readonly dropped: Array<{ host: string, database: string }> = []

@@ -5,7 +5,7 @@
  * binding ids. OSB calls log at info; the catalog, probes and metrics, which platforms poll, at debug.
  * Routes whose line the log level would drop get no hook at all: the catalog path stays as cheap as it was.
  */
-import { type FastifyInstance, type FastifyReply, type FastifyRequest, type onResponseHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify'
 
 const QUIET_ROUTES = new Set(['/v2/catalog', '/healthz', '/readyz', '/metrics'])
 

@@ -9,8 +9,8 @@
  * logging stay in one place. It is installed only where the catalog's access-log line is not written (the
  * log level is above debug), so no line goes missing.
  */
-import { type IncomingMessage, type ServerResponse } from 'node:http'
-import { type FastifyInstance } from 'fastify'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { FastifyInstance } from 'fastify'
 import { accessLineWritten } from './access-log.js'
 import {
   acceptsApiVersion, API_VERSION_HEADER, type BrokerCredentials, ORIGINATING_IDENTITY_HEADER, REQUEST_IDENTITY_HEADER, SecretMatcher

@@ -5,9 +5,8 @@
  * Node's HTTP parser gives before Fastify sees a request (unknown method, bad framing, headers too large).
  * 5xx descriptions end with the request id, which finds the detail in the log; 503s carry Retry-After.
  */
-import { STATUS_CODES } from 'node:http'
-import { type Socket } from 'node:net'
-import { type FastifyError, type FastifyInstance } from 'fastify'
+import type { Socket } from 'node:net'
+import type { FastifyError, FastifyInstance } from 'fastify'
 import { BrokerError } from '../../ports/service-broker.js'
 
 interface OsbErrorBody {
@@ -66,9 +65,19 @@ export function registerErrorHandling (app: FastifyInstance): void {
 export function clientErrorHandler (err: Error & { code?: string }, socket: Socket): void {
   if (!socket.writable) { socket.destroy(); return }
   const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
-  const description = status === 431
-    ? 'request headers too large'
-    : status === 408 ? 'request timed out' : 'malformed HTTP request (method, framing or headers)'
+  const [reason, description] = CLIENT_ERRORS[status]
   const body = JSON.stringify({ description })
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
 }
+
+/**
+ * Status line reason and OSB description of each status `clientErrorHandler` answers. Written out rather than
+ * read from node:http's STATUS_CODES: an ES import of node:http evaluates every export, and on Node 22 and
+ * later its WebSocket getters load Node's own fetch implementation (about 14 MB resident on Node 24) that the
+ * broker never uses.
+ */
+const CLIENT_ERRORS = {
+  400: ['Bad Request', 'malformed HTTP request (method, framing or headers)'],
+  408: ['Request Timeout', 'request timed out'],
+  431: ['Request Header Fields Too Large', 'request headers too large']
+} as const

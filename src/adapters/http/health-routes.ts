@@ -3,7 +3,7 @@
  * `/healthz` answers while the process serves; `/readyz` answers 200 only when the dependencies answer
  * (storage reachable, Atlas credentials accepted), checked at most once per `cacheMs`.
  */
-import { type FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
 
 export interface ReadinessCheck {
   name: string

@@ -6,8 +6,8 @@
  */
 import { timingSafeEqual } from 'node:crypto'
 import fastifyBasicAuth from '@fastify/basic-auth'
-import { type FastifyInstance, type FastifyRequest } from 'fastify'
-import { type OriginatingIdentity, type RequestMeta } from '../../ports/service-broker.js'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { OriginatingIdentity, RequestMeta } from '../../ports/service-broker.js'
 
 export const REQUEST_IDENTITY_HEADER = 'x-broker-api-request-identity'
 export const ORIGINATING_IDENTITY_HEADER = 'x-broker-api-originating-identity'

@@ -4,9 +4,9 @@
  * errors) lives in the hooks and the error handler.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { type FastifyReply, type FastifyRequest } from 'fastify'
-import {
-  type JsonObject, type LastOperation, type MaintenanceInfo, type RequestMeta, type ServiceBroker
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type {
+  JsonObject, LastOperation, MaintenanceInfo, RequestMeta, ServiceBroker
 } from '../../ports/service-broker.js'
 import {
   AsyncQuery, BindBody, BindingParams, BindResponse, CatalogBody, DeleteQuery, EmptyBody, ErrorBody, FetchBindingResponse,

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
-import { type FastifyServerOptions } from 'fastify'
+import type { FastifyServerOptions } from 'fastify'
 
 /**
  * Ajv options of request validation. Coercion off: a wrong JSON type is a 400, not silently converted. Never

@@ -5,7 +5,7 @@
  * from storage at scrape time, so it is the same on every replica), storage errors, login failures, Atlas
  * reachability, plus Node's process metrics under the usual names.
  */
-import { type FastifyInstance, type onResponseHookHandler } from 'fastify'
+import type { FastifyInstance, onResponseHookHandler } from 'fastify'
 import { StorageError, type StoragePort } from '../../ports/storage-port.js'
 
 const OSB_OPERATIONS: Record<string, string> = {

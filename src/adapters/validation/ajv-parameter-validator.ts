@@ -6,8 +6,8 @@
 import { createRequire } from 'node:module'
 // `import type`: erased from the output, so this module does not load Ajv (`import { type X }` would, under verbatimModuleSyntax).
 import type { Ajv, ValidateFunction } from 'ajv'
-import { type ParameterValidator } from '../../ports/parameter-validator-port.js'
-import { type JsonObject } from '../../ports/service-broker.js'
+import type { ParameterValidator } from '../../ports/parameter-validator-port.js'
+import type { JsonObject } from '../../ports/service-broker.js'
 
 const require = createRequire(import.meta.url)
 

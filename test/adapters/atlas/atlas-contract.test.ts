@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { Ajv, type ValidateFunction } from 'ajv'
 import t, { type Test } from 'tap'
 import { ATLAS_VERSIONS } from '../../../src/adapters/atlas/http-atlas-adapter.js'
-import { type Exchange } from '../../../src/adapters/atlas/simulator/atlas-simulator.js'
+import type { Exchange } from '../../../src/adapters/atlas/simulator/atlas-simulator.js'
 import { startSim } from '../../helpers/atlas-sim.js'
 
 const SPEC = new URL('../../../../shared/specs/atlas/v2-broker-subset.json', import.meta.url)

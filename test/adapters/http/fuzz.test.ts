@@ -4,10 +4,10 @@
  */
 import fc from 'fast-check'
 import t, { type Test } from 'tap'
-import { type FastifyInstance } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import { bindBody, headers, makeApp, PLAN_ID, provisionBody, SERVICE_ID } from '../../helpers/broker.js'
-import { type FakeAtlas } from '../../fakes/fake-atlas.js'
-import { type FaultyStorage } from '../../fakes/faulty-storage.js'
+import type { FakeAtlas } from '../../fakes/fake-atlas.js'
+import type { FaultyStorage } from '../../fakes/faulty-storage.js'
 
 const RUNS = 250
 

@@ -4,7 +4,7 @@
  * Rule ids (A1, D7, Z8, ...) refer to ../shared/specs/osb/CHECKLIST.md.
  */
 import t from 'tap'
-import { type BrokerCatalog } from '../../../src/domain/catalog.js'
+import type { BrokerCatalog } from '../../../src/domain/catalog.js'
 import { defaultCatalog } from '../../../src/app/default-catalog.js'
 import {
   AUTH, bindBody, DELETE_QUERY, makeApp, PLAN_ID, provisionBody, SERVICE_ID

@@ -2,7 +2,7 @@
  * The StoragePort contract: every storage adapter runs this same suite, so the in-memory store used by
  * tests and local mode cannot drift from the production one.
  */
-import { type Test } from 'tap'
+import type { Test } from 'tap'
 import {
   type BindingRecord, type InstanceRecord, type NewRecord, type StoragePort, RecordExistsError, VersionConflictError
 } from '../../../src/ports/storage-port.js'

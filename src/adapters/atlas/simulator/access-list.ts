@@ -6,7 +6,7 @@
  * `404 ATLAS_NETWORK_PERMISSION_ENTRY_NOT_FOUND` (the code MongoDB's Terraform provider checks for).
  */
 import { isIPv4, isIPv6 } from 'node:net'
-import { type SimAuth } from './auth.js'
+import type { SimAuth } from './auth.js'
 import { HttpFailure, type RouteContext, type Routed, VERSIONS, asArray, asObject, invalidAttribute, page } from './http.js'
 
 export interface SimAccessEntry {

@@ -5,7 +5,7 @@
  * IP_ADDRESS_NOT_ON_ACCESS_LIST) and its project roles (a missing role is 401 USER_UNAUTHORIZED).
  */
 import { randomBytes } from 'node:crypto'
-import { type IncomingMessage } from 'node:http'
+import type { IncomingMessage } from 'node:http'
 import { BlockList, isIPv6 } from 'node:net'
 import { ATLAS_REALM, type DigestAlgorithm, challengeAlgorithm, digestResponse, newNonce, parseDigestParams } from '../digest.js'
 import { HttpFailure } from './http.js'

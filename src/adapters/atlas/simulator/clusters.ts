@@ -6,10 +6,10 @@
  * Writes are checked as Atlas checks them where we know how (replication-specs.ts for the specs); read-only
  * top-level fields are refused.
  */
-import { type SimAuth } from './auth.js'
+import type { SimAuth } from './auth.js'
 import { HttpFailure, type RouteContext, type Routed, VERSIONS, asArray, asObject, invalidAttribute, page } from './http.js'
 import { normaliseSpecs, PROVIDERS, withEffectiveSpecs } from './replication-specs.js'
-import { type SimCluster, type SimState } from './state.js'
+import type { SimCluster, SimState } from './state.js'
 import { UNVERIFIED } from './unverified.js'
 
 const CLUSTER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9-]*$/

@@ -2,7 +2,7 @@
  * Misbehaviour on demand (latency, lost answers, statuses, 429s, dropped connections; by route, rate or
  * count) and Atlas's token-bucket rate limiting (`429 RATE_LIMITED_TOKEN_BUCKET` with Retry-After, as recorded).
  */
-import { type IncomingMessage, type ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { HttpFailure } from './http.js'
 
 export interface FaultRule {

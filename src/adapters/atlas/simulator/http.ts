@@ -2,7 +2,7 @@
  * The simulator's HTTP vocabulary: Atlas's error envelope, versioned media types (negotiated per operation),
  * pagination, and small body helpers. Shapes follow recorded Atlas answers (see test/fixtures/atlas/).
  */
-import { type IncomingMessage } from 'node:http'
+import type { IncomingMessage } from 'node:http'
 import { UNVERIFIED } from './unverified.js'
 
 /** An Atlas error answer: `{detail, error, errorCode, parameters, reason}` with the status and extra headers. */

@@ -3,7 +3,7 @@
  * created by organisation keys (unique names, tags kept), deleted when they hold no cluster, and each request
  * under `/groups/{id}` routed into its project. Shapes and codes as recorded (see ./unverified.ts for the guesses).
  */
-import { type SimAuth } from './auth.js'
+import type { SimAuth } from './auth.js'
 import { HttpFailure, type RouteContext, type Routed, VERSIONS, asObject, page } from './http.js'
 import { SimProject } from './projects.js'
 import { type SimulatorDelays, hex } from './state.js'

@@ -3,7 +3,7 @@
  * SystemStatus) and a project (`/groups/{id}`, 2023-01-01) in the recorded shape; `SimProject` is one project
  * with what it holds (clusters, users) and its routes.
  */
-import { type SimAuth } from './auth.js'
+import type { SimAuth } from './auth.js'
 import { type RouteContext, type Routed, VERSIONS } from './http.js'
 import { AccessListRoutes } from './access-list.js'
 import { ClusterRoutes } from './clusters.js'

@@ -6,7 +6,7 @@
  * Certificates (`/databaseUsers/{username}/certs`) as recorded: 201 with the PEM of the certificate and its
  * key (labelled JSON), and a list of the unexpired ones.
  */
-import { type SimAuth } from './auth.js'
+import type { SimAuth } from './auth.js'
 import { CertificateAuthority } from './certificates.js'
 import { HttpFailure, type RouteContext, type Routed, VERSIONS, asObject, invalidAttribute, page } from './http.js'
 import { AUTH_FIELDS, type AuthField, type SimState, type SimUser } from './state.js'
