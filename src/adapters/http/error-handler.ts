@@ -72,9 +72,8 @@ export function clientErrorHandler (err: Error & { code?: string }, socket: Sock
 
 /**
  * Status line reason and OSB description of each status `clientErrorHandler` answers. Written out rather than
- * read from node:http's STATUS_CODES: an ES import of node:http evaluates every export, and on Node 22 and
- * later its WebSocket getters load Node's own fetch implementation (about 14 MB resident on Node 24) that the
- * broker never uses.
+ * read from node:http's STATUS_CODES: on Node 22 and later an ES import of node:http loads Node's own fetch
+ * implementation, which the broker never uses (test/app/startup-modules.test.ts).
  */
 const CLIENT_ERRORS = {
   400: ['Bad Request', 'malformed HTTP request (method, framing or headers)'],
